@@ -1,0 +1,1 @@
+"""ECR Replication Auditor: the code behind app.py's entry points."""

@@ -1,0 +1,857 @@
+"""DynamoLedger: the audit ledger in one DynamoDB table (single-table design, no Scan anywhere).
+
+Items (pk / sk):
+  TAGH#<acct>#<region>#<repo>#<tag> / <time>#<event id>   tag history entry (judge queue: work index)
+  REPO#<repo> / TAG#<acct>#<region>#<tag>                   current digest of a tag at a location
+  IMG#<repo>#<digest> / AT#<acct>#<region>                   presence of a digest at a location
+  IMG#<repo>#<digest> / REPLICA#<dst acct>#<dst region>#<src acct>#<src region>   expected replica
+  INC#<incident id> / INC                                    incident (state, alert document)
+  INC#<incident id> / NOTE#OPEN | NOTE#RECOVERED             notification outbox entry
+  ARRIVED#<date> / <time>#<replica id>, OVERWRITTEN#<date> / <time>#<incident id>   24 h timelines
+
+Index `work` (gsi1, sparse): DUE (pending replicas by due time), JUDGE (tag entries not yet
+judged), OUTBOX (undelivered notifications), INCIDENT#open / INCIDENT#resolved (by detection).
+Index `catalog` (gsi2): INCIDENT (every incident by detection), REPO#<repo> (replicas of a repo).
+
+Every duplicate write is a no-op or rewrites identical values; every state change is a
+conditional write, so two racing invocations cannot both open or close the same incident.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.domain import (
+    ImageFacts,
+    Location,
+    Presence,
+    Replica,
+    TagEntry,
+    format_time,
+    iso,
+    parse_time,
+)
+from chalicelib.errors import InvalidRequest
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+else:
+    DynamoDBClient = Any
+
+HISTORY_TTL = timedelta(days=90)
+NOTIFICATION_TTL = timedelta(days=30)
+TIMELINE_TTL = timedelta(days=3)
+HIGH = "\uffff"  # sorts after every character used in keys
+
+
+@dataclass(frozen=True)
+class Notification:
+    """One alert waiting in the outbox, with the channels it still has to reach."""
+
+    incident_id: str
+    note: str  # OPEN or RECOVERED
+    alert: dict[str, Any]
+    pending: frozenset[str]
+    slack_tries: int = 0
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+def _loc_key(location: Location) -> str:
+    return f"{location.account}#{location.region}"
+
+
+def _ttl(moment: datetime, keep: timedelta) -> int:
+    return int((moment + keep).timestamp())
+
+
+class DynamoLedger:
+    """Reads and writes the ledger; the only module that knows the table's key layout."""
+
+    def __init__(self, client: DynamoDBClient, table: str) -> None:
+        from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+        self._client = client
+        self._table = table
+        self._ser = TypeSerializer()
+        self._de = TypeDeserializer()
+
+    # ------------------------------------------------------------------ encoding helpers
+
+    def _item(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        return {k: self._ser.serialize(v) for k, v in values.items() if v is not None}
+
+    def _plain(self, item: Mapping[str, Any]) -> dict[str, Any]:
+        return {k: self._de.deserialize(v) for k, v in item.items()}
+
+    def _values(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        return {k: self._ser.serialize(v) for k, v in values.items()}
+
+    def _key(self, pk: str, sk: str) -> dict[str, Any]:
+        return {"pk": {"S": pk}, "sk": {"S": sk}}
+
+    def _conditional_failed(self, error: Exception) -> bool:
+        code = getattr(error, "response", {}).get("Error", {}).get("Code")
+        return code == "ConditionalCheckFailedException"
+
+    def _transaction_conflict(self, error: Exception) -> bool:
+        response = getattr(error, "response", {})
+        if response.get("Error", {}).get("Code") != "TransactionCanceledException":
+            return False
+        reasons = response.get("CancellationReasons") or []
+        codes = {r.get("Code") for r in reasons}
+        # Only a failed condition means "already done"; throttling etc. must propagate.
+        return bool(codes) and codes <= {"ConditionalCheckFailed", "None", None}
+
+    def _query(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        kwargs["TableName"] = self._table
+        while True:
+            response = self._client.query(**kwargs)
+            for item in response.get("Items", []):
+                yield self._plain(item)
+            last = response.get("LastEvaluatedKey")
+            if not last:
+                return
+            kwargs["ExclusiveStartKey"] = last
+
+    def _count(self, **kwargs: Any) -> int:
+        kwargs.update(TableName=self._table, Select="COUNT")
+        total = 0
+        while True:
+            response = self._client.query(**kwargs)
+            total += response["Count"]
+            last = response.get("LastEvaluatedKey")
+            if not last:
+                return total
+            kwargs["ExclusiveStartKey"] = last
+
+    def _page(self, limit: int, cursor: str | None, **kwargs: Any) -> Page:
+        kwargs.update(TableName=self._table, Limit=limit)
+        if cursor:
+            kwargs["ExclusiveStartKey"] = _decode_cursor(cursor)
+        try:
+            response = self._client.query(**kwargs)
+        except Exception as error:
+            code = getattr(error, "response", {}).get("Error", {}).get("Code")
+            if cursor and code == "ValidationException":
+                raise InvalidRequest("cursor does not belong to this listing") from error
+            raise
+        items = [self._plain(i) for i in response.get("Items", [])]
+        last = response.get("LastEvaluatedKey")
+        return Page(items, _encode_cursor(last) if last else None)
+
+    # ------------------------------------------------------------------ tags
+
+    def record_tag(self, entry: TagEntry, judge: bool) -> bool:
+        """Store one tag observation; True if it is new. Moves the head only forward in time."""
+        pk = _tag_pk(entry.location, entry.repository, entry.tag)
+        item: dict[str, Any] = {
+            "pk": pk,
+            "sk": entry.sort_key,
+            "type": "tag_entry",
+            "account": entry.location.account,
+            "region": entry.location.region,
+            "repository": entry.repository,
+            "tag": entry.tag,
+            "time": iso(entry.time),
+            "event_id": entry.event_id,
+            "digest": entry.digest,
+            "kind": entry.kind,
+            "source_account": entry.source.account if entry.source else None,
+            "source_region": entry.source.region if entry.source else None,
+            "expires_at": _ttl(entry.time, HISTORY_TTL),
+        }
+        if judge:
+            item.update(gsi1pk="JUDGE", gsi1sk=f"{iso(entry.time)}#{pk}#{entry.sort_key}")
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=self._item(item),
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except Exception as error:
+            if not self._conditional_failed(error):
+                raise
+            return False
+        self._move_head(entry)
+        return True
+
+    def _move_head(self, entry: TagEntry) -> None:
+        names = {"#t": "time"}
+        values: dict[str, Any] = {":k": entry.sort_key, ":t": iso(entry.time), ":e": entry.event_id}
+        if entry.digest is None:
+            update = "SET head_key = :k, #t = :t, event_id = :e REMOVE digest"
+        else:
+            update = "SET head_key = :k, #t = :t, event_id = :e, digest = :d"
+            values[":d"] = entry.digest
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(
+                    f"REPO#{entry.repository}", f"TAG#{_loc_key(entry.location)}#{entry.tag}"
+                ),
+                UpdateExpression=update,
+                ConditionExpression="attribute_not_exists(head_key) OR head_key < :k",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=self._values(values),
+            )
+        except Exception as error:
+            if not self._conditional_failed(error):
+                raise  # an older event never moves a tag back: a failed condition is fine
+
+    def unjudged_entries(self, now: datetime, limit: int) -> list[TagEntry]:
+        items = self._query(
+            IndexName="work",
+            KeyConditionExpression="gsi1pk = :p AND gsi1sk <= :now",
+            ExpressionAttributeValues=self._values({":p": "JUDGE", ":now": iso(now) + HIGH}),
+        )
+        found = []
+        for item in items:
+            found.append(_tag_entry(item))
+            if len(found) >= limit:
+                break
+        return found
+
+    def neighbours(self, entry: TagEntry) -> tuple[TagEntry | None, TagEntry | None]:
+        """The entries just before and just after `entry` in its tag's history."""
+        pk = _tag_pk(entry.location, entry.repository, entry.tag)
+        values = self._values({":pk": pk, ":sk": entry.sort_key})
+        before = self._client.query(
+            TableName=self._table,
+            KeyConditionExpression="pk = :pk AND sk < :sk",
+            ExpressionAttributeValues=values,
+            ScanIndexForward=False,
+            Limit=1,
+        ).get("Items", [])
+        after = self._client.query(
+            TableName=self._table,
+            KeyConditionExpression="pk = :pk AND sk > :sk",
+            ExpressionAttributeValues=values,
+            Limit=1,
+        ).get("Items", [])
+        return (
+            _tag_entry(self._plain(before[0])) if before else None,
+            _tag_entry(self._plain(after[0])) if after else None,
+        )
+
+    def mark_judged(self, entry: TagEntry) -> None:
+        self._client.update_item(
+            TableName=self._table,
+            Key=self._key(_tag_pk(entry.location, entry.repository, entry.tag), entry.sort_key),
+            UpdateExpression="REMOVE gsi1pk, gsi1sk",
+        )
+
+    def repository_tags(self, repository: str) -> dict[Location, dict[str, str]]:
+        tags: dict[Location, dict[str, str]] = {}
+        for item in self._query(
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :t)",
+            ExpressionAttributeValues=self._values({":pk": f"REPO#{repository}", ":t": "TAG#"}),
+        ):
+            _, account, region, tag = item["sk"].split("#", 3)
+            if "digest" in item:
+                tags.setdefault(Location(account, region), {})[tag] = item["digest"]
+        return tags
+
+    # ------------------------------------------------------------------ images & replicas
+
+    def record_presence(
+        self, location: Location, repository: str, digest: str, seen_at: datetime
+    ) -> None:
+        """The digest is known to be at `location`; keeps the earliest time it was seen."""
+        self._update_min_max(location, repository, digest, "first_seen", seen_at, earliest=True)
+
+    def record_deletion(
+        self, location: Location, repository: str, digest: str, deleted_at: datetime
+    ) -> None:
+        self._update_min_max(location, repository, digest, "deleted_at", deleted_at, earliest=False)
+
+    def _update_min_max(
+        self,
+        location: Location,
+        repository: str,
+        digest: str,
+        attribute: str,
+        moment: datetime,
+        earliest: bool,
+    ) -> None:
+        comparison = ">" if earliest else "<"
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(f"IMG#{repository}#{digest}", f"AT#{_loc_key(location)}"),
+                UpdateExpression=(
+                    f"SET {attribute} = :t, account = :a, #r = :r, expires_at = :x, #type = :ty"
+                ),
+                ConditionExpression=(
+                    f"attribute_not_exists({attribute}) OR {attribute} {comparison} :t"
+                ),
+                ExpressionAttributeNames={"#r": "region", "#type": "type"},
+                ExpressionAttributeValues=self._values(
+                    {
+                        ":t": iso(moment),
+                        ":a": location.account,
+                        ":r": location.region,
+                        ":x": _ttl(moment, HISTORY_TTL),
+                        ":ty": "presence",
+                    }
+                ),
+            )
+        except Exception as error:
+            if not self._conditional_failed(error):
+                raise
+
+    def image_facts(self, repository: str, digest: str) -> ImageFacts:
+        """One Query: where the digest is, and every replica expected of it."""
+        presence: dict[Location, Presence] = {}
+        replicas: list[Replica] = []
+        for item in self._query(
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues=self._values({":pk": f"IMG#{repository}#{digest}"}),
+            ConsistentRead=True,
+        ):
+            if item["sk"].startswith("AT#"):
+                presence[Location(item["account"], item["region"])] = Presence(
+                    first_seen=_time(item.get("first_seen")),
+                    deleted_at=_time(item.get("deleted_at")),
+                )
+            elif item["sk"].startswith("REPLICA#"):
+                replicas.append(_replica(item))
+        return ImageFacts(presence, tuple(replicas))
+
+    def expect(self, replica: Replica) -> None:
+        """Create a pending replica, or move an existing one's push (and due) time earlier."""
+        item = self._replica_item(replica)
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=self._item(item),
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+            return
+        except Exception as error:
+            if not self._conditional_failed(error):
+                raise
+        if replica.pushed_at is None:
+            return
+        values = {
+            ":p": iso(replica.pushed_at),
+            ":d": format_time(replica.due_at),
+            ":tag": replica.tag,
+            ":pending": "pending",
+            ":due": "DUE",
+            ":dsk": item.get("gsi1sk") or f"{format_time(replica.due_at)}#{replica.replica_id}",
+        }
+        earlier = "(attribute_not_exists(pushed_at) OR pushed_at > :p)"
+        key = self._key(item["pk"], item["sk"])
+        try:  # a pending replica also (re)enters the due index
+            self._client.update_item(
+                TableName=self._table,
+                Key=key,
+                UpdateExpression=(
+                    "SET pushed_at = :p, due_at = :d, tag = :tag, gsi1pk = :due, gsi1sk = :dsk"
+                ),
+                ConditionExpression=f"{earlier} AND #s = :pending",
+                ExpressionAttributeNames={"#s": "state"},
+                ExpressionAttributeValues=self._values(values),
+            )
+            return
+        except Exception as error:
+            if not self._conditional_failed(error):
+                raise
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=key,
+                UpdateExpression="SET pushed_at = :p, due_at = :d, tag = :tag",
+                ConditionExpression=earlier,
+                ExpressionAttributeValues=self._values(
+                    {k: values[k] for k in (":p", ":d", ":tag")}
+                ),
+            )
+        except Exception as error:
+            if not self._conditional_failed(error):
+                raise
+
+    def _replica_item(self, replica: Replica) -> dict[str, Any]:
+        pk = f"IMG#{replica.repository}#{replica.digest}"
+        sk = f"REPLICA#{_loc_key(replica.destination)}#{_loc_key(replica.source)}"
+        item: dict[str, Any] = {
+            "pk": pk,
+            "sk": sk,
+            "type": "replica",
+            "repository": replica.repository,
+            "digest": replica.digest,
+            "tag": replica.tag,
+            "source_account": replica.source.account,
+            "source_region": replica.source.region,
+            "destination_account": replica.destination.account,
+            "destination_region": replica.destination.region,
+            "pushed_at": format_time(replica.pushed_at),
+            "due_at": format_time(replica.due_at),
+            "state": replica.state,
+            "replicated_at": format_time(replica.replicated_at),
+            "failure_reason": replica.failure_reason,
+            "gsi2pk": f"REPO#{replica.repository}",
+            "gsi2sk": f"{replica.digest}#{_loc_key(replica.destination)}#{_loc_key(replica.source)}",
+        }
+        if replica.state == "pending" and replica.due_at is not None:
+            item.update(gsi1pk="DUE", gsi1sk=f"{iso(replica.due_at)}#{replica.replica_id}")
+        return item
+
+    def transition(
+        self,
+        replica: Replica,
+        to_state: str,
+        from_states: Sequence[str],
+        at: datetime,
+        failure_reason: str | None = None,
+    ) -> Replica | None:
+        """Move a replica to `to_state` if it is in one of `from_states`; returns the old one."""
+        item = self._replica_item(replica)
+        sets = ["#s = :to"]
+        values: dict[str, Any] = {":to": to_state}
+        if to_state == "replicated":
+            sets.append("replicated_at = :at")
+            values[":at"] = iso(at)
+        if failure_reason is not None:
+            sets.append("failure_reason = :why")
+            values[":why"] = failure_reason
+        if to_state in ("replicated", "cancelled"):
+            sets.append("expires_at = :x")
+            values[":x"] = _ttl(at, HISTORY_TTL)
+        allowed = ", ".join(f":from{i}" for i in range(len(from_states)))
+        values.update({f":from{i}": s for i, s in enumerate(from_states)})
+        try:
+            response = self._client.update_item(
+                TableName=self._table,
+                Key=self._key(item["pk"], item["sk"]),
+                UpdateExpression=f"SET {', '.join(sets)} REMOVE gsi1pk, gsi1sk",
+                ConditionExpression=f"attribute_exists(pk) AND #s IN ({allowed})",
+                ExpressionAttributeNames={"#s": "state"},
+                ExpressionAttributeValues=self._values(values),
+                ReturnValues="ALL_OLD",
+            )
+        except Exception as error:
+            if not self._conditional_failed(error):
+                raise
+            return None
+        return _replica(self._plain(response["Attributes"]))
+
+    def ensure_replica(self, replica: Replica) -> None:
+        """Create a replica known only from a replication event (no push seen yet)."""
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=self._item(self._replica_item(replica)),
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except Exception as error:
+            if not self._conditional_failed(error):
+                raise
+
+    def record_arrival(self, replica: Replica, arrived_at: datetime) -> None:
+        """Timeline entry for `replicated_24h` (idempotent: keyed by the replica)."""
+        self._client.put_item(
+            TableName=self._table,
+            Item=self._item(
+                {
+                    "pk": f"ARRIVED#{iso(arrived_at)[:10]}",
+                    "sk": f"{iso(arrived_at)}#{replica.replica_id}",
+                    "expires_at": _ttl(arrived_at, TIMELINE_TTL),
+                }
+            ),
+        )
+
+    def due_replicas(self, now: datetime, limit: int) -> list[Replica]:
+        found = []
+        for item in self._query(
+            IndexName="work",
+            KeyConditionExpression="gsi1pk = :p AND gsi1sk <= :now",
+            ExpressionAttributeValues=self._values({":p": "DUE", ":now": iso(now) + HIGH}),
+        ):
+            found.append(_replica(item))
+            if len(found) >= limit:
+                break
+        return found
+
+    def count_pending(self) -> int:
+        return self._count(
+            IndexName="work",
+            KeyConditionExpression="gsi1pk = :p",
+            ExpressionAttributeValues=self._values({":p": "DUE"}),
+        )
+
+    def replicas_page(self, repository: str, limit: int, cursor: str | None) -> Page:
+        page = self._page(
+            limit,
+            cursor,
+            IndexName="catalog",
+            KeyConditionExpression="gsi2pk = :p",
+            ExpressionAttributeValues=self._values({":p": f"REPO#{repository}"}),
+        )
+        return page
+
+    def repository_known(self, repository: str) -> bool:
+        for key, index in ((":p", "catalog"),):
+            response = self._client.query(
+                TableName=self._table,
+                IndexName=index,
+                KeyConditionExpression="gsi2pk = :p",
+                ExpressionAttributeValues=self._values({key: f"REPO#{repository}"}),
+                Limit=1,
+            )
+            if response.get("Items"):
+                return True
+        response = self._client.query(
+            TableName=self._table,
+            KeyConditionExpression="pk = :p",
+            ExpressionAttributeValues=self._values({":p": f"REPO#{repository}"}),
+            Limit=1,
+        )
+        return bool(response.get("Items"))
+
+    # ------------------------------------------------------------------ incidents
+
+    def open_incident(
+        self,
+        alert: dict[str, Any],
+        channels: frozenset[str],
+        replica: Replica | None = None,
+        to_state: str | None = None,
+        from_states: Sequence[str] = (),
+        resolved_at_once: bool = False,
+    ) -> bool:
+        """Atomically: incident + its outbox notification (+ the replica's state change).
+
+        False when the incident already exists or the replica is no longer in `from_states`.
+        """
+        incident_id = alert["incident_id"]
+        detected = alert["detected_at"]
+        state = "resolved" if resolved_at_once else "open"
+        incident: dict[str, Any] = {
+            "pk": f"INC#{incident_id}",
+            "sk": "INC",
+            "type": "incident",
+            "kind": alert["kind"],
+            "state": state,
+            "alert": json.dumps(alert, sort_keys=True),
+            "detected_at": detected,
+            "resolved_at": detected if resolved_at_once else None,
+            "gsi1pk": f"INCIDENT#{state}",
+            "gsi1sk": f"{detected}#{incident_id}",
+            "gsi2pk": "INCIDENT",
+            "gsi2sk": f"{detected}#{incident_id}",
+        }
+        if resolved_at_once:
+            incident["expires_at"] = _ttl(parse_time(detected), HISTORY_TTL)
+        items: list[dict[str, Any]] = [
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": self._item(incident),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+            {"Put": self._notification_put(incident_id, "OPEN", alert, channels, detected)},
+        ]
+        if alert["kind"] == "TAG_OVERWRITTEN":
+            items.append(
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": self._item(
+                            {
+                                "pk": f"OVERWRITTEN#{detected[:10]}",
+                                "sk": f"{detected}#{incident_id}",
+                                "expires_at": _ttl(parse_time(detected), TIMELINE_TTL),
+                            }
+                        ),
+                    }
+                }
+            )
+        if replica is not None and to_state is not None:
+            key = self._replica_item(replica)
+            allowed = ", ".join(f":from{i}" for i in range(len(from_states)))
+            values: dict[str, Any] = {":to": to_state}
+            values.update({f":from{i}": s for i, s in enumerate(from_states)})
+            sets = "#s = :to"
+            if alert.get("failure_reason"):
+                sets += ", failure_reason = :why"
+                values[":why"] = alert["failure_reason"]
+            items.append(
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": self._key(key["pk"], key["sk"]),
+                        "UpdateExpression": f"SET {sets} REMOVE gsi1pk, gsi1sk",
+                        "ConditionExpression": f"attribute_exists(pk) AND #s IN ({allowed})",
+                        "ExpressionAttributeNames": {"#s": "state"},
+                        "ExpressionAttributeValues": self._values(values),
+                    }
+                }
+            )
+        try:
+            self._client.transact_write_items(TransactItems=items)
+        except Exception as error:
+            if self._transaction_conflict(error):
+                return False
+            raise
+        return True
+
+    def _notification_put(
+        self,
+        incident_id: str,
+        note: str,
+        alert: dict[str, Any],
+        channels: frozenset[str],
+        created: str,
+    ) -> dict[str, Any]:
+        return {
+            "TableName": self._table,
+            "Item": self._item(
+                {
+                    "pk": f"INC#{incident_id}",
+                    "sk": f"NOTE#{note}",
+                    "type": "notification",
+                    "alert": json.dumps(alert, sort_keys=True),
+                    "pending": set(channels) or None,
+                    "slack_tries": 0,
+                    "gsi1pk": "OUTBOX" if channels else None,
+                    "gsi1sk": f"{created}#{incident_id}#{note}",
+                }
+            ),
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }
+
+    def incident(self, incident_id: str) -> dict[str, Any] | None:
+        response = self._client.get_item(
+            TableName=self._table, Key=self._key(f"INC#{incident_id}", "INC"), ConsistentRead=True
+        )
+        item = response.get("Item")
+        return self._plain(item) if item else None
+
+    def resolve_incident(
+        self, incident_id: str, recovery: dict[str, Any], channels: frozenset[str]
+    ) -> bool:
+        """Atomically close an open incident and queue its RECOVERED notification."""
+        resolved = recovery["detected_at"]
+        items = [
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": self._key(f"INC#{incident_id}", "INC"),
+                    "UpdateExpression": (
+                        "SET #s = :resolved, resolved_at = :at, gsi1pk = :g, expires_at = :x"
+                    ),
+                    "ConditionExpression": "#s = :open",
+                    "ExpressionAttributeNames": {"#s": "state"},
+                    "ExpressionAttributeValues": self._values(
+                        {
+                            ":resolved": "resolved",
+                            ":open": "open",
+                            ":at": resolved,
+                            ":g": "INCIDENT#resolved",
+                            ":x": _ttl(parse_time(resolved), HISTORY_TTL),
+                        }
+                    ),
+                }
+            },
+            {"Put": self._notification_put(incident_id, "RECOVERED", recovery, channels, resolved)},
+        ]
+        try:
+            self._client.transact_write_items(TransactItems=items)
+        except Exception as error:
+            if self._transaction_conflict(error):
+                return False
+            raise
+        return True
+
+    def open_incident_kinds(self) -> list[str]:
+        return [
+            item["kind"]
+            for item in self._query(
+                IndexName="work",
+                KeyConditionExpression="gsi1pk = :p",
+                ExpressionAttributeValues=self._values({":p": "INCIDENT#open"}),
+                ProjectionExpression="kind",
+            )
+        ]
+
+    def incidents_page(self, state: str, limit: int, cursor: str | None) -> Page:
+        if state == "all":
+            index, partition, attribute = "catalog", "INCIDENT", "gsi2pk"
+        else:
+            index, partition, attribute = "work", f"INCIDENT#{state}", "gsi1pk"
+        return self._page(
+            limit,
+            cursor,
+            IndexName=index,
+            KeyConditionExpression=f"{attribute} = :p",
+            ExpressionAttributeValues=self._values({":p": partition}),
+            ScanIndexForward=False,
+        )
+
+    def count_timeline(self, name: str, since: datetime, until: datetime) -> int:
+        total = 0
+        day = since.date()
+        while day <= until.date():
+            total += self._count(
+                KeyConditionExpression="pk = :pk AND sk BETWEEN :a AND :b",
+                ExpressionAttributeValues=self._values(
+                    {":pk": f"{name}#{day.isoformat()}", ":a": iso(since), ":b": iso(until) + HIGH}
+                ),
+            )
+            day += timedelta(days=1)
+        return total
+
+    # ------------------------------------------------------------------ outbox
+
+    def outbox(self, limit: int) -> list[Notification]:
+        found = []
+        for item in self._query(
+            IndexName="work",
+            KeyConditionExpression="gsi1pk = :p",
+            ExpressionAttributeValues=self._values({":p": "OUTBOX"}),
+        ):
+            found.append(_notification(item))
+            if len(found) >= limit:
+                break
+        return found
+
+    def notification(self, incident_id: str, note: str) -> Notification | None:
+        response = self._client.get_item(
+            TableName=self._table,
+            Key=self._key(f"INC#{incident_id}", f"NOTE#{note}"),
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        return _notification(self._plain(item)) if item else None
+
+    def claim(self, notification: Notification, now: datetime, lease: timedelta) -> bool:
+        """Take a short lease so that only one invocation delivers a notification at a time."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(f"INC#{notification.incident_id}", f"NOTE#{notification.note}"),
+                UpdateExpression="SET claimed_until = :until",
+                ConditionExpression=(
+                    "gsi1pk = :outbox AND "
+                    "(attribute_not_exists(claimed_until) OR claimed_until < :now)"
+                ),
+                ExpressionAttributeValues=self._values(
+                    {
+                        ":until": int((now + lease).timestamp()),
+                        ":now": int(now.timestamp()),
+                        ":outbox": "OUTBOX",
+                    }
+                ),
+            )
+        except Exception as error:
+            if not self._conditional_failed(error):
+                raise
+            return False
+        return True
+
+    def settle(
+        self, notification: Notification, remaining: frozenset[str], slack_tries: int, now: datetime
+    ) -> None:
+        """Record what was delivered and release the lease; leaves the outbox when done."""
+        key = self._key(f"INC#{notification.incident_id}", f"NOTE#{notification.note}")
+        values: dict[str, Any] = {":tries": slack_tries}
+        if remaining:
+            update = "SET pending = :pending, slack_tries = :tries REMOVE claimed_until"
+            values[":pending"] = set(remaining)
+        else:
+            update = (
+                "SET slack_tries = :tries, delivered_at = :now, expires_at = :x "
+                "REMOVE pending, claimed_until, gsi1pk, gsi1sk"
+            )
+            values[":now"] = iso(now)
+            values[":x"] = _ttl(now, NOTIFICATION_TTL)
+        self._client.update_item(
+            TableName=self._table,
+            Key=key,
+            UpdateExpression=update,
+            ExpressionAttributeValues=self._values(values),
+        )
+
+
+# ---------------------------------------------------------------------- item mapping
+
+
+def _tag_pk(location: Location, repository: str, tag: str) -> str:
+    return f"TAGH#{_loc_key(location)}#{repository}#{tag}"
+
+
+def _time(value: str | None) -> datetime | None:
+    return parse_time(value) if value else None
+
+
+def _tag_entry(item: Mapping[str, Any]) -> TagEntry:
+    source = None
+    if item.get("source_account"):
+        source = Location(item["source_account"], item["source_region"])
+    return TagEntry(
+        location=Location(item["account"], item["region"]),
+        repository=item["repository"],
+        tag=item["tag"],
+        time=parse_time(item["time"]),
+        event_id=item["event_id"],
+        digest=item.get("digest"),
+        kind=item["kind"],
+        source=source,
+    )
+
+
+def _replica(item: Mapping[str, Any]) -> Replica:
+    return Replica(
+        repository=item["repository"],
+        digest=item["digest"],
+        source=Location(item["source_account"], item["source_region"]),
+        destination=Location(item["destination_account"], item["destination_region"]),
+        tag=item.get("tag"),
+        pushed_at=_time(item.get("pushed_at")),
+        due_at=_time(item.get("due_at")),
+        state=item["state"],
+        replicated_at=_time(item.get("replicated_at")),
+        failure_reason=item.get("failure_reason"),
+    )
+
+
+def _notification(item: Mapping[str, Any]) -> Notification:
+    _, incident_id = item["pk"].split("#", 1)
+    return Notification(
+        incident_id=incident_id,
+        note=item["sk"].split("#", 1)[1],
+        alert=json.loads(item["alert"]),
+        pending=frozenset(item.get("pending") or ()),
+        slack_tries=int(item.get("slack_tries", 0)),
+    )
+
+
+def _encode_cursor(key: Mapping[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(key, sort_keys=True).encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> dict[str, Any]:
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+        raise InvalidRequest("cursor is not valid; pass next_cursor from a previous page") from exc
+    valid = isinstance(key, dict) and all(
+        isinstance(v, dict) and len(v) == 1 and "S" in v and isinstance(v["S"], str)
+        for v in key.values()
+    )
+    if not valid or not {"pk", "sk"} <= set(key):
+        raise InvalidRequest("cursor is not valid; pass next_cursor from a previous page")
+    return key

@@ -1,0 +1,608 @@
+"""The pure core: replication rules, replica lifecycle, tag-overwrite judgement and alert documents.
+
+No I/O here. Functions take facts, state and `now` and return decisions; the service layer
+(services.py) reads and writes the ledger around them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+ALERT_SCHEMA = "ecr-replication-auditor/alert/v1"
+
+# --------------------------------------------------------------------------- time
+
+
+def parse_time(value: str) -> datetime:
+    """Parse an EventBridge/ISO-8601 timestamp into an aware UTC datetime."""
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def format_time(moment: datetime | None) -> str | None:
+    """Second-resolution UTC ISO-8601 with a `Z`, sortable as text (used in keys)."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def iso(moment: datetime) -> str:
+    """Like format_time for a value known to be present."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# --------------------------------------------------------------------------- locations
+
+
+@dataclass(frozen=True, order=True)
+class Location:
+    """An (account, region) pair: where an image lives or an event happened."""
+
+    account: str
+    region: str
+
+    def __str__(self) -> str:
+        return f"{self.account}/{self.region}"
+
+    def as_dict(self) -> dict[str, str]:
+        return {"account": self.account, "region": self.region}
+
+
+# OCI digest grammar: algorithm ":" encoded. AWS's own samples carry non-hex, non-64-char values.
+DIGEST_RE = re.compile(r"^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$")
+ACCOUNT_RE = re.compile(r"^[0-9]{12}$")
+REGION_RE = re.compile(r"^[0-9a-z-]{2,25}$")
+REPOSITORY_RE = re.compile(r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$")
+TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,299}$")
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+class ConfigError(ValueError):
+    """REPLICATION_CONFIG (or another setting) is not valid; the message says where."""
+
+
+@dataclass(frozen=True)
+class ReplicationRule:
+    destinations: tuple[Location, ...]
+    prefixes: tuple[str, ...] = ()  # empty: every repository
+
+    def matches(self, repository: str) -> bool:
+        return not self.prefixes or any(repository.startswith(p) for p in self.prefixes)
+
+
+@dataclass(frozen=True)
+class SourceRegistry:
+    location: Location
+    rules: tuple[ReplicationRule, ...]
+
+
+@dataclass(frozen=True)
+class ReplicationConfig:
+    """Every monitored source registry with its ECR replication rules."""
+
+    sources: tuple[SourceRegistry, ...] = ()
+
+    def destinations_for(self, source: Location, repository: str) -> frozenset[Location]:
+        """ECR semantics: union over the rules whose filters match; the source itself is ignored."""
+        found: set[Location] = set()
+        for registry in self.sources:
+            if registry.location != source:
+                continue
+            for rule in registry.rules:
+                if rule.matches(repository):
+                    found.update(rule.destinations)
+        found.discard(source)
+        return frozenset(found)
+
+    def sources_replicating_to(self, destination: Location, repository: str) -> frozenset[Location]:
+        return frozenset(
+            registry.location
+            for registry in self.sources
+            if destination in self.destinations_for(registry.location, repository)
+        )
+
+    def is_replica_location(self, location: Location, repository: str) -> bool:
+        return bool(self.sources_replicating_to(location, repository))
+
+    def accounts(self) -> frozenset[str]:
+        named: set[str] = set()
+        for registry in self.sources:
+            named.add(registry.location.account)
+            for rule in registry.rules:
+                named.update(d.account for d in rule.destinations)
+        return frozenset(named)
+
+
+MAX_RULES = 10
+MAX_DESTINATIONS = 25
+MAX_FILTERS = 100
+
+
+def parse_replication_config(raw: Any) -> ReplicationConfig:
+    """Validate the `describe-registry` outputs (plus region) that REPLICATION_CONFIG holds."""
+    if not isinstance(raw, list):
+        raise ConfigError("REPLICATION_CONFIG must be a JSON array of registries")
+    sources: list[SourceRegistry] = []
+    seen: set[Location] = set()
+    for index, item in enumerate(raw):
+        where = f"REPLICATION_CONFIG[{index}]"
+        if not isinstance(item, dict):
+            raise ConfigError(f"{where} must be an object")
+        registry_id = item.get("registryId")
+        region = item.get("region")
+        if not isinstance(registry_id, str) or not ACCOUNT_RE.match(registry_id):
+            raise ConfigError(f"{where}.registryId must be a 12-digit account id")
+        if not isinstance(region, str) or not REGION_RE.match(region):
+            raise ConfigError(f"{where}.region must be an AWS region name such as us-west-2")
+        location = Location(registry_id, region)
+        if location in seen:
+            raise ConfigError(f"{where}: registry {location} is listed twice")
+        seen.add(location)
+        replication = item.get("replicationConfiguration", {"rules": []})
+        if not isinstance(replication, dict) or not isinstance(replication.get("rules"), list):
+            raise ConfigError(f"{where}.replicationConfiguration.rules must be an array")
+        rules = tuple(
+            _parse_rule(rule, f"{where}.replicationConfiguration.rules[{n}]")
+            for n, rule in enumerate(replication["rules"])
+        )
+        if len(rules) > MAX_RULES:
+            raise ConfigError(f"{where}: ECR allows at most {MAX_RULES} rules, found {len(rules)}")
+        unique = {d for rule in rules for d in rule.destinations}
+        if len(unique) > MAX_DESTINATIONS:
+            raise ConfigError(
+                f"{where}: ECR allows at most {MAX_DESTINATIONS} unique destinations, "
+                f"found {len(unique)}"
+            )
+        sources.append(SourceRegistry(location, rules))
+    return ReplicationConfig(tuple(sources))
+
+
+def _parse_rule(rule: Any, where: str) -> ReplicationRule:
+    if not isinstance(rule, dict) or not isinstance(rule.get("destinations"), list):
+        raise ConfigError(f"{where}.destinations must be an array")
+    destinations = []
+    for n, dest in enumerate(rule["destinations"]):
+        if not isinstance(dest, dict):
+            raise ConfigError(f"{where}.destinations[{n}] must be an object")
+        registry_id, region = dest.get("registryId"), dest.get("region")
+        if not isinstance(registry_id, str) or not ACCOUNT_RE.match(registry_id):
+            raise ConfigError(f"{where}.destinations[{n}].registryId must be a 12-digit account id")
+        if not isinstance(region, str) or not REGION_RE.match(region):
+            raise ConfigError(f"{where}.destinations[{n}].region must be an AWS region name")
+        destinations.append(Location(registry_id, region))
+    filters = rule.get("repositoryFilters", [])
+    if not isinstance(filters, list) or len(filters) > MAX_FILTERS:
+        raise ConfigError(f"{where}.repositoryFilters must be an array of at most {MAX_FILTERS}")
+    prefixes = []
+    for n, flt in enumerate(filters):
+        if not isinstance(flt, dict) or flt.get("filterType") != "PREFIX_MATCH":
+            raise ConfigError(f"{where}.repositoryFilters[{n}].filterType must be PREFIX_MATCH")
+        value = flt.get("filter")
+        if not isinstance(value, str) or not 2 <= len(value) <= 256:
+            raise ConfigError(f"{where}.repositoryFilters[{n}].filter must be 2-256 characters")
+        prefixes.append(value)
+    return ReplicationRule(tuple(destinations), tuple(prefixes))
+
+
+# --------------------------------------------------------------------------- facts (inbound)
+
+
+@dataclass(frozen=True)
+class ImagePushed:
+    event_id: str
+    time: datetime
+    location: Location
+    repository: str
+    digest: str
+    tag: str | None
+
+
+@dataclass(frozen=True)
+class ImageDeleted:
+    event_id: str
+    time: datetime
+    location: Location
+    repository: str
+    digest: str
+    tag: str | None
+
+
+@dataclass(frozen=True)
+class ReplicationReported:
+    """An `ECR Replication Action`; `location` is the destination that reported it."""
+
+    event_id: str
+    time: datetime
+    location: Location
+    source: Location
+    repository: str
+    digest: str
+    tag: str | None
+    succeeded: bool
+
+
+Fact = ImagePushed | ImageDeleted | ReplicationReported
+
+
+# --------------------------------------------------------------------------- replicas
+
+ReplicaState = Literal["pending", "replicated", "missing", "failed", "cancelled"]
+OPEN_STATES: frozenset[str] = frozenset({"pending", "missing", "failed"})
+
+
+@dataclass(frozen=True)
+class Replica:
+    """One expected copy of an image digest from a source location to a destination location."""
+
+    repository: str
+    digest: str
+    source: Location
+    destination: Location
+    tag: str | None
+    pushed_at: datetime | None
+    due_at: datetime | None
+    state: ReplicaState = "pending"
+    replicated_at: datetime | None = None
+    failure_reason: str | None = None
+
+    @property
+    def replica_id(self) -> str:
+        return f"{self.repository}@{self.digest}:{self.source}->{self.destination}"
+
+    @property
+    def lag_seconds(self) -> int | None:
+        if self.replicated_at is None or self.pushed_at is None:
+            return None
+        return max(0, int((self.replicated_at - self.pushed_at).total_seconds()))
+
+
+def expected_replicas(
+    config: ReplicationConfig, push: ImagePushed, grace: timedelta
+) -> list[Replica]:
+    """A push creates one expected replica per destination its source's rules name."""
+    return [
+        Replica(
+            repository=push.repository,
+            digest=push.digest,
+            source=push.location,
+            destination=destination,
+            tag=push.tag,
+            pushed_at=push.time,
+            due_at=push.time + grace,
+        )
+        for destination in sorted(config.destinations_for(push.location, push.repository))
+    ]
+
+
+def replica_from_report(report: ReplicationReported) -> Replica:
+    """The replica a replication event speaks of, for when its source push is not (yet) known."""
+    return Replica(
+        repository=report.repository,
+        digest=report.digest,
+        source=report.source,
+        destination=report.location,
+        tag=report.tag,
+        pushed_at=None,
+        due_at=None,
+    )
+
+
+@dataclass(frozen=True)
+class Presence:
+    """What is known about one digest at one location."""
+
+    first_seen: datetime | None = None
+    deleted_at: datetime | None = None
+
+    @property
+    def present(self) -> bool:
+        return self.first_seen is not None
+
+
+@dataclass(frozen=True)
+class ImageFacts:
+    """Everything recorded about one repository@digest: where it is, and its expected replicas."""
+
+    presence: Mapping[Location, Presence] = field(default_factory=dict)
+    replicas: tuple[Replica, ...] = ()
+
+    def present_at(self, location: Location) -> datetime | None:
+        found = self.presence.get(location)
+        return found.first_seen if found else None
+
+    def deleted_at(self, location: Location) -> datetime | None:
+        found = self.presence.get(location)
+        return found.deleted_at if found else None
+
+
+ReconcileAction = Literal["arrive", "cancel"]
+
+
+def reconcile(replica: Replica, facts: ImageFacts) -> tuple[ReconcileAction, datetime] | None:
+    """What the facts say about an open replica: it arrived, it was cancelled, or nothing yet.
+
+    Arrival wins over cancellation: a copy that exists is a copy, whatever the source did later.
+    """
+    if replica.state not in OPEN_STATES:
+        return None
+    arrived = facts.present_at(replica.destination)
+    if arrived is not None:
+        return "arrive", arrived
+    deleted = facts.deleted_at(replica.source)
+    if deleted is not None and (replica.pushed_at is None or deleted >= replica.pushed_at):
+        return "cancel", deleted
+    return None
+
+
+def is_overdue(replica: Replica, now: datetime) -> bool:
+    return replica.state == "pending" and replica.due_at is not None and replica.due_at <= now
+
+
+# --------------------------------------------------------------------------- tag history
+
+EntryKind = Literal["push", "replication", "delete"]
+OverwriteCause = Literal[
+    "replication_overwrote_local_tag",
+    "local_push_overwrote_replica_tag",
+    "replication_from_another_source",
+]
+
+
+@dataclass(frozen=True)
+class TagEntry:
+    """One observation of where a tag points at one location, in event time."""
+
+    location: Location
+    repository: str
+    tag: str
+    time: datetime
+    event_id: str
+    digest: str | None  # None: the tag was deleted
+    kind: EntryKind
+    source: Location | None = None  # for replications: where the image came from
+
+    @property
+    def sort_key(self) -> str:
+        return f"{iso(self.time)}#{self.event_id}"
+
+
+@dataclass(frozen=True)
+class Origin:
+    """How a tag came to point where it does: a local push, or replication from `source`."""
+
+    replicated_from: Location | None
+
+    @property
+    def local(self) -> bool:
+        return self.replicated_from is None
+
+
+def classify(entry: TagEntry, replica_sources: Iterable[Location]) -> Origin:
+    """A push at a destination of a digest a source sent there is that replica arriving."""
+    if entry.kind == "replication":
+        return Origin(entry.source)
+    candidates = sorted(replica_sources)
+    return Origin(candidates[0] if candidates else None)
+
+
+def overwrite_cause(
+    previous: TagEntry, previous_origin: Origin, current: TagEntry, current_origin: Origin
+) -> OverwriteCause | None:
+    """Judge one move of a tag at a replica location (entries consecutive in time)."""
+    if previous.digest is None or current.digest is None or previous.digest == current.digest:
+        return None
+    if previous_origin.local and not current_origin.local:
+        return "replication_overwrote_local_tag"
+    if not previous_origin.local and current_origin.local:
+        return "local_push_overwrote_replica_tag"
+    if (
+        not previous_origin.local
+        and not current_origin.local
+        and previous_origin.replicated_from != current_origin.replicated_from
+    ):
+        return "replication_from_another_source"
+    return None
+
+
+# --------------------------------------------------------------------------- incidents & alerts
+
+AlertKind = Literal["REPLICA_MISSING", "REPLICATION_FAILED", "TAG_OVERWRITTEN", "RECOVERED"]
+SEVERITY: dict[str, str] = {
+    "REPLICA_MISSING": "critical",
+    "REPLICATION_FAILED": "critical",
+    "TAG_OVERWRITTEN": "warning",
+    "RECOVERED": "info",
+}
+ALERT_KEYS = (
+    "schema",
+    "kind",
+    "severity",
+    "incident_id",
+    "summary",
+    "repository",
+    "tag",
+    "digest",
+    "previous_digest",
+    "cause",
+    "source",
+    "destination",
+    "pushed_at",
+    "due_at",
+    "detected_at",
+    "resolves",
+    "lag_seconds",
+    "failure_reason",
+)
+
+
+def _stable_id(kind: str, *parts: str) -> str:
+    digest = hashlib.sha256("\x1f".join((kind, *parts)).encode()).hexdigest()[:24]
+    return f"{kind.lower().replace('_', '-')}-{digest}"
+
+
+def incident_id_for(kind: AlertKind, replica: Replica) -> str:
+    return _stable_id(kind, replica.replica_id)
+
+
+def overwrite_incident_id(entry: TagEntry) -> str:
+    return _stable_id(
+        "TAG_OVERWRITTEN",
+        str(entry.location),
+        entry.repository,
+        entry.tag,
+        iso(entry.time),
+        entry.digest or "",
+    )
+
+
+def short_digest(digest: str | None) -> str:
+    if not digest:
+        return "-"
+    algorithm, _, value = digest.partition(":")
+    return f"{algorithm}:{value[:12]}" if value else digest
+
+
+def _image_name(repository: str, tag: str | None, digest: str | None) -> str:
+    return f"{repository}:{tag}" if tag else f"{repository}@{short_digest(digest)}"
+
+
+CAUSE_TEXT = {
+    "replication_overwrote_local_tag": "replication replaced a locally pushed tag",
+    "local_push_overwrote_replica_tag": "a local push replaced the replicated tag",
+    "replication_from_another_source": "another source replicated over the tag",
+}
+
+
+def _summary(doc: Mapping[str, Any]) -> str:
+    image = _image_name(doc["repository"], doc["tag"], doc["digest"])
+    dest = doc["destination"]
+    where = f"{dest['account']}/{dest['region']}" if dest else "?"
+    kind = doc["kind"]
+    if kind == "REPLICA_MISSING":
+        text = f"Replica missing: {image} not in {where} by its due time"
+    elif kind == "REPLICATION_FAILED":
+        text = f"Replication failed: {image} to {where}"
+    elif kind == "TAG_OVERWRITTEN":
+        text = f"Tag overwritten: {image} in {where}: {CAUSE_TEXT.get(doc['cause'] or '', '')}"
+    else:
+        lag = doc["lag_seconds"]
+        after = f" after {lag // 60} min" if isinstance(lag, int) else ""
+        text = f"Recovered: {doc['resolves']} for {image} in {where}{after}"
+    # SNS subjects must be ASCII, single-line and under 100 characters.
+    ascii_text = text.encode("ascii", "replace").decode().replace("\n", " ")
+    return ascii_text if len(ascii_text) <= 99 else ascii_text[:96] + "..."
+
+
+def alert_document(**fields: Any) -> dict[str, Any]:
+    """The v1 alert document: every key present, null where it does not apply."""
+    doc: dict[str, Any] = dict.fromkeys(ALERT_KEYS)
+    doc.update(fields)
+    doc["schema"] = ALERT_SCHEMA
+    doc["severity"] = SEVERITY[doc["kind"]]
+    doc["summary"] = _summary(doc)
+    unknown = set(doc) - set(ALERT_KEYS)
+    if unknown:
+        raise ValueError(f"unknown alert fields: {sorted(unknown)}")
+    return doc
+
+
+def replica_alert(
+    kind: AlertKind, replica: Replica, detected_at: datetime, failure_reason: str | None = None
+) -> dict[str, Any]:
+    return alert_document(
+        kind=kind,
+        incident_id=incident_id_for(kind, replica),
+        repository=replica.repository,
+        tag=replica.tag,
+        digest=replica.digest,
+        source=replica.source.as_dict(),
+        destination=replica.destination.as_dict(),
+        pushed_at=format_time(replica.pushed_at),
+        due_at=format_time(replica.due_at),
+        detected_at=iso(detected_at),
+        failure_reason=failure_reason,
+    )
+
+
+def overwrite_alert(
+    previous: TagEntry,
+    current: TagEntry,
+    cause: OverwriteCause,
+    current_origin: Origin,
+    previous_origin: Origin,
+    detected_at: datetime,
+) -> dict[str, Any]:
+    source = current_origin.replicated_from or previous_origin.replicated_from
+    return alert_document(
+        kind="TAG_OVERWRITTEN",
+        incident_id=overwrite_incident_id(current),
+        repository=current.repository,
+        tag=current.tag,
+        digest=current.digest,
+        previous_digest=previous.digest,
+        cause=cause,
+        source=source.as_dict() if source else None,
+        destination=current.location.as_dict(),
+        pushed_at=iso(current.time),
+        detected_at=iso(detected_at),
+    )
+
+
+def recovery_alert(
+    opened: Mapping[str, Any], resolved_at: datetime, lag_seconds: int | None
+) -> dict[str, Any]:
+    """RECOVERED carries the closed incident's id and what it resolves."""
+    carried = {k: opened[k] for k in ALERT_KEYS if k not in {"schema", "severity", "summary"}}
+    carried.update(
+        kind="RECOVERED",
+        resolves=opened["kind"],
+        detected_at=iso(resolved_at),
+        lag_seconds=lag_seconds,
+    )
+    return alert_document(**carried)
+
+
+# --------------------------------------------------------------------------- status
+
+
+@dataclass(frozen=True)
+class StatusCounts:
+    pending: int
+    missing: int
+    failed: int
+    replicated_24h: int
+    overwritten_24h: int
+
+
+def status_document(
+    as_of: datetime, open_total: int, counts: StatusCounts, incidents: Sequence[Mapping[str, Any]]
+) -> dict[str, Any]:
+    return {
+        "healthy": counts.missing == 0 and counts.failed == 0,
+        "as_of": iso(as_of),
+        "open_incidents": open_total,
+        "counts": {
+            "pending": counts.pending,
+            "missing": counts.missing,
+            "failed": counts.failed,
+            "replicated_24h": counts.replicated_24h,
+            "overwritten_24h": counts.overwritten_24h,
+        },
+        "incidents": list(incidents),
+    }
+
+
+def with_state(replica: Replica, **changes: Any) -> Replica:
+    return replace(replica, **changes)

@@ -1,0 +1,1 @@
+"""Local tooling: the AWS emulator launcher and resource provisioning (not used in Lambda)."""

@@ -1,0 +1,68 @@
+"""Start and stop a moto server on 127.0.0.1 as a child process (tests and the demo)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class MotoServer:
+    """A moto server child process bound to loopback only."""
+
+    port: int
+    process: subprocess.Popen[bytes]
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def __enter__(self) -> MotoServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def start_moto(port: int | None = None, timeout: float = 30.0) -> MotoServer:
+    """Launch `moto.server` and wait until it answers; raises RuntimeError if it does not."""
+    port = port or free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    server = MotoServer(port, process)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"moto server exited with code {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"{server.endpoint}/moto-api/", timeout=1):
+                return server
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.1)
+    server.stop()
+    raise RuntimeError(f"moto server did not answer on port {port} within {timeout:.0f}s")

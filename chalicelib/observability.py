@@ -1,0 +1,9 @@
+"""Module-level Powertools logger and metrics, shared by every entry point."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools import Logger, Metrics
+
+SERVICE = "ecr-replication-auditor"
+logger = Logger(service=SERVICE)
+metrics = Metrics(namespace="EcrReplicationAuditor", service=SERVICE)
