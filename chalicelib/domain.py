@@ -231,6 +231,7 @@ class ReplicationReported:
     digest: str
     tag: str | None
     succeeded: bool
+    failure_reason: str | None = None
 
 
 Fact = ImagePushed | ImageDeleted | ReplicationReported

@@ -491,7 +491,9 @@ class DynamoLedger:
             ExpressionAttributeValues=self._values({":p": "DUE"}),
         )
 
-    def replicas_page(self, repository: str, limit: int, cursor: str | None) -> Page:
+    def replicas_page(
+        self, repository: str, limit: int, cursor: str | None
+    ) -> tuple[list[Replica], str | None]:
         page = self._page(
             limit,
             cursor,
@@ -499,22 +501,14 @@ class DynamoLedger:
             KeyConditionExpression="gsi2pk = :p",
             ExpressionAttributeValues=self._values({":p": f"REPO#{repository}"}),
         )
-        return page
+        return [_replica(item) for item in page.items], page.next_cursor
 
     def repository_known(self, repository: str) -> bool:
-        for key, index in ((":p", "catalog"),):
-            response = self._client.query(
-                TableName=self._table,
-                IndexName=index,
-                KeyConditionExpression="gsi2pk = :p",
-                ExpressionAttributeValues=self._values({key: f"REPO#{repository}"}),
-                Limit=1,
-            )
-            if response.get("Items"):
-                return True
+        """Any replica recorded for the repository (tag heads are checked by the caller)."""
         response = self._client.query(
             TableName=self._table,
-            KeyConditionExpression="pk = :p",
+            IndexName="catalog",
+            KeyConditionExpression="gsi2pk = :p",
             ExpressionAttributeValues=self._values({":p": f"REPO#{repository}"}),
             Limit=1,
         )

@@ -1,0 +1,61 @@
+"""ECR Replication Auditor: every trigger of the app, and nothing else (logic is in chalicelib)."""
+
+from chalice import Chalice, IAMAuthorizer, Response
+from chalice.app import CloudWatchEvent
+
+from chalicelib import api, bootstrap, entry, services
+
+app = Chalice(app_name="ecr-replication-auditor", configure_logs=False)
+app.register_middleware(api.json_errors, "http")
+iam = IAMAuthorizer()
+
+ECR_IMAGE_ACTION = {
+    "source": ["aws.ecr"],
+    "detail-type": ["ECR Image Action"],
+    "detail": {"action-type": ["PUSH", "DELETE"], "result": ["SUCCESS"]},
+}
+ECR_REPLICATION_ACTION = {
+    "source": ["aws.ecr"],
+    "detail-type": ["ECR Replication Action"],
+    "detail": {"action-type": ["REPLICATE"], "result": ["SUCCESS", "FAILED"]},
+}
+
+
+@app.on_cw_event(ECR_IMAGE_ACTION, name="on_image_action")
+def on_image_action(event: CloudWatchEvent) -> None:
+    entry.image_action(event.to_dict())
+
+
+@app.on_cw_event(ECR_REPLICATION_ACTION, name="on_replication_action")
+def on_replication_action(event: CloudWatchEvent) -> None:
+    entry.replication_action(event.to_dict())
+
+
+@app.schedule("rate(5 minutes)", name="sweep")
+def sweep(event: CloudWatchEvent) -> None:
+    entry.scheduled_sweep(event.to_dict())
+
+
+@app.route("/status", methods=["GET"], authorizer=iam)
+def get_status() -> Response:
+    return api.respond(lambda: services.status(bootstrap.deps()))
+
+
+@app.route("/incidents", methods=["GET"], authorizer=iam)
+def get_incidents() -> Response:
+    def body() -> dict:
+        state, limit, cursor = api.incidents_query(app.current_request.query_params)
+        return services.list_incidents(state, limit, cursor, bootstrap.deps())
+
+    return api.respond(body)
+
+
+@app.route("/images", methods=["GET"], authorizer=iam)
+def get_images() -> Response:
+    def body() -> dict:
+        repository, digest, tag, limit, cursor = api.images_query(
+            app.current_request.query_params
+        )
+        return services.describe_images(repository, digest, tag, limit, cursor, bootstrap.deps())
+
+    return api.respond(body)

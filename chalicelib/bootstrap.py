@@ -1,0 +1,58 @@
+"""The composition root: builds the use cases' dependencies once, lazily, from Settings.
+
+Nothing here runs at import time, so a cold start pays for boto3 only when a handler needs it.
+Tests call `reset()` after changing the environment.
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import UTC, datetime
+from typing import Any
+
+from chalicelib.services import AlertChannel, Deps
+from chalicelib.settings import Settings
+
+
+def _client(service: str) -> Any:
+    # botocore honours AWS_ENDPOINT_URL and AWS_MAX_ATTEMPTS itself; standard retry mode
+    # gives throttling back-off without hand-written loops.
+    import boto3
+    from botocore.config import Config
+
+    return boto3.session.Session().client(
+        service, config=Config(retries={"mode": "standard"}, connect_timeout=5, read_timeout=10)
+    )
+
+
+def wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+def build(settings: Settings | None = None) -> Deps:
+    from chalicelib.adapters.dynamodb import DynamoLedger
+    from chalicelib.adapters.sns import SnsAlerts
+
+    settings = settings or Settings.from_env()
+    channels: list[AlertChannel] = [
+        SnsAlerts(_client("sns"), settings.alert_topic_arn, settings.alert_format)
+    ]
+    if settings.slack_webhook_secret_arn:
+        from chalicelib.adapters.slack import SlackAlerts, secret_webhook_url
+
+        channels.append(SlackAlerts(secret_webhook_url(settings.slack_webhook_secret_arn)))
+    return Deps(
+        settings=settings,
+        ledger=DynamoLedger(_client("dynamodb"), settings.audit_table),
+        channels=channels,
+        clock=wall_clock,
+    )
+
+
+@functools.cache
+def deps() -> Deps:
+    return build()
+
+
+def reset() -> None:
+    deps.cache_clear()

@@ -1,0 +1,453 @@
+"""Use cases: record facts, sweep, deliver alerts and answer queries, as `(input, deps)`.
+
+Each use case reads the ledger, asks the pure core (domain.py) what to decide, and writes the
+outcome back with conditional writes, so duplicates and races are no-ops.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from chalicelib import domain
+from chalicelib.adapters.dynamodb import DynamoLedger, Notification
+from chalicelib.domain import (
+    OPEN_STATES,
+    ImageDeleted,
+    ImageFacts,
+    ImagePushed,
+    Location,
+    Replica,
+    ReplicationReported,
+    TagEntry,
+)
+from chalicelib.errors import DeliveryFailed, InvalidRequest, NotFound
+from chalicelib.observability import logger, metrics
+from chalicelib.settings import Settings
+
+MAX_SLACK_TRIES = 5
+DELIVERY_LEASE = timedelta(minutes=2)
+SWEEP_BATCH = 1000
+
+
+class AlertChannel(Protocol):
+    name: str
+
+    def send(self, alert: dict[str, Any]) -> None: ...
+
+
+@dataclass
+class Deps:
+    """The ports and the clock, built once by bootstrap.py (or by a test)."""
+
+    settings: Settings
+    ledger: DynamoLedger
+    channels: Sequence[AlertChannel]
+    clock: Callable[[], datetime]
+
+    @property
+    def channel_names(self) -> frozenset[str]:
+        return frozenset(c.name for c in self.channels)
+
+
+@dataclass
+class Outcome:
+    """What one use case did: the notifications it queued, to deliver right after."""
+
+    notes: list[tuple[str, str]] = field(default_factory=list)
+
+    def count(self, name: str, n: int = 1) -> None:
+        _count(name, n)
+
+
+def _count(name: str, value: int = 1) -> None:
+    from aws_lambda_powertools.metrics import MetricUnit
+
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+
+# ----------------------------------------------------------------------------- recording facts
+
+
+def accepts(location: Location, deps: Deps) -> bool:
+    return deps.settings.accepts_account(location.account)
+
+
+def record_image_action(fact: ImagePushed | ImageDeleted, deps: Deps) -> Outcome:
+    """A PUSH or DELETE where it happened: tag history, presence, expectations, reconciliation."""
+    settings, ledger = deps.settings, deps.ledger
+    outcome = Outcome()
+    pushed = isinstance(fact, ImagePushed)
+    if fact.tag:
+        entry = TagEntry(
+            location=fact.location,
+            repository=fact.repository,
+            tag=fact.tag,
+            time=fact.time,
+            event_id=fact.event_id,
+            digest=fact.digest if pushed else None,
+            kind="push" if pushed else "delete",
+        )
+        _record_tag(entry, deps)
+    if isinstance(fact, ImagePushed):
+        ledger.record_presence(fact.location, fact.repository, fact.digest, fact.time)
+        for replica in domain.expected_replicas(settings.replication, fact, settings.grace):
+            ledger.expect(replica)
+    else:
+        ledger.record_deletion(fact.location, fact.repository, fact.digest, fact.time)
+    _reconcile_image(fact.repository, fact.digest, deps, outcome)
+    return outcome
+
+
+def record_replication(report: ReplicationReported, deps: Deps) -> Outcome:
+    """A SUCCESS marks the replica present; a FAILED opens REPLICATION_FAILED unless superseded."""
+    ledger = deps.ledger
+    outcome = Outcome()
+    ledger.ensure_replica(domain.replica_from_report(report))
+    if report.succeeded:
+        if report.tag:
+            entry = TagEntry(
+                location=report.location,
+                repository=report.repository,
+                tag=report.tag,
+                time=report.time,
+                event_id=report.event_id,
+                digest=report.digest,
+                kind="replication",
+                source=report.source,
+            )
+            _record_tag(entry, deps)
+        ledger.record_presence(report.location, report.repository, report.digest, report.time)
+        _reconcile_image(report.repository, report.digest, deps, outcome)
+        return outcome
+
+    facts = ledger.image_facts(report.repository, report.digest)
+    replica = _find(facts, report.source, report.location)
+    if replica is None:  # pragma: no cover - ensure_replica just created it
+        return outcome
+    if facts.present_at(report.location) is not None or replica.state not in ("pending", "missing"):
+        outcome.count("SupersededEvents")
+        logger.info(
+            "replication failure superseded: replica already present or failure already open",
+            extra={"event_id": report.event_id, "replica": replica.replica_id},
+        )
+        _reconcile_image(report.repository, report.digest, deps, outcome)
+        return outcome
+    alert = domain.replica_alert(
+        "REPLICATION_FAILED", replica, report.time, failure_reason=report.failure_reason
+    )
+    if ledger.open_incident(
+        alert,
+        deps.channel_names,
+        replica=replica,
+        to_state="failed",
+        from_states=("pending", "missing"),
+    ):
+        outcome.notes.append((alert["incident_id"], "OPEN"))
+        outcome.count("IncidentsOpened")
+    return outcome
+
+
+def _record_tag(entry: TagEntry, deps: Deps) -> None:
+    judge = deps.settings.replication.is_replica_location(entry.location, entry.repository)
+    deps.ledger.record_tag(entry, judge=judge)
+
+
+def _find(facts: ImageFacts, source: Location, destination: Location) -> Replica | None:
+    for replica in facts.replicas:
+        if replica.source == source and replica.destination == destination:
+            return replica
+    return None
+
+
+def _reconcile_image(repository: str, digest: str, deps: Deps, outcome: Outcome) -> ImageFacts:
+    """Apply what the image's facts imply to each of its open replicas."""
+    facts = deps.ledger.image_facts(repository, digest)
+    for replica in facts.replicas:
+        decision = domain.reconcile(replica, facts)
+        if decision is None:
+            continue
+        action, at = decision
+        if action == "arrive":
+            _arrive(replica, at, deps, outcome)
+        else:
+            _cancel(replica, at, deps, outcome)
+    return facts
+
+
+def _arrive(replica: Replica, at: datetime, deps: Deps, outcome: Outcome) -> None:
+    old = deps.ledger.transition(replica, "replicated", tuple(OPEN_STATES), at)
+    if old is None:
+        return
+    deps.ledger.record_arrival(old, at)
+    outcome.count("ReplicasArrived")
+    arrived = domain.with_state(old, state="replicated", replicated_at=at)
+    _resolve_incidents(arrived, old.state, at, arrived.lag_seconds, deps, outcome)
+
+
+def _cancel(replica: Replica, at: datetime, deps: Deps, outcome: Outcome) -> None:
+    old = deps.ledger.transition(replica, "cancelled", tuple(OPEN_STATES), at)
+    if old is None:
+        return
+    outcome.count("ReplicasCancelled")
+    _resolve_incidents(old, old.state, at, None, deps, outcome)
+
+
+def _resolve_incidents(
+    replica: Replica,
+    previous_state: str,
+    at: datetime,
+    lag: int | None,
+    deps: Deps,
+    outcome: Outcome,
+) -> None:
+    kinds: tuple[domain.AlertKind, ...] = ()
+    if previous_state == "missing":
+        kinds = ("REPLICA_MISSING",)
+    elif previous_state == "failed":  # a MISSING may have been open before the FAILED
+        kinds = ("REPLICATION_FAILED", "REPLICA_MISSING")
+    for kind in kinds:
+        incident_id = domain.incident_id_for(kind, replica)
+        incident = deps.ledger.incident(incident_id)
+        if not incident or incident["state"] != "open":
+            continue
+        recovery = domain.recovery_alert(json.loads(incident["alert"]), at, lag)
+        if deps.ledger.resolve_incident(incident_id, recovery, deps.channel_names):
+            outcome.notes.append((incident_id, "RECOVERED"))
+            outcome.count("IncidentsResolved")
+
+
+# ----------------------------------------------------------------------------- the sweep
+
+
+@dataclass
+class SweepReport:
+    now: datetime
+    checked: int = 0
+    judged: int = 0
+    outcome: Outcome = field(default_factory=Outcome)
+
+
+def sweep(now: datetime, deps: Deps) -> SweepReport:
+    """Audit as of `now`: overdue replicas, unjudged tag moves, then the alert outbox."""
+    report = SweepReport(now)
+    _sweep_overdue(now, deps, report)
+    _judge_tag_moves(now, deps, report)
+    drain_outbox(deps)
+    return report
+
+
+def _sweep_overdue(now: datetime, deps: Deps, report: SweepReport) -> None:
+    ledger = deps.ledger
+    images: dict[tuple[str, str], ImageFacts] = {}
+    for due in ledger.due_replicas(now, SWEEP_BATCH):
+        report.checked += 1
+        key = (due.repository, due.digest)
+        if key not in images:
+            images[key] = ledger.image_facts(*key)
+        facts = images[key]
+        replica = _find(facts, due.source, due.destination) or due
+        decision = domain.reconcile(replica, facts)
+        if decision is not None:  # a racing arrival or delete that the events left unapplied
+            action, at = decision
+            if action == "arrive":
+                _arrive(replica, at, deps, report.outcome)
+            else:
+                _cancel(replica, at, deps, report.outcome)
+            continue
+        if not domain.is_overdue(replica, now):
+            continue
+        alert = domain.replica_alert("REPLICA_MISSING", replica, now)
+        if ledger.open_incident(
+            alert, deps.channel_names, replica=replica, to_state="missing", from_states=("pending",)
+        ):
+            report.outcome.notes.append((alert["incident_id"], "OPEN"))
+            report.outcome.count("IncidentsOpened")
+
+
+def _judge_tag_moves(now: datetime, deps: Deps, report: SweepReport) -> None:
+    """Judge each new tag entry against its neighbours in time, on the history known now."""
+    ledger = deps.ledger
+    origins: dict[tuple[str, str, Location], frozenset[Location]] = {}
+
+    def origin_of(entry: TagEntry) -> domain.Origin:
+        if entry.kind != "push" or entry.digest is None:
+            return domain.classify(entry, ())
+        key = (entry.repository, entry.digest, entry.location)
+        if key not in origins:
+            facts = ledger.image_facts(entry.repository, entry.digest)
+            origins[key] = frozenset(
+                r.source for r in facts.replicas if r.destination == entry.location
+            )
+        return domain.classify(entry, origins[key])
+
+    for entry in ledger.unjudged_entries(now, SWEEP_BATCH):
+        report.judged += 1
+        before, after = ledger.neighbours(entry)
+        pairs = []
+        if before is not None:
+            pairs.append((before, entry))
+        if after is not None and after.time <= now:
+            pairs.append((entry, after))  # a late entry changes its successor's predecessor
+        for previous, current in pairs:
+            previous_origin, current_origin = origin_of(previous), origin_of(current)
+            cause = domain.overwrite_cause(previous, previous_origin, current, current_origin)
+            if cause is None:
+                continue
+            alert = domain.overwrite_alert(
+                previous, current, cause, current_origin, previous_origin, now
+            )
+            if ledger.open_incident(alert, deps.channel_names, resolved_at_once=True):
+                report.outcome.notes.append((alert["incident_id"], "OPEN"))
+                report.outcome.count("TagOverwrites")
+        ledger.mark_judged(entry)
+
+
+# ----------------------------------------------------------------------------- delivery
+
+
+def deliver(notes: Iterable[tuple[str, str]], deps: Deps) -> None:
+    """Deliver the notifications a use case just queued; failures stay in the outbox."""
+    for incident_id, note in notes:
+        notification = deps.ledger.notification(incident_id, note)
+        if notification is not None and notification.pending:
+            _deliver_one(notification, deps)
+
+
+def drain_outbox(deps: Deps) -> int:
+    """Retry everything still undelivered (run by every sweep)."""
+    pending = deps.ledger.outbox(SWEEP_BATCH)
+    for notification in pending:
+        _deliver_one(notification, deps)
+    return len(pending)
+
+
+def _deliver_one(notification: Notification, deps: Deps) -> None:
+    now = deps.clock()
+    if not deps.ledger.claim(notification, now, DELIVERY_LEASE):
+        return  # another invocation holds it
+    remaining = set(notification.pending) & deps.channel_names
+    slack_tries = notification.slack_tries
+    alert = notification.alert
+    for channel in deps.channels:
+        if channel.name not in remaining:
+            continue
+        try:
+            channel.send(alert)
+        except DeliveryFailed as error:
+            _count(f"{channel.name.capitalize()}DeliveryFailures")
+            if channel.name != "slack":
+                logger.warning(
+                    "alert delivery failed; will retry on the next sweep",
+                    extra={"channel": channel.name, "incident_id": alert["incident_id"],
+                           "error": str(error)},
+                )
+                continue
+            slack_tries += 1
+            if slack_tries >= MAX_SLACK_TRIES:
+                remaining.discard(channel.name)
+                _count("SlackDeliveryAbandoned")
+                logger.error(
+                    "giving up on Slack delivery",
+                    extra={"incident_id": alert["incident_id"], "tries": slack_tries,
+                           "error": str(error)},
+                )
+            else:
+                logger.warning(
+                    "Slack delivery failed; will retry on the next sweep",
+                    extra={"incident_id": alert["incident_id"], "tries": slack_tries,
+                           "error": str(error)},
+                )
+            continue
+        remaining.discard(channel.name)
+        _count("AlertsDelivered")
+        logger.info(
+            "alert delivered",
+            extra={"channel": channel.name, "incident_id": alert["incident_id"],
+                   "kind": alert["kind"]},
+        )
+    deps.ledger.settle(notification, frozenset(remaining), slack_tries, now)
+
+
+# ----------------------------------------------------------------------------- queries
+
+INCIDENT_STATES = ("open", "resolved", "all")
+MAX_PAGE = 100
+
+
+def status(deps: Deps) -> dict[str, Any]:
+    """`GET /status`: open incidents plus bounded counters; never reads history."""
+    ledger = deps.ledger
+    now = deps.clock()
+    kinds = ledger.open_incident_kinds()
+    newest = ledger.incidents_page("open", MAX_PAGE, None).items
+    counts = domain.StatusCounts(
+        pending=ledger.count_pending(),
+        missing=kinds.count("REPLICA_MISSING"),
+        failed=kinds.count("REPLICATION_FAILED"),
+        replicated_24h=ledger.count_timeline("ARRIVED", now - timedelta(hours=24), now),
+        overwritten_24h=ledger.count_timeline("OVERWRITTEN", now - timedelta(hours=24), now),
+    )
+    incidents = [json.loads(item["alert"]) for item in newest]
+    return domain.status_document(now, len(kinds), counts, incidents)
+
+
+def list_incidents(state: str, limit: int, cursor: str | None, deps: Deps) -> dict[str, Any]:
+    if state not in INCIDENT_STATES:
+        raise InvalidRequest(f"state must be one of {', '.join(INCIDENT_STATES)}")
+    page = deps.ledger.incidents_page(state, limit, cursor)
+    incidents = []
+    for item in page.items:
+        document = json.loads(item["alert"])
+        document["state"] = item["state"]
+        document["resolved_at"] = item.get("resolved_at")
+        incidents.append(document)
+    return {"incidents": incidents, "next_cursor": page.next_cursor}
+
+
+def describe_images(
+    repository: str,
+    digest: str | None,
+    tag: str | None,
+    limit: int,
+    cursor: str | None,
+    deps: Deps,
+) -> dict[str, Any]:
+    ledger = deps.ledger
+    tags = ledger.repository_tags(repository)
+    next_cursor = None
+    if digest is not None:
+        replicas = list(ledger.image_facts(repository, digest).replicas)
+    elif tag is not None:
+        digests = sorted({t[tag] for t in tags.values() if tag in t})
+        replicas = [r for d in digests for r in ledger.image_facts(repository, d).replicas]
+    else:
+        replicas, next_cursor = ledger.replicas_page(repository, limit, cursor)
+    if not tags and not replicas and not ledger.repository_known(repository):
+        raise NotFound(f"repository {repository!r} is not known to the auditor")
+    return {
+        "repository": repository,
+        "locations": [
+            {"account": loc.account, "region": loc.region, "tags": dict(sorted(t.items()))}
+            for loc, t in sorted(tags.items())
+            if tag is None or tag in t
+        ],
+        "replicas": [_replica_view(r) for r in replicas],
+        "next_cursor": next_cursor,
+    }
+
+
+def _replica_view(replica: Replica) -> dict[str, Any]:
+    return {
+        "digest": replica.digest,
+        "tag": replica.tag,
+        "source": replica.source.as_dict(),
+        "destination": replica.destination.as_dict(),
+        "state": replica.state,
+        "pushed_at": domain.format_time(replica.pushed_at),
+        "due_at": domain.format_time(replica.due_at),
+        "replicated_at": domain.format_time(replica.replicated_at),
+    }
