@@ -1,0 +1,85 @@
+"""Deliver EventBridge events to the app's handlers whose patterns match, as EventBridge would.
+
+Matching uses moto's implementation of EventBridge patterns against the patterns the Chalice
+app itself registers, so the routing table is never written twice.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+SCHEDULE_PATTERN = {"source": ["aws.events"], "detail-type": ["Scheduled Event"]}
+
+
+def handler_patterns(app: Any) -> list[tuple[str, dict[str, Any]]]:
+    """(function name, event pattern) for every event-driven handler of a Chalice app."""
+    from chalice.app import CloudWatchEventConfig, ScheduledEventConfig
+
+    found = []
+    for source in app.event_sources:
+        if isinstance(source, CloudWatchEventConfig):
+            found.append((source.name, source.event_pattern))
+        elif isinstance(source, ScheduledEventConfig):
+            found.append((source.name, SCHEDULE_PATTERN))
+    return found
+
+
+def matching_handlers(app: Any, event: dict[str, Any]) -> list[str]:
+    from moto.events.models import EventPattern
+
+    return [
+        name
+        for name, pattern in handler_patterns(app)
+        if EventPattern.load(json.dumps(pattern)).matches_event(event)
+    ]
+
+
+def read_events(paths: Iterable[str | Path]) -> Iterator[dict[str, Any]]:
+    """Events from files holding JSON lines, a JSON array, or one JSON object."""
+    for path in paths:
+        text = Path(path).read_text()
+        stripped = text.strip()
+        if not stripped:
+            continue
+        try:
+            loaded = json.loads(stripped)
+        except json.JSONDecodeError:
+            for number, line in enumerate(text.splitlines(), 1):
+                if line.strip():
+                    try:
+                        yield json.loads(line)
+                    except json.JSONDecodeError as error:
+                        raise ValueError(f"{path}:{number}: not JSON: {error.msg}") from None
+            continue
+        if isinstance(loaded, list):
+            yield from loaded
+        else:
+            yield loaded
+
+
+class Replayer:
+    """Invokes handlers through chalice.test.Client, the way Lambda would receive the event."""
+
+    def __init__(self, app: Any, project_dir: str | Path) -> None:
+        from chalice.test import Client
+
+        self._app = app
+        self._client = Client(app, project_dir=str(project_dir))
+
+    def deliver(self, event: dict[str, Any]) -> list[str]:
+        names = matching_handlers(self._app, event)
+        for name in names:
+            self._client.lambda_.invoke(name, event)
+        return names
+
+    def close(self) -> None:
+        self._client.__exit__(None, None, None)
+
+    def __enter__(self) -> Replayer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
