@@ -36,6 +36,13 @@ def sweep(event: CloudWatchEvent) -> None:
     entry.scheduled_sweep(event.to_dict())
 
 
+@app.route("/", methods=["GET"], authorizer=iam)
+def dashboard() -> Response:
+    return Response(
+        body=api.dashboard_html(), headers={"Content-Type": "text/html; charset=utf-8"}
+    )
+
+
 @app.route("/status", methods=["GET"], authorizer=iam)
 def get_status() -> Response:
     return api.respond(lambda: services.status(bootstrap.deps()))
@@ -59,3 +66,8 @@ def get_images() -> Response:
         return services.describe_images(repository, digest, tag, limit, cursor, bootstrap.deps())
 
     return api.respond(body)
+
+
+@app.route("/repositories", methods=["GET"], authorizer=iam)
+def get_repositories() -> Response:
+    return api.respond(lambda: services.repositories(bootstrap.deps()))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from chalicelib.domain import DIGEST_RE, REPOSITORY_RE, TAG_RE
@@ -95,3 +97,13 @@ def json_errors(event: Any, get_response: Callable[[Any], Any]) -> Any:
         return Response(body={"error": message}, status_code=response.status_code,
                         headers=response.headers)
     return response
+
+
+def dashboard_html() -> str:
+    """The self-contained dashboard page (read once per container)."""
+    return _read_dashboard()
+
+
+@functools.cache
+def _read_dashboard() -> str:
+    return (Path(__file__).parent / "dashboard.html").read_text(encoding="utf-8")

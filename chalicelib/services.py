@@ -95,7 +95,8 @@ def record_image_action(fact: ImagePushed | ImageDeleted, deps: Deps) -> Outcome
     if isinstance(fact, ImagePushed):
         ledger.record_presence(fact.location, fact.repository, fact.digest, fact.time)
         for replica in domain.expected_replicas(settings.replication, fact, settings.grace):
-            ledger.expect(replica)
+            if ledger.expect(replica):
+                ledger.update_matrix(replica)
     else:
         ledger.record_deletion(fact.location, fact.repository, fact.digest, fact.time)
     _reconcile_image(fact.repository, fact.digest, deps, outcome)
@@ -146,6 +147,7 @@ def record_replication(report: ReplicationReported, deps: Deps) -> Outcome:
         to_state="failed",
         from_states=("pending", "missing"),
     ):
+        ledger.update_matrix(domain.with_state(replica, state="failed"))
         outcome.notes.append((alert["incident_id"], "OPEN"))
         outcome.count("IncidentsOpened")
     return outcome
@@ -185,6 +187,7 @@ def _arrive(replica: Replica, at: datetime, deps: Deps, outcome: Outcome) -> Non
     deps.ledger.record_arrival(old, at)
     outcome.count("ReplicasArrived")
     arrived = domain.with_state(old, state="replicated", replicated_at=at)
+    deps.ledger.update_matrix(arrived)
     _resolve_incidents(arrived, old.state, at, arrived.lag_seconds, deps, outcome)
 
 
@@ -193,6 +196,7 @@ def _cancel(replica: Replica, at: datetime, deps: Deps, outcome: Outcome) -> Non
     if old is None:
         return
     outcome.count("ReplicasCancelled")
+    deps.ledger.update_matrix(domain.with_state(old, state="cancelled"))
     _resolve_incidents(old, old.state, at, None, deps, outcome)
 
 
@@ -264,6 +268,7 @@ def _sweep_overdue(now: datetime, deps: Deps, report: SweepReport) -> None:
         if ledger.open_incident(
             alert, deps.channel_names, replica=replica, to_state="missing", from_states=("pending",)
         ):
+            ledger.update_matrix(domain.with_state(replica, state="missing"))
             report.outcome.notes.append((alert["incident_id"], "OPEN"))
             report.outcome.count("IncidentsOpened")
 
@@ -437,6 +442,20 @@ def describe_images(
         ],
         "replicas": [_replica_view(r) for r in replicas],
         "next_cursor": next_cursor,
+    }
+
+
+def repositories(deps: Deps) -> dict[str, Any]:
+    """`GET /repositories`: the newest image's replica state per repository and destination."""
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for replica in deps.ledger.matrix():
+        view = _replica_view(replica)
+        view["lag_seconds"] = replica.lag_seconds
+        grouped.setdefault(replica.repository, []).append(view)
+    return {
+        "repositories": [
+            {"repository": name, "destinations": cells} for name, cells in sorted(grouped.items())
+        ]
     }
 
 

@@ -328,8 +328,8 @@ class DynamoLedger:
                 replicas.append(_replica(item))
         return ImageFacts(presence, tuple(replicas))
 
-    def expect(self, replica: Replica) -> None:
-        """Create a pending replica, or move an existing one's push (and due) time earlier."""
+    def expect(self, replica: Replica) -> bool:
+        """Create a pending replica (True), or move an existing one's push and due time earlier."""
         item = self._replica_item(replica)
         try:
             self._client.put_item(
@@ -337,12 +337,12 @@ class DynamoLedger:
                 Item=self._item(item),
                 ConditionExpression="attribute_not_exists(pk)",
             )
-            return
+            return True
         except Exception as error:
             if not self._conditional_failed(error):
                 raise
         if replica.pushed_at is None:
-            return
+            return False
         values = {
             ":p": iso(replica.pushed_at),
             ":d": format_time(replica.due_at),
@@ -364,7 +364,7 @@ class DynamoLedger:
                 ExpressionAttributeNames={"#s": "state"},
                 ExpressionAttributeValues=self._values(values),
             )
-            return
+            return False
         except Exception as error:
             if not self._conditional_failed(error):
                 raise
@@ -381,6 +381,7 @@ class DynamoLedger:
         except Exception as error:
             if not self._conditional_failed(error):
                 raise
+        return False
 
     def _replica_item(self, replica: Replica) -> dict[str, Any]:
         pk = f"IMG#{replica.repository}#{replica.digest}"
@@ -513,6 +514,51 @@ class DynamoLedger:
             Limit=1,
         )
         return bool(response.get("Items"))
+
+    # ------------------------------------------------------------------ matrix
+
+    def update_matrix(self, replica: Replica) -> None:
+        """Latest replica per (repository, destination): the dashboard's matrix, bounded in size."""
+        pushed = format_time(replica.pushed_at) or ""
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=self._item(
+                    {
+                        "pk": "MATRIX",
+                        "sk": f"{replica.repository}#{_loc_key(replica.destination)}",
+                        "repository": replica.repository,
+                        "destination_account": replica.destination.account,
+                        "destination_region": replica.destination.region,
+                        "source_account": replica.source.account,
+                        "source_region": replica.source.region,
+                        "digest": replica.digest,
+                        "tag": replica.tag,
+                        "state": replica.state,
+                        "pushed_at": pushed,
+                        "due_at": format_time(replica.due_at),
+                        "replicated_at": format_time(replica.replicated_at),
+                    }
+                ),
+                # an older image never takes the cell back from a newer one
+                ConditionExpression=(
+                    "attribute_not_exists(pk) OR pushed_at < :p OR "
+                    "(pushed_at = :p AND digest = :d)"
+                ),
+                ExpressionAttributeValues=self._values({":p": pushed, ":d": replica.digest}),
+            )
+        except Exception as error:
+            if not self._conditional_failed(error):
+                raise
+
+    def matrix(self) -> list[Replica]:
+        return [
+            _replica(item)
+            for item in self._query(
+                KeyConditionExpression="pk = :pk",
+                ExpressionAttributeValues=self._values({":pk": "MATRIX"}),
+            )
+        ]
 
     # ------------------------------------------------------------------ incidents
 
