@@ -1,0 +1,220 @@
+"""The pure core: replication rules, replica lifecycle, overwrite judgement, alert documents."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+
+from chalicelib import domain
+from chalicelib.domain import (
+    ConfigError,
+    ImageFacts,
+    ImagePushed,
+    Location,
+    Origin,
+    Presence,
+    TagEntry,
+    parse_replication_config,
+)
+from tests import events as ev
+
+DEV, PROD, DR = Location(*ev.DEV), Location(*ev.PROD), Location(*ev.DR)
+SAMPLES = ev.SAMPLES
+
+
+def config_from_sample(name: str, where=ev.DEV):
+    rules = json.loads((SAMPLES / f"{name}.json").read_text())
+    return parse_replication_config(
+        [{"registryId": where[0], "region": where[1], "replicationConfiguration": rules}]
+    )
+
+
+# ----------------------------------------------------------------------- rules
+
+
+def test_documented_prefix_filter_sample():
+    config = config_from_sample("ecr-replication-config-prefix-filter")
+    dest = Location("111122223333", "us-west-1")
+    assert config.destinations_for(DEV, "prod-api") == {dest}
+    assert config.destinations_for(DEV, "production/web") == {dest}
+    assert config.destinations_for(DEV, "team/prod") == frozenset()
+
+
+def test_documented_multiple_rules_sample_is_a_union():
+    config = config_from_sample("ecr-replication-config-multiple-rules")
+    assert config.destinations_for(DEV, "prod-x") == {Location("111122223333", "us-west-2")}
+    assert config.destinations_for(DEV, "test-x") == {Location("111122223333", "us-east-2")}
+    assert config.destinations_for(DEV, "other") == frozenset()
+
+
+def test_rule_without_filters_matches_every_repository_and_ignores_the_source():
+    config = parse_replication_config(
+        [ev.registry(ev.DEV, ([ev.DEV, ev.PROD], []), ([ev.DR], ["team/"]))]
+    )
+    assert config.destinations_for(DEV, "anything") == {PROD}
+    assert config.destinations_for(DEV, "team/api") == {PROD, DR}
+    assert config.destinations_for(PROD, "team/api") == frozenset()
+    assert config.is_replica_location(PROD, "x") and not config.is_replica_location(DEV, "x")
+    assert config.accounts() == {ev.DEV[0], ev.PROD[0], ev.DR[0]}
+
+
+def test_cross_account_sample():
+    config = config_from_sample("ecr-replication-config-cross-account")
+    assert config.destinations_for(DEV, "r") == {Location("444455556666", "us-west-2")}
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({}, "JSON array"),
+        ([{"registryId": "1", "region": "us-west-2"}], "12-digit"),
+        ([{"registryId": "111111111111", "region": "US WEST"}], "region"),
+        ([ev.registry(ev.DEV, *[([ev.PROD], [])] * 11)], "at most 10 rules"),
+        (
+            [ev.registry(ev.DEV, ([(f"{n:012d}", "us-east-1") for n in range(26)], []))],
+            "at most 25 unique destinations",
+        ),
+        (
+            [{"registryId": "111111111111", "region": "us-west-2", "replicationConfiguration": {
+                "rules": [{"destinations": [], "repositoryFilters": [
+                    {"filter": "ab", "filterType": "SUFFIX"}]}]}}],
+            "PREFIX_MATCH",
+        ),
+        ([ev.registry(ev.DEV, ([ev.PROD], ["x"]))], "2-256"),
+        ([ev.registry(ev.DEV), ev.registry(ev.DEV)], "listed twice"),
+    ],
+)
+def test_invalid_configuration_is_rejected_with_a_pointer(raw, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_replication_config(raw)
+
+
+def test_twenty_five_destinations_spread_over_rules_are_accepted():
+    dests = [(f"{n:012d}", "us-east-1") for n in range(25)]
+    config = parse_replication_config([ev.registry(ev.DEV, (dests[:13], []), (dests[13:], []))])
+    assert len(config.destinations_for(DEV, "r")) == 25
+
+
+# ----------------------------------------------------------------------- replicas
+
+PUSH = ImagePushed("e1", ev.at(0), DEV, "team/api", ev.digest(1), "v1")
+CONFIG = parse_replication_config(ev.DEFAULT_CONFIG)
+
+
+def test_a_push_expects_one_replica_per_destination_due_after_grace():
+    replicas = domain.expected_replicas(CONFIG, PUSH, timedelta(minutes=30))
+    assert [r.destination for r in replicas] == sorted([PROD, DR])
+    assert {r.due_at for r in replicas} == {ev.at(30)}
+    assert {r.state for r in replicas} == {"pending"}
+
+
+def test_a_push_that_matches_no_rule_expects_nothing():
+    push = ImagePushed("e1", ev.at(0), PROD, "team/api", ev.digest(1), "v1")
+    assert domain.expected_replicas(CONFIG, push, timedelta(minutes=30)) == []
+
+
+def test_reconcile_prefers_arrival_and_cancels_on_source_delete():
+    replica = domain.expected_replicas(CONFIG, PUSH, timedelta(minutes=30))[0]
+    nothing = ImageFacts({DEV: Presence(first_seen=ev.at(0))})
+    assert domain.reconcile(replica, nothing) is None
+    arrived = ImageFacts({replica.destination: Presence(first_seen=ev.at(4))})
+    assert domain.reconcile(replica, arrived) == ("arrive", ev.at(4))
+    deleted = ImageFacts({DEV: Presence(first_seen=ev.at(0), deleted_at=ev.at(10))})
+    assert domain.reconcile(replica, deleted) == ("cancel", ev.at(10))
+    done = domain.with_state(replica, state="replicated")
+    assert domain.reconcile(done, arrived) is None
+
+
+def test_overdue_only_when_pending_and_past_due():
+    replica = domain.expected_replicas(CONFIG, PUSH, timedelta(minutes=30))[0]
+    assert not domain.is_overdue(replica, ev.at(29))
+    assert domain.is_overdue(replica, ev.at(30))
+    assert not domain.is_overdue(domain.with_state(replica, state="failed"), ev.at(31))
+
+
+def test_lag_is_arrival_minus_push():
+    replica = domain.with_state(
+        domain.expected_replicas(CONFIG, PUSH, timedelta(minutes=30))[0], replicated_at=ev.at(7)
+    )
+    assert replica.lag_seconds == 420
+
+
+# ----------------------------------------------------------------------- overwrites
+
+
+def entry(minute, digest_n, kind="push", source=None, where=PROD):
+    return TagEntry(where, "team/api", "latest", ev.at(minute), f"id{minute}",
+                    ev.digest(digest_n) if digest_n else None, kind, source)
+
+
+LOCAL, FROM_DEV, FROM_DR = Origin(None), Origin(DEV), Origin(DR)
+
+
+@pytest.mark.parametrize(
+    ("previous_origin", "current_origin", "expected"),
+    [
+        (LOCAL, FROM_DEV, "replication_overwrote_local_tag"),
+        (FROM_DEV, LOCAL, "local_push_overwrote_replica_tag"),
+        (FROM_DEV, FROM_DR, "replication_from_another_source"),
+        (FROM_DEV, FROM_DEV, None),  # ordinary propagation of the source's tag move
+        (LOCAL, LOCAL, None),
+    ],
+)
+def test_overwrite_causes(previous_origin, current_origin, expected):
+    assert domain.overwrite_cause(entry(0, 1), previous_origin, entry(5, 2), current_origin) == (
+        expected
+    )
+
+
+def test_same_digest_or_deleted_tag_is_no_overwrite():
+    assert domain.overwrite_cause(entry(0, 1), LOCAL, entry(5, 1), FROM_DEV) is None
+    assert domain.overwrite_cause(entry(0, None, "delete"), LOCAL, entry(5, 2), FROM_DEV) is None
+
+
+def test_a_push_of_a_replicated_digest_is_the_replica_arriving():
+    assert domain.classify(entry(0, 1), [DEV]) == FROM_DEV
+    assert domain.classify(entry(0, 1), []) == LOCAL
+    assert domain.classify(entry(0, 1, "replication", DR), []) == FROM_DR
+
+
+# ----------------------------------------------------------------------- alerts
+
+
+def test_alert_document_has_every_key_and_an_sns_safe_subject():
+    replica = domain.expected_replicas(CONFIG, PUSH, timedelta(minutes=30))[0]
+    doc = domain.replica_alert("REPLICA_MISSING", replica, ev.at(35))
+    assert tuple(doc) == domain.ALERT_KEYS
+    assert doc["severity"] == "critical" and doc["schema"] == domain.ALERT_SCHEMA
+    assert doc["pushed_at"] == "2026-11-27T10:00:00Z" and doc["due_at"] == "2026-11-27T10:30:00Z"
+    long = domain.with_state(replica, repository="a" * 250, tag="t" * 120)
+    summary = domain.replica_alert("REPLICA_MISSING", long, ev.at(35))["summary"]
+    assert len(summary) < 100 and summary.isascii()
+
+
+def test_recovery_carries_the_incident_and_lag():
+    replica = domain.expected_replicas(CONFIG, PUSH, timedelta(minutes=30))[0]
+    opened = domain.replica_alert("REPLICATION_FAILED", replica, ev.at(3), "denied")
+    recovered = domain.recovery_alert(opened, ev.at(9), 540)
+    assert recovered["incident_id"] == opened["incident_id"]
+    assert recovered["kind"] == "RECOVERED" and recovered["severity"] == "info"
+    assert recovered["resolves"] == "REPLICATION_FAILED" and recovered["lag_seconds"] == 540
+
+
+def test_incident_ids_are_stable_and_distinct():
+    a, b = domain.expected_replicas(CONFIG, PUSH, timedelta(minutes=30))
+    assert domain.incident_id_for("REPLICA_MISSING", a) == domain.incident_id_for(
+        "REPLICA_MISSING", a
+    )
+    assert domain.incident_id_for("REPLICA_MISSING", a) != domain.incident_id_for(
+        "REPLICA_MISSING", b
+    )
+    assert domain.incident_id_for("REPLICA_MISSING", a) != domain.incident_id_for(
+        "REPLICATION_FAILED", a
+    )
+
+
+def test_time_parsing_accepts_eventbridge_timestamps():
+    assert domain.parse_time("2019-11-16T01:54:34Z") == domain.parse_time("2019-11-16T01:54:34+00:00")
+    assert domain.format_time(domain.parse_time("2019-11-16T01:54:34Z")) == "2019-11-16T01:54:34Z"
