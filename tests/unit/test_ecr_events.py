@@ -1,0 +1,112 @@
+"""Edge models: AWS's documented samples are accepted, malformed events are named and refused."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from chalicelib import ecr_events
+from chalicelib.domain import ImageDeleted, ImagePushed, Location
+from chalicelib.errors import InvalidEvent
+from chalicelib.settings import Settings
+from chalicelib.domain import ConfigError
+from tests import events as ev
+
+
+def test_documented_push_and_delete_samples_parse():
+    push = ecr_events.parse_image_action(ev.sample("ecr-image-action-push"))
+    assert isinstance(push, ImagePushed)
+    assert push.location == Location("123456789012", "us-west-2")
+    assert push.repository == "my-repository-name" and push.tag == "latest"
+    # the documented digest is 60 hex characters, not 64: accepted as AWS sends it
+    assert push.digest.startswith("sha256:7f5b2640")
+    delete = ecr_events.parse_image_action(ev.sample("ecr-image-action-delete"))
+    assert isinstance(delete, ImageDeleted)
+
+
+def test_documented_replication_samples_parse():
+    ok = ecr_events.parse_replication_action(ev.sample("ecr-replication-action-success"))
+    assert ok.succeeded and ok.location == Location("123456789012", "us-east-1")
+    assert ok.source == Location("123456789012", "us-west-2")
+    assert ok.repository == "docker-hub/alpine"
+    failed = ecr_events.parse_replication_action(ev.sample("ecr-replication-action-failed"))
+    # the documented FAILED sample's digest contains non-hex letters ('g'): still accepted
+    assert not failed.succeeded and failed.digest.startswith("sha256:8g6c")
+
+
+def test_unknown_fields_are_ignored_and_failure_details_kept():
+    event = ev.sample("ecr-replication-action-failed")
+    event["detail"]["failure-reason"] = "REGISTRY_POLICY_DENIED"
+    event["detail"]["brand-new-field"] = {"x": 1}
+    event["replay-name"] = "replay-1"
+    report = ecr_events.parse_replication_action(event)
+    assert report.failure_reason == "failure-reason=REGISTRY_POLICY_DENIED"
+
+
+def test_push_without_tag_is_accepted():
+    event = ev.sample("ecr-image-action-push")
+    del event["detail"]["image-tag"]
+    assert ecr_events.parse_image_action(event).tag is None
+
+
+@pytest.mark.parametrize(
+    ("mutate", "problem"),
+    [
+        (lambda e: e["detail"].pop("image-digest"), "image-digest"),
+        (lambda e: e["detail"].update({"image-digest": "not-a-digest"}), "image-digest"),
+        (lambda e: e["detail"].update({"repository-name": 42}), "repository-name"),
+        (lambda e: e.update({"account": "12"}), "account"),
+        (lambda e: e.update({"time": "yesterday"}), "time"),
+        (lambda e: e["detail"].update({"action-type": "UPDATE_STORAGE_CLASS"}), "action-type"),
+        (lambda e: e.update({"detail": "oops"}), "detail"),
+    ],
+)
+def test_malformed_events_are_refused_with_the_problem_named(mutate, problem):
+    event = copy.deepcopy(ev.sample("ecr-image-action-push"))
+    mutate(event)
+    with pytest.raises(InvalidEvent, match=problem):
+        ecr_events.parse_image_action(event)
+
+
+def test_replication_event_missing_its_source_is_refused():
+    event = ev.sample("ecr-replication-action-success")
+    del event["detail"]["source-account"]
+    with pytest.raises(InvalidEvent, match="source-account"):
+        ecr_events.parse_replication_action(event)
+
+
+def test_schedule_time_is_the_sweeps_now():
+    assert ecr_events.parse_schedule_time(ev.schedule(ev.at(5))) == ev.at(5)
+    with pytest.raises(InvalidEvent):
+        ecr_events.parse_schedule_time({"time": "soon"})
+
+
+BASE = {"AUDIT_TABLE": "t", "ALERT_TOPIC_ARN": "arn:aws:sns:us-east-1:1:t"}
+
+
+def test_settings_defaults_and_allowlist_from_config():
+    import json
+
+    settings = Settings.from_env({**BASE, "REPLICATION_CONFIG": json.dumps(ev.DEFAULT_CONFIG)})
+    assert settings.grace.total_seconds() == 1800 and settings.alert_format == "json"
+    assert settings.monitored_accounts == {ev.DEV[0], ev.PROD[0], ev.DR[0]}
+    assert settings.slack_webhook_secret_arn is None
+    explicit = Settings.from_env({**BASE, "MONITORED_ACCOUNTS": "123456789012, 210987654321"})
+    assert explicit.monitored_accounts == {"123456789012", "210987654321"}
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({}, "AUDIT_TABLE"),
+        ({"AUDIT_TABLE": "t"}, "ALERT_TOPIC_ARN"),
+        ({**BASE, "REPLICATION_CONFIG": "{"}, "not valid JSON"),
+        ({**BASE, "REPLICATION_GRACE_SECONDS": "soon"}, "positive whole number"),
+        ({**BASE, "MONITORED_ACCOUNTS": "abc"}, "invalid account"),
+        ({**BASE, "ALERT_FORMAT": "xml"}, "ALERT_FORMAT"),
+    ],
+)
+def test_bad_settings_fail_with_a_clear_message(env, message):
+    with pytest.raises(ConfigError, match=message):
+        Settings.from_env(env)
