@@ -77,7 +77,10 @@ def _problem(error: ValidationError) -> str:
     parts = []
     for item in error.errors()[:3]:
         where = ".".join(str(p) for p in item["loc"]) or "event"
-        parts.append(f"{where}: {item['msg']}")
+        message = item["msg"]
+        if item["type"] == "string_pattern_mismatch":  # the regex itself helps nobody
+            message = f"invalid value {str(item['input'])[:80]!r}"
+        parts.append(f"{where}: {message}")
     return "; ".join(parts)
 
 

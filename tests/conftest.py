@@ -129,6 +129,45 @@ def configure(monkeypatch: pytest.MonkeyPatch, auditor_env: dict[str, str]):
     return apply
 
 
+class ApiCalls:
+    """Every AWS API call made in a test, as (service, operation); DynamoDB Scan is refused."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []
+
+    def count(self, service: str, since: int = 0) -> int:
+        return sum(1 for s, _ in self.calls[since:] if s == service)
+
+
+@pytest.fixture(autouse=True)
+def api_calls(monkeypatch: pytest.MonkeyPatch) -> ApiCalls:
+    """Guard: no code path may Scan the ledger (hot paths are GetItem, Query, conditional writes)."""
+    from botocore.client import BaseClient
+
+    recorder = ApiCalls()
+    original = BaseClient._make_api_call
+
+    def recording(self: Any, operation_name: str, api_params: Any) -> Any:
+        service = self.meta.service_model.service_name
+        if service == "dynamodb" and operation_name == "Scan":
+            raise AssertionError("DynamoDB Scan called: use GetItem, Query or an index")
+        recorder.calls.append((service, operation_name))
+        return original(self, operation_name, api_params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", recording)
+    return recorder
+
+
+@pytest.fixture
+def replay(auditor_env: dict[str, str]) -> Iterator[Any]:
+    """Deliver one event to the app's matching handlers, as EventBridge would."""
+    import app as app_module
+    from chalicelib.local.replay import Replayer
+
+    with Replayer(app_module.app, ROOT) as replayer:
+        yield replayer.deliver
+
+
 @pytest.fixture
 def client(auditor_env: dict[str, str]) -> Iterator[Any]:
     """The real Chalice app through chalice.test.Client."""

@@ -2,24 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
-
-from chalicelib.local.replay import Replayer
 from tests import events as ev
 
-ROOT = Path(__file__).resolve().parents[2]
 D1 = ev.digest(1)
 D2 = ev.digest(2)
-
-
-@pytest.fixture
-def replay(auditor_env):
-    import app as app_module
-
-    with Replayer(app_module.app, ROOT) as replayer:
-        yield replayer.deliver
 
 
 def test_healthy_replication_raises_nothing(replay, alerts, client):
