@@ -328,17 +328,22 @@ class ImageFacts:
         return found.deleted_at if found else None
 
 
-ReconcileAction = Literal["arrive", "cancel"]
+ReconcileAction = Literal["arrive", "arrived_earlier", "cancel"]
 
 
 def reconcile(replica: Replica, facts: ImageFacts) -> tuple[ReconcileAction, datetime] | None:
-    """What the facts say about an open replica: it arrived, it was cancelled, or nothing yet.
+    """What the facts say about a replica: it arrived (or earlier than recorded), it was
+    cancelled, or nothing new.
 
     Arrival wins over cancellation: a copy that exists is a copy, whatever the source did later.
     """
+    arrived = facts.present_at(replica.destination)
+    if replica.state == "replicated":
+        if arrived is not None and replica.replicated_at and arrived < replica.replicated_at:
+            return "arrived_earlier", arrived  # an earlier sighting delivered late
+        return None
     if replica.state not in OPEN_STATES:
         return None
-    arrived = facts.present_at(replica.destination)
     if arrived is not None:
         return "arrive", arrived
     deleted = facts.deleted_at(replica.source)

@@ -95,8 +95,7 @@ def record_image_action(fact: ImagePushed | ImageDeleted, deps: Deps) -> Outcome
     if isinstance(fact, ImagePushed):
         ledger.record_presence(fact.location, fact.repository, fact.digest, fact.time)
         for replica in domain.expected_replicas(settings.replication, fact, settings.grace):
-            if ledger.expect(replica):
-                ledger.update_matrix(replica)
+            ledger.expect(replica)
     else:
         ledger.record_deletion(fact.location, fact.repository, fact.digest, fact.time)
     _reconcile_image(fact.repository, fact.digest, deps, outcome)
@@ -147,7 +146,6 @@ def record_replication(report: ReplicationReported, deps: Deps) -> Outcome:
         to_state="failed",
         from_states=("pending", "missing"),
     ):
-        ledger.update_matrix(domain.with_state(replica, state="failed"))
         outcome.notes.append((alert["incident_id"], "OPEN"))
         outcome.count("IncidentsOpened")
     return outcome
@@ -165,39 +163,47 @@ def _find(facts: ImageFacts, source: Location, destination: Location) -> Replica
     return None
 
 
-def _reconcile_image(repository: str, digest: str, deps: Deps, outcome: Outcome) -> ImageFacts:
-    """Apply what the image's facts imply to each of its open replicas."""
+def _reconcile_image(repository: str, digest: str, deps: Deps, outcome: Outcome) -> None:
+    """Apply what the image's facts imply to each of its replicas."""
     facts = deps.ledger.image_facts(repository, digest)
     for replica in facts.replicas:
-        decision = domain.reconcile(replica, facts)
-        if decision is None:
-            continue
-        action, at = decision
-        if action == "arrive":
-            _arrive(replica, at, deps, outcome)
-        else:
-            _cancel(replica, at, deps, outcome)
-    return facts
+        _apply(replica, facts, deps, outcome)
 
 
-def _arrive(replica: Replica, at: datetime, deps: Deps, outcome: Outcome) -> None:
+def _apply(replica: Replica, facts: ImageFacts, deps: Deps, outcome: Outcome) -> bool:
+    """Arrive or cancel the replica if the facts say so; True if that changed it."""
+    decision = domain.reconcile(replica, facts)
+    if decision is None:
+        return False
+    action, at = decision
+    if action == "arrive":
+        return _arrive(replica, at, deps, outcome)
+    if action == "arrived_earlier":
+        if deps.ledger.correct_arrival(replica, at):
+            deps.ledger.record_arrival(replica, at, replaces=replica.replicated_at)
+            return True
+        return False
+    return _cancel(replica, at, deps, outcome)
+
+
+def _arrive(replica: Replica, at: datetime, deps: Deps, outcome: Outcome) -> bool:
     old = deps.ledger.transition(replica, "replicated", tuple(OPEN_STATES), at)
     if old is None:
-        return
+        return False
     deps.ledger.record_arrival(old, at)
     outcome.count("ReplicasArrived")
     arrived = domain.with_state(old, state="replicated", replicated_at=at)
-    deps.ledger.update_matrix(arrived)
     _resolve_incidents(arrived, old.state, at, arrived.lag_seconds, deps, outcome)
+    return True
 
 
-def _cancel(replica: Replica, at: datetime, deps: Deps, outcome: Outcome) -> None:
+def _cancel(replica: Replica, at: datetime, deps: Deps, outcome: Outcome) -> bool:
     old = deps.ledger.transition(replica, "cancelled", tuple(OPEN_STATES), at)
     if old is None:
-        return
+        return False
     outcome.count("ReplicasCancelled")
-    deps.ledger.update_matrix(domain.with_state(old, state="cancelled"))
     _resolve_incidents(old, old.state, at, None, deps, outcome)
+    return True
 
 
 def _resolve_incidents(
@@ -254,21 +260,14 @@ def _sweep_overdue(now: datetime, deps: Deps, report: SweepReport) -> None:
             images[key] = ledger.image_facts(*key)
         facts = images[key]
         replica = _find(facts, due.source, due.destination) or due
-        decision = domain.reconcile(replica, facts)
-        if decision is not None:  # a racing arrival or delete that the events left unapplied
-            action, at = decision
-            if action == "arrive":
-                _arrive(replica, at, deps, report.outcome)
-            else:
-                _cancel(replica, at, deps, report.outcome)
-            continue
+        if _apply(replica, facts, deps, report.outcome):
+            continue  # a racing arrival or delete that the events left unapplied
         if not domain.is_overdue(replica, now):
             continue
         alert = domain.replica_alert("REPLICA_MISSING", replica, now)
         if ledger.open_incident(
             alert, deps.channel_names, replica=replica, to_state="missing", from_states=("pending",)
         ):
-            ledger.update_matrix(domain.with_state(replica, state="missing"))
             report.outcome.notes.append((alert["incident_id"], "OPEN"))
             report.outcome.count("IncidentsOpened")
 
@@ -447,16 +446,19 @@ def describe_images(
 
 def repositories(deps: Deps) -> dict[str, Any]:
     """`GET /repositories`: the newest image's replica state per repository and destination."""
-    grouped: dict[str, list[dict[str, Any]]] = {}
-    for replica in deps.ledger.matrix():
-        view = _replica_view(replica)
-        view["lag_seconds"] = replica.lag_seconds
-        grouped.setdefault(replica.repository, []).append(view)
-    return {
-        "repositories": [
-            {"repository": name, "destinations": cells} for name, cells in sorted(grouped.items())
-        ]
-    }
+    config = deps.settings.replication
+    rows = []
+    for repository in sorted(deps.ledger.repositories()):
+        destinations = sorted(
+            {d for s in config.sources for d in config.destinations_for(s.location, repository)}
+        )
+        cells = []
+        for destination in destinations:
+            replica = deps.ledger.newest_replica(repository, destination)
+            if replica is not None:
+                cells.append({**_replica_view(replica), "lag_seconds": replica.lag_seconds})
+        rows.append({"repository": repository, "destinations": cells})
+    return {"repositories": rows}
 
 
 def _replica_view(replica: Replica) -> dict[str, Any]:

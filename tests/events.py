@@ -125,3 +125,7 @@ def registry(where, *rules) -> dict[str, Any]:
 
 # The standard topology of the tests: dev replicates every repository to prod and DR.
 DEFAULT_CONFIG = [registry(DEV, ([PROD, DR], []))]
+
+
+def parse(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)

@@ -337,6 +337,7 @@ class DynamoLedger:
                 Item=self._item(item),
                 ConditionExpression="attribute_not_exists(pk)",
             )
+            self.register_repository(replica.repository)
             return True
         except Exception as error:
             if not self._conditional_failed(error):
@@ -350,6 +351,7 @@ class DynamoLedger:
             ":pending": "pending",
             ":due": "DUE",
             ":dsk": item.get("gsi1sk") or f"{format_time(replica.due_at)}#{replica.replica_id}",
+            ":csk": item["gsi2sk"],
         }
         earlier = "(attribute_not_exists(pushed_at) OR pushed_at > :p)"
         key = self._key(item["pk"], item["sk"])
@@ -358,7 +360,8 @@ class DynamoLedger:
                 TableName=self._table,
                 Key=key,
                 UpdateExpression=(
-                    "SET pushed_at = :p, due_at = :d, tag = :tag, gsi1pk = :due, gsi1sk = :dsk"
+                    "SET pushed_at = :p, due_at = :d, tag = :tag, gsi1pk = :due, gsi1sk = :dsk, "
+                    "gsi2sk = :csk"
                 ),
                 ConditionExpression=f"{earlier} AND #s = :pending",
                 ExpressionAttributeNames={"#s": "state"},
@@ -372,10 +375,10 @@ class DynamoLedger:
             self._client.update_item(
                 TableName=self._table,
                 Key=key,
-                UpdateExpression="SET pushed_at = :p, due_at = :d, tag = :tag",
+                UpdateExpression="SET pushed_at = :p, due_at = :d, tag = :tag, gsi2sk = :csk",
                 ConditionExpression=earlier,
                 ExpressionAttributeValues=self._values(
-                    {k: values[k] for k in (":p", ":d", ":tag")}
+                    {k: values[k] for k in (":p", ":d", ":tag", ":csk")}
                 ),
             )
         except Exception as error:
@@ -384,8 +387,7 @@ class DynamoLedger:
         return False
 
     def _replica_item(self, replica: Replica) -> dict[str, Any]:
-        pk = f"IMG#{replica.repository}#{replica.digest}"
-        sk = f"REPLICA#{_loc_key(replica.destination)}#{_loc_key(replica.source)}"
+        pk, sk = _replica_key(replica)
         item: dict[str, Any] = {
             "pk": pk,
             "sk": sk,
@@ -403,7 +405,7 @@ class DynamoLedger:
             "replicated_at": format_time(replica.replicated_at),
             "failure_reason": replica.failure_reason,
             "gsi2pk": f"REPO#{replica.repository}",
-            "gsi2sk": f"{replica.digest}#{_loc_key(replica.destination)}#{_loc_key(replica.source)}",
+            "gsi2sk": _catalog_key(replica),
         }
         if replica.state == "pending" and replica.due_at is not None:
             item.update(gsi1pk="DUE", gsi1sk=f"{iso(replica.due_at)}#{replica.replica_id}")
@@ -459,9 +461,39 @@ class DynamoLedger:
         except Exception as error:
             if not self._conditional_failed(error):
                 raise
+            return
+        self.register_repository(replica.repository)
 
-    def record_arrival(self, replica: Replica, arrived_at: datetime) -> None:
-        """Timeline entry for `replicated_24h` (idempotent: keyed by the replica)."""
+    def correct_arrival(self, replica: Replica, arrived_at: datetime) -> bool:
+        """An earlier arrival learnt late moves replicated_at back (arrival is the first sighting)."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(*_replica_key(replica)),
+                UpdateExpression="SET replicated_at = :at",
+                ConditionExpression="#s = :replicated AND replicated_at > :at",
+                ExpressionAttributeNames={"#s": "state"},
+                ExpressionAttributeValues=self._values(
+                    {":at": iso(arrived_at), ":replicated": "replicated"}
+                ),
+            )
+        except Exception as error:
+            if not self._conditional_failed(error):
+                raise
+            return False
+        return True
+
+    def record_arrival(
+        self, replica: Replica, arrived_at: datetime, replaces: datetime | None = None
+    ) -> None:
+        """Timeline entry for `replicated_24h` (idempotent: keyed by time and replica)."""
+        if replaces is not None:
+            self._client.delete_item(
+                TableName=self._table,
+                Key=self._key(
+                    f"ARRIVED#{iso(replaces)[:10]}", f"{iso(replaces)}#{replica.replica_id}"
+                ),
+            )
         self._client.put_item(
             TableName=self._table,
             Item=self._item(
@@ -515,50 +547,38 @@ class DynamoLedger:
         )
         return bool(response.get("Items"))
 
-    # ------------------------------------------------------------------ matrix
+    # ------------------------------------------------------------------ repositories
 
-    def update_matrix(self, replica: Replica) -> None:
-        """Latest replica per (repository, destination): the dashboard's matrix, bounded in size."""
-        pushed = format_time(replica.pushed_at) or ""
-        try:
-            self._client.put_item(
-                TableName=self._table,
-                Item=self._item(
-                    {
-                        "pk": "MATRIX",
-                        "sk": f"{replica.repository}#{_loc_key(replica.destination)}",
-                        "repository": replica.repository,
-                        "destination_account": replica.destination.account,
-                        "destination_region": replica.destination.region,
-                        "source_account": replica.source.account,
-                        "source_region": replica.source.region,
-                        "digest": replica.digest,
-                        "tag": replica.tag,
-                        "state": replica.state,
-                        "pushed_at": pushed,
-                        "due_at": format_time(replica.due_at),
-                        "replicated_at": format_time(replica.replicated_at),
-                    }
-                ),
-                # an older image never takes the cell back from a newer one
-                ConditionExpression=(
-                    "attribute_not_exists(pk) OR pushed_at < :p OR "
-                    "(pushed_at = :p AND digest = :d)"
-                ),
-                ExpressionAttributeValues=self._values({":p": pushed, ":d": replica.digest}),
-            )
-        except Exception as error:
-            if not self._conditional_failed(error):
-                raise
+    def register_repository(self, repository: str) -> None:
+        """Remember a repository that has replicas (for the dashboard's matrix)."""
+        self._client.put_item(
+            TableName=self._table,
+            Item=self._item({"pk": "REPOS", "sk": repository, "type": "repository"}),
+        )
 
-    def matrix(self) -> list[Replica]:
+    def repositories(self) -> list[str]:
         return [
-            _replica(item)
+            item["sk"]
             for item in self._query(
                 KeyConditionExpression="pk = :pk",
-                ExpressionAttributeValues=self._values({":pk": "MATRIX"}),
+                ExpressionAttributeValues=self._values({":pk": "REPOS"}),
             )
         ]
+
+    def newest_replica(self, repository: str, destination: Location) -> Replica | None:
+        """The replica of the most recently pushed image of a repository at a destination."""
+        response = self._client.query(
+            TableName=self._table,
+            IndexName="catalog",
+            KeyConditionExpression="gsi2pk = :p AND begins_with(gsi2sk, :d)",
+            ExpressionAttributeValues=self._values(
+                {":p": f"REPO#{repository}", ":d": f"{_loc_key(destination)}#"}
+            ),
+            ScanIndexForward=False,
+            Limit=1,
+        )
+        items = response.get("Items", [])
+        return _replica(self._plain(items[0])) if items else None
 
     # ------------------------------------------------------------------ incidents
 
@@ -827,6 +847,21 @@ class DynamoLedger:
 
 
 # ---------------------------------------------------------------------- item mapping
+
+
+def _replica_key(replica: Replica) -> tuple[str, str]:
+    return (
+        f"IMG#{replica.repository}#{replica.digest}",
+        f"REPLICA#{_loc_key(replica.destination)}#{_loc_key(replica.source)}",
+    )
+
+
+def _catalog_key(replica: Replica) -> str:
+    # destination first, then push time: the newest image at a destination is one Query away
+    return (
+        f"{_loc_key(replica.destination)}#{format_time(replica.pushed_at) or ''}#"
+        f"{replica.digest}#{_loc_key(replica.source)}"
+    )
 
 
 def _tag_pk(location: Location, repository: str, tag: str) -> str:
