@@ -342,10 +342,10 @@ def reconcile(replica: Replica, facts: ImageFacts) -> tuple[ReconcileAction, dat
         if arrived is not None and replica.replicated_at and arrived < replica.replicated_at:
             return "arrived_earlier", arrived  # an earlier sighting delivered late
         return None
+    if arrived is not None:  # also after a cancellation: the copy exists all the same
+        return "arrive", arrived
     if replica.state not in OPEN_STATES:
         return None
-    if arrived is not None:
-        return "arrive", arrived
     deleted = facts.deleted_at(replica.source)
     if deleted is not None and (replica.pushed_at is None or deleted >= replica.pushed_at):
         return "cancel", deleted

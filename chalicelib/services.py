@@ -187,7 +187,7 @@ def _apply(replica: Replica, facts: ImageFacts, deps: Deps, outcome: Outcome) ->
 
 
 def _arrive(replica: Replica, at: datetime, deps: Deps, outcome: Outcome) -> bool:
-    old = deps.ledger.transition(replica, "replicated", tuple(OPEN_STATES), at)
+    old = deps.ledger.transition(replica, "replicated", (*OPEN_STATES, "cancelled"), at)
     if old is None:
         return False
     deps.ledger.record_arrival(old, at)

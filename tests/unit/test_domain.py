@@ -123,8 +123,12 @@ def test_reconcile_prefers_arrival_and_cancels_on_source_delete():
     assert domain.reconcile(replica, arrived) == ("arrive", ev.at(4))
     deleted = ImageFacts({DEV: Presence(first_seen=ev.at(0), deleted_at=ev.at(10))})
     assert domain.reconcile(replica, deleted) == ("cancel", ev.at(10))
-    done = domain.with_state(replica, state="replicated")
+    done = domain.with_state(replica, state="replicated", replicated_at=ev.at(4))
     assert domain.reconcile(done, arrived) is None
+    earlier = ImageFacts({replica.destination: Presence(first_seen=ev.at(3))})
+    assert domain.reconcile(done, earlier) == ("arrived_earlier", ev.at(3))
+    cancelled = domain.with_state(replica, state="cancelled")
+    assert domain.reconcile(cancelled, arrived) == ("arrive", ev.at(4))  # the copy exists
 
 
 def test_overdue_only_when_pending_and_past_due():
