@@ -432,13 +432,17 @@ def describe_images(
         replicas, next_cursor = ledger.replicas_page(repository, limit, cursor)
     if not tags and not replicas and not ledger.repository_known(repository):
         raise NotFound(f"repository {repository!r} is not known to the auditor")
+    def wanted(name: str, points_at: str) -> bool:
+        return (tag is None or name == tag) and (digest is None or points_at == digest)
+
+    locations = []
+    for location, location_tags in sorted(tags.items()):
+        shown = {name: d for name, d in sorted(location_tags.items()) if wanted(name, d)}
+        if shown:
+            locations.append({**location.as_dict(), "tags": shown})
     return {
         "repository": repository,
-        "locations": [
-            {"account": loc.account, "region": loc.region, "tags": dict(sorted(t.items()))}
-            for loc, t in sorted(tags.items())
-            if tag is None or tag in t
-        ],
+        "locations": locations,
         "replicas": [_replica_view(r) for r in replicas],
         "next_cursor": next_cursor,
     }

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -136,19 +137,15 @@ class DynamoLedger:
             kwargs["ExclusiveStartKey"] = last
 
     def _page(self, limit: int, cursor: str | None, **kwargs: Any) -> Page:
+        """One page of a Query; the cursor names its listing so it cannot be used on another."""
+        listing = f"{kwargs.get('IndexName', 'table')}:{kwargs['ExpressionAttributeValues']}"
         kwargs.update(TableName=self._table, Limit=limit)
         if cursor:
-            kwargs["ExclusiveStartKey"] = _decode_cursor(cursor)
-        try:
-            response = self._client.query(**kwargs)
-        except Exception as error:
-            code = getattr(error, "response", {}).get("Error", {}).get("Code")
-            if cursor and code == "ValidationException":
-                raise InvalidRequest("cursor does not belong to this listing") from error
-            raise
+            kwargs["ExclusiveStartKey"] = _decode_cursor(cursor, listing)
+        response = self._client.query(**kwargs)
         items = [self._plain(i) for i in response.get("Items", [])]
         last = response.get("LastEvaluatedKey")
-        return Page(items, _encode_cursor(last) if last else None)
+        return Page(items, _encode_cursor(last, listing) if last else None)
 
     # ------------------------------------------------------------------ tags
 
@@ -914,19 +911,29 @@ def _notification(item: Mapping[str, Any]) -> Notification:
     )
 
 
-def _encode_cursor(key: Mapping[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(key, sort_keys=True).encode()).decode()
+def _listing_tag(listing: str) -> str:
+    return hashlib.sha256(listing.encode()).hexdigest()[:12]
 
 
-def _decode_cursor(cursor: str) -> dict[str, Any]:
+def _encode_cursor(key: Mapping[str, Any], listing: str) -> str:
+    payload = {"l": _listing_tag(listing), "k": key}
+    return base64.urlsafe_b64encode(json.dumps(payload, sort_keys=True).encode()).decode()
+
+
+def _decode_cursor(cursor: str, listing: str) -> dict[str, Any]:
+    invalid = InvalidRequest("cursor is not valid; pass next_cursor from a previous page")
     try:
-        key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        payload = json.loads(base64.urlsafe_b64decode(cursor.encode()))
     except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
-        raise InvalidRequest("cursor is not valid; pass next_cursor from a previous page") from exc
-    valid = isinstance(key, dict) and all(
-        isinstance(v, dict) and len(v) == 1 and "S" in v and isinstance(v["S"], str)
-        for v in key.values()
+        raise invalid from exc
+    if not isinstance(payload, dict) or not isinstance(payload.get("k"), dict):
+        raise invalid
+    if payload.get("l") != _listing_tag(listing):
+        raise InvalidRequest("cursor belongs to another listing; pass this listing's next_cursor")
+    key = payload["k"]
+    valid = all(
+        isinstance(v, dict) and len(v) == 1 and isinstance(v.get("S"), str) for v in key.values()
     )
     if not valid or not {"pk", "sk"} <= set(key):
-        raise InvalidRequest("cursor is not valid; pass next_cursor from a previous page")
-    return key
+        raise invalid
+    return dict(key)
