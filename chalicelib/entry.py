@@ -27,7 +27,10 @@ def invocation(raw: dict[str, Any], handler: str) -> Iterator[None]:
         logger.error(f"rejected event {ecr_events.event_id_of(raw)}: {problem}")
         metrics.add_metric(name="RejectedEvents", unit="Count", value=1)
     finally:
-        metrics.flush_metrics(raise_on_empty_metrics=False)
+        if metrics.metric_set:
+            metrics.flush_metrics()
+        # Powertools keeps (and later prints) the set when metrics are disabled: drop it.
+        metrics.clear_metrics()
 
 
 def record(fact: Fact, use_case: Callable[[Any, services.Deps], services.Outcome]) -> None:
