@@ -167,7 +167,31 @@ def _reconcile_image(repository: str, digest: str, deps: Deps, outcome: Outcome)
     """Apply what the image's facts imply to each of its replicas."""
     facts = deps.ledger.image_facts(repository, digest)
     for replica in facts.replicas:
-        _apply(replica, facts, deps, outcome)
+        if not _apply(replica, facts, deps, outcome) and replica.state == "failed":
+            _complete_failure_incident(replica, deps)
+
+
+def _complete_failure_incident(replica: Replica, deps: Deps) -> None:
+    """A failure reported before its source push opens without push and due times; once the
+    push is known, the open incident shows them too, whatever the delivery order was."""
+    if replica.pushed_at is None:
+        return
+    incident_id = domain.incident_id_for("REPLICATION_FAILED", replica)
+    incident = deps.ledger.incident(incident_id)
+    if not incident or incident["state"] != "open":
+        return
+    alert = json.loads(incident["alert"])
+    if alert["pushed_at"] is not None:
+        return
+    completed = domain.alert_document(
+        **{
+            **{k: alert[k] for k in domain.ALERT_KEYS if k not in ("schema", "severity", "summary")},
+            "pushed_at": domain.format_time(replica.pushed_at),
+            "due_at": domain.format_time(replica.due_at),
+            "tag": replica.tag,
+        }
+    )
+    deps.ledger.replace_incident_alert(incident_id, incident["alert"], completed)
 
 
 def _apply(replica: Replica, facts: ImageFacts, deps: Deps, outcome: Outcome) -> bool:

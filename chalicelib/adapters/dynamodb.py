@@ -697,6 +697,27 @@ class DynamoLedger:
         item = response.get("Item")
         return self._plain(item) if item else None
 
+    def replace_incident_alert(
+        self, incident_id: str, expected: str, alert: dict[str, Any]
+    ) -> bool:
+        """Swap an open incident's stored alert document if nobody changed it meanwhile."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(f"INC#{incident_id}", "INC"),
+                UpdateExpression="SET alert = :new",
+                ConditionExpression="alert = :old AND #s = :open",
+                ExpressionAttributeNames={"#s": "state"},
+                ExpressionAttributeValues=self._values(
+                    {":new": json.dumps(alert, sort_keys=True), ":old": expected, ":open": "open"}
+                ),
+            )
+        except Exception as error:
+            if not self._conditional_failed(error):
+                raise
+            return False
+        return True
+
     def resolve_incident(
         self, incident_id: str, recovery: dict[str, Any], channels: frozenset[str]
     ) -> bool:
