@@ -1,5 +1,7 @@
 """ECR Replication Auditor: every trigger of the app, and nothing else (logic is in chalicelib)."""
 
+from collections.abc import Mapping
+
 from chalice import Chalice, IAMAuthorizer, Response
 from chalice.app import CloudWatchEvent
 
@@ -21,6 +23,11 @@ ECR_REPLICATION_ACTION = {
 }
 
 
+def _query() -> Mapping[str, str] | None:
+    request = app.current_request
+    return request.query_params if request else None
+
+
 @app.on_cw_event(ECR_IMAGE_ACTION, name="on_image_action")
 def on_image_action(event: CloudWatchEvent) -> None:
     entry.image_action(event.to_dict())
@@ -33,14 +40,12 @@ def on_replication_action(event: CloudWatchEvent) -> None:
 
 @app.schedule("rate(5 minutes)", name="sweep")
 def sweep(event: CloudWatchEvent) -> None:
-    entry.scheduled_sweep(event.to_dict())
+    entry.scheduled_sweep(event.to_dict(), event.context)
 
 
 @app.route("/", methods=["GET"], authorizer=iam)
 def dashboard() -> Response:
-    return Response(
-        body=api.dashboard_html(), headers={"Content-Type": "text/html; charset=utf-8"}
-    )
+    return Response(body=api.dashboard_html(), headers={"Content-Type": "text/html; charset=utf-8"})
 
 
 @app.route("/status", methods=["GET"], authorizer=iam)
@@ -51,7 +56,7 @@ def get_status() -> Response:
 @app.route("/incidents", methods=["GET"], authorizer=iam)
 def get_incidents() -> Response:
     def body() -> dict:
-        state, limit, cursor = api.incidents_query(app.current_request.query_params)
+        state, limit, cursor = api.incidents_query(_query())
         return services.list_incidents(state, limit, cursor, bootstrap.deps())
 
     return api.respond(body)
@@ -60,9 +65,7 @@ def get_incidents() -> Response:
 @app.route("/images", methods=["GET"], authorizer=iam)
 def get_images() -> Response:
     def body() -> dict:
-        repository, digest, tag, limit, cursor = api.images_query(
-            app.current_request.query_params
-        )
+        repository, digest, tag, limit, cursor = api.images_query(_query())
         return services.describe_images(repository, digest, tag, limit, cursor, bootstrap.deps())
 
     return api.respond(body)

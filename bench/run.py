@@ -26,11 +26,27 @@ sys.path.insert(0, str(ROOT))
 
 from chalicelib.local.emulator import start_moto  # noqa: E402
 
-DEV, PROD, DR = ("111111111111", "us-west-2"), ("222222222222", "eu-west-1"), (
-    "333333333333", "us-east-1")
-CONFIG = [{"registryId": DEV[0], "region": DEV[1], "replicationConfiguration": {"rules": [
-    {"destinations": [{"registryId": PROD[0], "region": PROD[1]},
-                      {"registryId": DR[0], "region": DR[1]}]}]}}]
+DEV, PROD, DR = (
+    ("111111111111", "us-west-2"),
+    ("222222222222", "eu-west-1"),
+    ("333333333333", "us-east-1"),
+)
+CONFIG = [
+    {
+        "registryId": DEV[0],
+        "region": DEV[1],
+        "replicationConfiguration": {
+            "rules": [
+                {
+                    "destinations": [
+                        {"registryId": PROD[0], "region": PROD[1]},
+                        {"registryId": DR[0], "region": DR[1]},
+                    ]
+                }
+            ]
+        },
+    }
+]
 T0 = datetime(2026, 11, 27, tzinfo=UTC)
 CALLS: Counter[str] = Counter()
 
@@ -56,32 +72,75 @@ def event(kind: str, where: tuple[str, str], when: datetime, **detail: Any) -> d
     body = {"result": "SUCCESS", **detail}
     if kind == "ECR Replication Action":
         body.setdefault("action-type", "REPLICATE")
-    return {"version": "0", "id": str(uuid.uuid4()), "detail-type": kind, "source": "aws.ecr",
-            "account": where[0], "region": where[1], "time": _iso(when), "resources": [],
-            "detail": body}
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": kind,
+        "source": "aws.ecr",
+        "account": where[0],
+        "region": where[1],
+        "time": _iso(when),
+        "resources": [],
+        "detail": body,
+    }
 
 
 def push(where, repo, tag, digest, when):
-    return event("ECR Image Action", where, when, **{
-        "action-type": "PUSH", "repository-name": repo, "image-digest": digest, "image-tag": tag})
+    return event(
+        "ECR Image Action",
+        where,
+        when,
+        **{
+            "action-type": "PUSH",
+            "repository-name": repo,
+            "image-digest": digest,
+            "image-tag": tag,
+        },
+    )
 
 
 def delete(where, repo, tag, digest, when):
-    return event("ECR Image Action", where, when, **{
-        "action-type": "DELETE", "repository-name": repo, "image-digest": digest,
-        "image-tag": tag})
+    return event(
+        "ECR Image Action",
+        where,
+        when,
+        **{
+            "action-type": "DELETE",
+            "repository-name": repo,
+            "image-digest": digest,
+            "image-tag": tag,
+        },
+    )
 
 
 def replicated(dest, repo, tag, digest, when, ok=True):
-    return event("ECR Replication Action", dest, when, **{
-        "result": "SUCCESS" if ok else "FAILED", "repository-name": repo, "image-digest": digest,
-        "image-tag": tag, "source-account": DEV[0], "source-region": DEV[1]})
+    return event(
+        "ECR Replication Action",
+        dest,
+        when,
+        **{
+            "result": "SUCCESS" if ok else "FAILED",
+            "repository-name": repo,
+            "image-digest": digest,
+            "image-tag": tag,
+            "source-account": DEV[0],
+            "source-region": DEV[1],
+        },
+    )
 
 
 def schedule(when):
-    return {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event",
-            "source": "aws.events", "account": "999999999999", "region": "us-east-1",
-            "time": _iso(when), "resources": [], "detail": {}}
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "999999999999",
+        "region": "us-east-1",
+        "time": _iso(when),
+        "resources": [],
+        "detail": {},
+    }
 
 
 def digest(n: int) -> str:
@@ -107,9 +166,14 @@ def main() -> int:
     parser.add_argument("--history", type=int, default=400, help="images in the large history")
     parser.add_argument("--repeat", type=int, default=30, help="runs per measurement")
     args = parser.parse_args()
-    os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench",
-                      AWS_DEFAULT_REGION="us-east-1", AWS_MAX_ATTEMPTS="1",
-                      POWERTOOLS_METRICS_DISABLED="true", POWERTOOLS_LOG_LEVEL="ERROR")
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="bench",
+        AWS_SECRET_ACCESS_KEY="bench",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_MAX_ATTEMPTS="1",
+        POWERTOOLS_METRICS_DISABLED="true",
+        POWERTOOLS_LOG_LEVEL="ERROR",
+    )
     with start_moto() as server:
         os.environ["AWS_ENDPOINT_URL"] = server.endpoint
         import boto3
@@ -126,34 +190,58 @@ def main() -> int:
         import app as app_module
 
         dynamodb = session.client("dynamodb")
-        baseline, _ = measure(lambda i: dynamodb.put_item(
-            TableName=env["AUDIT_TABLE"],
-            Item={"pk": {"S": f"BENCH#{i}"}, "sk": {"S": "x"}}), args.repeat)
+        baseline, _ = measure(
+            lambda i: dynamodb.put_item(
+                TableName=env["AUDIT_TABLE"], Item={"pk": {"S": f"BENCH#{i}"}, "sk": {"S": "x"}}
+            ),
+            args.repeat,
+        )
         print(f"baseline: one PutItem round trip = {baseline * 1000:.2f} ms (1.00x)\n")
         rows = []
         with Replayer(app_module.app, ROOT) as replayer:
             deliver = replayer.deliver
             cases = [
-                ("PUSH at source (2 destinations)",
-                 lambda i: deliver(push(DEV, "bench/a", "v1", digest(i), T0 + timedelta(
-                     seconds=i)))),
-                ("REPLICATION SUCCESS",
-                 lambda i: deliver(replicated(PROD, "bench/a", "v1", digest(i), T0 + timedelta(
-                     minutes=2, seconds=i)))),
-                ("PUSH at destination (replica)",
-                 lambda i: deliver(push(DR, "bench/a", "v1", digest(i), T0 + timedelta(
-                     minutes=3, seconds=i)))),
-                ("duplicate SUCCESS",
-                 lambda i: deliver(replicated(PROD, "bench/a", "v1", digest(0), T0 + timedelta(
-                     minutes=2)))),
-                ("REPLICATION FAILED (opens incident)",
-                 lambda i: deliver(replicated(PROD, "bench/b", "v1", digest(1000 + i),
-                                              T0, ok=False))),
-                ("DELETE at source",
-                 lambda i: deliver(delete(DEV, "bench/a", "v1", digest(i), T0 + timedelta(
-                     minutes=4, seconds=i)))),
-                ("sweep with nothing due",
-                 lambda i: deliver(schedule(T0 + timedelta(minutes=5)))),
+                (
+                    "PUSH at source (2 destinations)",
+                    lambda i: deliver(
+                        push(DEV, "bench/a", "v1", digest(i), T0 + timedelta(seconds=i))
+                    ),
+                ),
+                (
+                    "REPLICATION SUCCESS",
+                    lambda i: deliver(
+                        replicated(
+                            PROD, "bench/a", "v1", digest(i), T0 + timedelta(minutes=2, seconds=i)
+                        )
+                    ),
+                ),
+                (
+                    "PUSH at destination (replica)",
+                    lambda i: deliver(
+                        push(DR, "bench/a", "v1", digest(i), T0 + timedelta(minutes=3, seconds=i))
+                    ),
+                ),
+                (
+                    "duplicate SUCCESS",
+                    lambda i: deliver(
+                        replicated(PROD, "bench/a", "v1", digest(0), T0 + timedelta(minutes=2))
+                    ),
+                ),
+                (
+                    "REPLICATION FAILED (opens incident)",
+                    lambda i: deliver(
+                        replicated(PROD, "bench/b", "v1", digest(1000 + i), T0, ok=False)
+                    ),
+                ),
+                (
+                    "DELETE at source",
+                    lambda i: deliver(
+                        delete(
+                            DEV, "bench/a", "v1", digest(i), T0 + timedelta(minutes=4, seconds=i)
+                        )
+                    ),
+                ),
+                ("sweep with nothing due", lambda i: deliver(schedule(T0 + timedelta(minutes=5)))),
             ]
             for name, action in cases:
                 seconds, requests = measure(action, args.repeat)
@@ -177,17 +265,24 @@ def main() -> int:
                 deliver(schedule(T0 + timedelta(hours=3)))  # judges the new tag entries once
                 status_s, status_r = measure(lambda i: services.status(deps), args.repeat)
                 sweep_s, sweep_r = measure(
-                    lambda i: deliver(schedule(T0 + timedelta(hours=3))), args.repeat)
+                    lambda i: deliver(schedule(T0 + timedelta(hours=3))), args.repeat
+                )
                 results[label] = (status_s, status_r, sweep_s, sweep_r)
-                print(f"history {label:5} ({size:4} images): /status {status_s / baseline:5.1f}x "
-                      f"({status_r:.0f} requests), sweep {sweep_s / baseline:5.1f}x "
-                      f"({sweep_r:.0f} requests)")
+                print(
+                    f"history {label:5} ({size:4} images): /status {status_s / baseline:5.1f}x "
+                    f"({status_r:.0f} requests), sweep {sweep_s / baseline:5.1f}x "
+                    f"({sweep_r:.0f} requests)"
+                )
             small, large = results["small"], results["large"]
-            print(f"\nlarge/small history: /status {large[0] / small[0]:.2f}x time, "
-                  f"{large[1] / small[1]:.2f}x requests; sweep {large[2] / small[2]:.2f}x time, "
-                  f"{large[3] / small[3]:.2f}x requests (1.00x = independent of history)")
-            print("note: moto evaluates every Query by reading the whole table, so its times grow "
-                  "with the table; request counts are what DynamoDB bills and what scales.")
+            print(
+                f"\nlarge/small history: /status {large[0] / small[0]:.2f}x time, "
+                f"{large[1] / small[1]:.2f}x requests; sweep {large[2] / small[2]:.2f}x time, "
+                f"{large[3] / small[3]:.2f}x requests (1.00x = independent of history)"
+            )
+            print(
+                "note: moto evaluates every Query by reading the whole table, so its times grow "
+                "with the table; request counts are what DynamoDB bills and what scales."
+            )
     return 0
 
 

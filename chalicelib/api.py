@@ -19,7 +19,8 @@ def _only(params: Mapping[str, str], allowed: set[str]) -> None:
     unknown = sorted(set(params) - allowed)
     if unknown:
         raise InvalidRequest(
-            f"unknown query parameter(s): {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}"
+            f"unknown query parameter(s): {', '.join(unknown)}; "
+            f"allowed: {', '.join(sorted(allowed))}"
         )
 
 
@@ -94,8 +95,9 @@ def json_errors(event: Any, get_response: Callable[[Any], Any]) -> Any:
     body = response.body
     if response.status_code >= 400 and isinstance(body, dict) and "error" not in body:
         message = body.get("Message") or body.get("message") or "request failed"
-        return Response(body={"error": message}, status_code=response.status_code,
-                        headers=response.headers)
+        return Response(
+            body={"error": message}, status_code=response.status_code, headers=response.headers
+        )
     return response
 
 

@@ -60,12 +60,25 @@ def replication_action(raw: dict[str, Any]) -> None:
         record(ecr_events.parse_replication_action(raw), services.record_replication)
 
 
-def scheduled_sweep(raw: dict[str, Any]) -> services.SweepReport | None:
+SWEEP_RESERVE_MS = 15_000  # stop this long before the Lambda timeout
+
+
+def scheduled_sweep(raw: dict[str, Any], context: Any = None) -> services.SweepReport | None:
     from chalicelib import ecr_events
+
+    remaining: Callable[[], float] | None = getattr(context, "get_remaining_time_in_millis", None)
+
+    def has_time() -> bool:
+        # Local and test contexts report a few seconds in all; only a real budget is rationed.
+        if remaining is None or not rationed:
+            return True
+        return remaining() > SWEEP_RESERVE_MS
+
+    rationed = remaining is not None and remaining() > 2 * SWEEP_RESERVE_MS
 
     with invocation(raw, "sweep"):
         now = ecr_events.parse_schedule_time(raw)
-        report = services.sweep(now, bootstrap.deps())
+        report = services.sweep(now, bootstrap.deps(), has_time)
         logger.info(
             "sweep completed",
             extra={"as_of": now.isoformat(), "checked": report.checked, "judged": report.judged},

@@ -185,7 +185,9 @@ def _complete_failure_incident(replica: Replica, deps: Deps) -> None:
         return
     completed = domain.alert_document(
         **{
-            **{k: alert[k] for k in domain.ALERT_KEYS if k not in ("schema", "severity", "summary")},
+            **{
+                k: alert[k] for k in domain.ALERT_KEYS if k not in ("schema", "severity", "summary")
+            },
             "pushed_at": domain.format_time(replica.pushed_at),
             "due_at": domain.format_time(replica.due_at),
             "tag": replica.tag,
@@ -265,19 +267,28 @@ class SweepReport:
     outcome: Outcome = field(default_factory=Outcome)
 
 
-def sweep(now: datetime, deps: Deps) -> SweepReport:
-    """Audit as of `now`: overdue replicas, unjudged tag moves, then the alert outbox."""
+def sweep(now: datetime, deps: Deps, has_time: Callable[[], bool] = lambda: True) -> SweepReport:
+    """Audit as of `now`: overdue replicas, unjudged tag moves, then the alert outbox.
+
+    `has_time` lets a Lambda stop before its timeout; what is left stays in the indexes for
+    the next sweep, so stopping early loses nothing.
+    """
     report = SweepReport(now)
-    _sweep_overdue(now, deps, report)
-    _judge_tag_moves(now, deps, report)
-    drain_outbox(deps)
+    _sweep_overdue(now, deps, report, has_time)
+    _judge_tag_moves(now, deps, report, has_time)
+    if has_time():
+        drain_outbox(deps)
     return report
 
 
-def _sweep_overdue(now: datetime, deps: Deps, report: SweepReport) -> None:
+def _sweep_overdue(
+    now: datetime, deps: Deps, report: SweepReport, has_time: Callable[[], bool]
+) -> None:
     ledger = deps.ledger
     images: dict[tuple[str, str], ImageFacts] = {}
     for due in ledger.due_replicas(now, SWEEP_BATCH):
+        if not has_time():
+            return
         report.checked += 1
         key = (due.repository, due.digest)
         if key not in images:
@@ -296,7 +307,9 @@ def _sweep_overdue(now: datetime, deps: Deps, report: SweepReport) -> None:
             report.outcome.count("IncidentsOpened")
 
 
-def _judge_tag_moves(now: datetime, deps: Deps, report: SweepReport) -> None:
+def _judge_tag_moves(
+    now: datetime, deps: Deps, report: SweepReport, has_time: Callable[[], bool]
+) -> None:
     """Judge each new tag entry against its neighbours in time, on the history known now."""
     ledger = deps.ledger
     origins: dict[tuple[str, str, Location], frozenset[Location]] = {}
@@ -313,6 +326,8 @@ def _judge_tag_moves(now: datetime, deps: Deps, report: SweepReport) -> None:
         return domain.classify(entry, origins[key])
 
     for entry in ledger.unjudged_entries(now, SWEEP_BATCH):
+        if not has_time():
+            return
         report.judged += 1
         before, after = ledger.neighbours(entry)
         pairs = []
@@ -370,8 +385,11 @@ def _deliver_one(notification: Notification, deps: Deps) -> None:
             if channel.name != "slack":
                 logger.warning(
                     "alert delivery failed; will retry on the next sweep",
-                    extra={"channel": channel.name, "incident_id": alert["incident_id"],
-                           "error": str(error)},
+                    extra={
+                        "channel": channel.name,
+                        "incident_id": alert["incident_id"],
+                        "error": str(error),
+                    },
                 )
                 continue
             slack_tries += 1
@@ -380,22 +398,31 @@ def _deliver_one(notification: Notification, deps: Deps) -> None:
                 _count("SlackDeliveryAbandoned")
                 logger.error(
                     "giving up on Slack delivery",
-                    extra={"incident_id": alert["incident_id"], "tries": slack_tries,
-                           "error": str(error)},
+                    extra={
+                        "incident_id": alert["incident_id"],
+                        "tries": slack_tries,
+                        "error": str(error),
+                    },
                 )
             else:
                 logger.warning(
                     "Slack delivery failed; will retry on the next sweep",
-                    extra={"incident_id": alert["incident_id"], "tries": slack_tries,
-                           "error": str(error)},
+                    extra={
+                        "incident_id": alert["incident_id"],
+                        "tries": slack_tries,
+                        "error": str(error),
+                    },
                 )
             continue
         remaining.discard(channel.name)
         _count("AlertsDelivered")
         logger.info(
             "alert delivered",
-            extra={"channel": channel.name, "incident_id": alert["incident_id"],
-                   "kind": alert["kind"]},
+            extra={
+                "channel": channel.name,
+                "incident_id": alert["incident_id"],
+                "kind": alert["kind"],
+            },
         )
     deps.ledger.settle(notification, frozenset(remaining), slack_tries, now)
 
@@ -456,6 +483,7 @@ def describe_images(
         replicas, next_cursor = ledger.replicas_page(repository, limit, cursor)
     if not tags and not replicas and not ledger.repository_known(repository):
         raise NotFound(f"repository {repository!r} is not known to the auditor")
+
     def wanted(name: str, points_at: str) -> bool:
         return (tag is None or name == tag) and (digest is None or points_at == digest)
 

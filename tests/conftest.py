@@ -1,4 +1,4 @@
-"""Shared fixtures: one moto server per session (real HTTP on 127.0.0.1), fresh resources per test."""
+"""Shared fixtures: one moto server per session (HTTP on 127.0.0.1), fresh resources per test."""
 
 from __future__ import annotations
 
@@ -59,7 +59,9 @@ class Alerts:
         new = []
         while True:
             response = self._sqs.receive_message(
-                QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0,
+                QueueUrl=self.queue_url,
+                MaxNumberOfMessages=10,
+                WaitTimeSeconds=0,
                 MessageAttributeNames=["All"],
             )
             messages = response.get("Messages", [])
@@ -67,13 +69,15 @@ class Alerts:
                 break
             for message in messages:
                 envelope = json.loads(message["Body"])
-                new.append({
-                    "subject": envelope.get("Subject"),
-                    "body": json.loads(envelope["Message"]),
-                    "attributes": {
-                        k: v["Value"] for k, v in envelope.get("MessageAttributes", {}).items()
-                    },
-                })
+                new.append(
+                    {
+                        "subject": envelope.get("Subject"),
+                        "body": json.loads(envelope["Message"]),
+                        "attributes": {
+                            k: v["Value"] for k, v in envelope.get("MessageAttributes", {}).items()
+                        },
+                    }
+                )
                 self._sqs.delete_message(
                     QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"]
                 )
@@ -109,7 +113,9 @@ def auditor_env(session: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]
 def alerts(session: Any, auditor_env: dict[str, str]) -> Alerts:
     from chalicelib.local.provision import subscribe_queue
 
-    url = subscribe_queue(session, auditor_env["ALERT_TOPIC_ARN"], f"alerts-{uuid.uuid4().hex[:10]}")
+    url = subscribe_queue(
+        session, auditor_env["ALERT_TOPIC_ARN"], f"alerts-{uuid.uuid4().hex[:10]}"
+    )
     return Alerts(session.client("sqs"), url)
 
 
@@ -141,7 +147,7 @@ class ApiCalls:
 
 @pytest.fixture(autouse=True)
 def api_calls(monkeypatch: pytest.MonkeyPatch) -> ApiCalls:
-    """Guard: no code path may Scan the ledger (hot paths are GetItem, Query, conditional writes)."""
+    """Guard: no code path may Scan the ledger (hot paths: GetItem, Query, conditional writes)."""
     from botocore.client import BaseClient
 
     recorder = ApiCalls()

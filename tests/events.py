@@ -95,7 +95,9 @@ def schedule(when: datetime, event_id=None) -> dict[str, Any]:
         "account": "999999999999",
         "time": _iso(when),
         "region": "us-east-1",
-        "resources": ["arn:aws:events:us-east-1:999999999999:rule/ecr-replication-auditor-dev-sweep"],
+        "resources": [
+            "arn:aws:events:us-east-1:999999999999:rule/ecr-replication-auditor-dev-sweep"
+        ],
         "detail": {},
     }
 
@@ -110,9 +112,11 @@ def registry(where, *rules) -> dict[str, Any]:
                 {
                     "destinations": [{"registryId": d[0], "region": d[1]} for d in dests],
                     **(
-                        {"repositoryFilters": [
-                            {"filter": p, "filterType": "PREFIX_MATCH"} for p in prefixes
-                        ]}
+                        {
+                            "repositoryFilters": [
+                                {"filter": p, "filterType": "PREFIX_MATCH"} for p in prefixes
+                            ]
+                        }
                         if prefixes
                         else {}
                     ),

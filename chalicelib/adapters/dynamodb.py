@@ -1,7 +1,7 @@
 """DynamoLedger: the audit ledger in one DynamoDB table (single-table design, no Scan anywhere).
 
 Items (pk / sk):
-  TAGH#<acct>#<region>#<repo>#<tag> / <time>#<event id>   tag history entry (judge queue: work index)
+  TAGH#<acct>#<region>#<repo>#<tag> / <time>#<event id>   tag history entry (judge queue)
   REPO#<repo> / TAG#<acct>#<region>#<tag>                   current digest of a tag at a location
   IMG#<repo>#<digest> / AT#<acct>#<region>                   presence of a digest at a location
   IMG#<repo>#<digest> / REPLICA#<dst acct>#<dst region>#<src acct>#<src region>   expected replica
@@ -462,7 +462,7 @@ class DynamoLedger:
         self.register_repository(replica.repository)
 
     def correct_arrival(self, replica: Replica, arrived_at: datetime) -> bool:
-        """An earlier arrival learnt late moves replicated_at back (arrival is the first sighting)."""
+        """An earlier arrival learnt late moves replicated_at back to the first sighting."""
         try:
             self._client.update_item(
                 TableName=self._table,

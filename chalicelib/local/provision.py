@@ -52,7 +52,9 @@ def provision(session: Any, suffix: str | None = None) -> dict[str, str]:
     return {"AUDIT_TABLE": table_name, "ALERT_TOPIC_ARN": topic_arn}
 
 
-def subscribe_queue(session: Any, topic_arn: str, name: str, filter_policy: dict | None = None) -> str:
+def subscribe_queue(
+    session: Any, topic_arn: str, name: str, filter_policy: dict | None = None
+) -> str:
     """An SQS queue subscribed (raw delivery off) to the topic, for reading alerts back."""
     sqs = session.client("sqs")
     queue_url = sqs.create_queue(QueueName=name)["QueueUrl"]

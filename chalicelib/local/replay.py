@@ -33,7 +33,7 @@ def matching_handlers(app: Any, event: dict[str, Any]) -> list[str]:
     return [
         name
         for name, pattern in handler_patterns(app)
-        if EventPattern.load(json.dumps(pattern)).matches_event(event)
+        if EventPattern.load(json.dumps(pattern)).matches_event(event)  # type: ignore[arg-type]
     ]
 
 

@@ -20,7 +20,11 @@ def test_status_shape_on_an_empty_ledger(client):
     body = response.json_body
     assert body["healthy"] is True and body["open_incidents"] == 0 and body["incidents"] == []
     assert set(body["counts"]) == {
-        "pending", "missing", "failed", "replicated_24h", "overwritten_24h"
+        "pending",
+        "missing",
+        "failed",
+        "replicated_24h",
+        "overwritten_24h",
     }
     assert body["as_of"].endswith("Z")
 
@@ -69,15 +73,24 @@ def test_images_listing_is_paginated_and_filterable(client, replay):
     by_tag = client.http.get(f"/images?repository={REPO}&tag=v1").json_body
     assert {r["digest"] for r in by_tag["replicas"]} == {ev.digest(1)}
     assert {(r["destination"]["account"], r["state"]) for r in by_tag["replicas"]} == {
-        (ev.PROD[0], "replicated"), (ev.DR[0], "pending")
+        (ev.PROD[0], "replicated"),
+        (ev.DR[0], "pending"),
     }
     assert by_tag["locations"] == [
         {"account": ev.DEV[0], "region": ev.DEV[1], "tags": {"v1": ev.digest(1)}},
         {"account": ev.PROD[0], "region": ev.PROD[1], "tags": {"v1": ev.digest(1)}},
     ]
     replica = by_tag["replicas"][0]
-    assert set(replica) == {"digest", "tag", "source", "destination", "state", "pushed_at",
-                            "due_at", "replicated_at"}
+    assert set(replica) == {
+        "digest",
+        "tag",
+        "source",
+        "destination",
+        "state",
+        "pushed_at",
+        "due_at",
+        "replicated_at",
+    }
 
 
 def test_repositories_matrix_shows_the_newest_image_per_destination(client, replay):

@@ -34,8 +34,11 @@ def scenarios(draw: st.DrawFn) -> list[dict[str, Any]]:
         step = draw(st.sampled_from(["push", "push", "replicate", "local", "delete"]))
         when = ev.at(minute)
         if step == "push" or not pushed:
-            image = (draw(st.sampled_from(REPOS)), draw(st.sampled_from(TAGS)),
-                     draw(st.sampled_from(DIGESTS)))
+            image = (
+                draw(st.sampled_from(REPOS)),
+                draw(st.sampled_from(TAGS)),
+                draw(st.sampled_from(DIGESTS)),
+            )
             pushed.append(image)
             events.append(ev.push(ev.DEV, image[0], image[1], image[2], when))
         elif step == "replicate":
@@ -50,8 +53,11 @@ def scenarios(draw: st.DrawFn) -> list[dict[str, Any]]:
             minute = (when - ev.T0).total_seconds() / 60
         elif step == "local":
             repo, tag = draw(st.sampled_from(REPOS)), draw(st.sampled_from(TAGS))
-            events.append(ev.push(draw(st.sampled_from(DESTS)), repo, tag,
-                                  draw(st.sampled_from(DIGESTS)), when))
+            events.append(
+                ev.push(
+                    draw(st.sampled_from(DESTS)), repo, tag, draw(st.sampled_from(DIGESTS)), when
+                )
+            )
         else:
             repo, tag, digest = draw(st.sampled_from(pushed))
             events.append(ev.delete(ev.DEV, repo, tag, digest, when))
@@ -84,8 +90,11 @@ def superseded(order: list[dict[str, Any]]) -> bool:
             failed.add(key)
         elif d.get("action-type") in ("PUSH", "REPLICATE"):
             source_deleted = [t for (a, r, *img), t in deleted.items() if tuple(img) == image]
-            if key in failed and key not in present and any(t > event["time"] for t in
-                                                            source_deleted):
+            if (
+                key in failed
+                and key not in present
+                and any(t > event["time"] for t in source_deleted)
+            ):
                 return True
             present.add(key)
         elif d.get("action-type") == "DELETE":
@@ -102,8 +111,18 @@ def first_deliveries(order: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return firsts
 
 
-ALERT_FIELDS = ("kind", "incident_id", "cause", "repository", "digest", "previous_digest",
-                "destination", "source", "resolves", "detected_at")
+ALERT_FIELDS = (
+    "kind",
+    "incident_id",
+    "cause",
+    "repository",
+    "digest",
+    "previous_digest",
+    "destination",
+    "source",
+    "resolves",
+    "detected_at",
+)
 
 
 def run(order, session, monkeypatch, replay_factory):
@@ -111,8 +130,10 @@ def run(order, session, monkeypatch, replay_factory):
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     bootstrap.reset()
-    alerts = Alerts(session.client("sqs"),
-                    subscribe_queue(session, env["ALERT_TOPIC_ARN"], f"q-{uuid.uuid4().hex[:8]}"))
+    alerts = Alerts(
+        session.client("sqs"),
+        subscribe_queue(session, env["ALERT_TOPIC_ARN"], f"q-{uuid.uuid4().hex[:8]}"),
+    )
     with replay_factory() as replayer:
         for event in order:
             replayer.deliver(event)
@@ -127,8 +148,9 @@ def run(order, session, monkeypatch, replay_factory):
     status = services.status(deps)
     status.pop("as_of")
     matrix = services.repositories(deps)
-    sent = sorted(json.dumps({k: a["body"][k] for k in ALERT_FIELDS}, sort_keys=True)
-                  for a in alerts.drain())
+    sent = sorted(
+        json.dumps({k: a["body"][k] for k in ALERT_FIELDS}, sort_keys=True) for a in alerts.drain()
+    )
     return ledger, status, matrix, sent
 
 
@@ -162,7 +184,6 @@ def test_any_order_and_duplication_gives_the_same_outcome(
 ):
     import app as app_module
     from chalicelib.local.replay import Replayer
-
     from tests.conftest import ROOT
 
     def replayer():

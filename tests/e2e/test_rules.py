@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 
 from chalicelib import bootstrap, services
@@ -32,9 +31,12 @@ def test_a_pushed_tag_over_a_replicated_one_diverges(replay, alerts):
 
 
 def test_two_sources_fighting_over_one_destination_tag(replay, alerts, configure):
-    configure(REPLICATION_CONFIG=[
-        ev.registry(ev.DEV, ([ev.PROD], [])), ev.registry(OTHER, ([ev.PROD], []))
-    ])
+    configure(
+        REPLICATION_CONFIG=[
+            ev.registry(ev.DEV, ([ev.PROD], [])),
+            ev.registry(OTHER, ([ev.PROD], [])),
+        ]
+    )
     replay(ev.push(ev.DEV, REPO, "latest", D1, ev.at(0)))
     replay(ev.replication(ev.PROD, ev.DEV, REPO, "latest", D1, ev.at(2)))
     replay(ev.push(OTHER, REPO, "latest", D2, ev.at(5)))
@@ -72,7 +74,7 @@ def test_replica_reported_only_by_a_destination_push_counts_the_same(replay, ale
     assert kinds_and_causes(alerts) == [("TAG_OVERWRITTEN", "replication_overwrote_local_tag")]
     body = client.http.get(f"/images?repository={REPO}&digest={D1}").json_body
     assert {r["state"] for r in body["replicas"]} == {"replicated"}
-    prod = [loc for loc in body["locations"] if loc["account"] == ev.PROD[0]][0]
+    prod = next(loc for loc in body["locations"] if loc["account"] == ev.PROD[0])
     assert prod["tags"] == {"latest": D1}
 
 
@@ -154,8 +156,9 @@ def test_push_that_matches_no_rule_never_alerts(replay, alerts, configure):
 def test_events_from_unmonitored_accounts_are_ignored(replay, alerts, client, caplog):
     replay(ev.push(OTHER, REPO, "v1", D1, ev.at(0), event_id="stranger-1"))
     assert client.http.get(f"/images?repository={REPO}").status_code == 404
-    assert any("stranger-1" in r.getMessage() and OTHER[0] in r.getMessage()
-               for r in caplog.records)
+    assert any(
+        "stranger-1" in r.getMessage() and OTHER[0] in r.getMessage() for r in caplog.records
+    )
 
 
 def test_explicit_allowlist(replay, alerts, configure, client):
@@ -166,14 +169,16 @@ def test_explicit_allowlist(replay, alerts, configure, client):
     assert client.http.get(f"/images?repository={REPO}").status_code == 404
 
 
-def test_malformed_event_is_logged_by_id_and_writes_nothing(replay, alerts, session, auditor_env,
-                                                            caplog):
+def test_malformed_event_is_logged_by_id_and_writes_nothing(
+    replay, alerts, session, auditor_env, caplog
+):
     event = ev.push(ev.DEV, REPO, "v1", D1, ev.at(0), event_id="bad-event-1")
     event["detail"]["image-digest"] = "definitely not a digest"
     assert replay(event) == ["on_image_action"]
     lines = [r.getMessage() for r in caplog.records if "bad-event-1" in r.getMessage()]
-    assert lines == ["rejected event bad-event-1: detail.image-digest: invalid value "
-                     "'definitely not a digest'"]
+    assert lines == [
+        "rejected event bad-event-1: detail.image-digest: invalid value 'definitely not a digest'"
+    ]
     table = session.client("dynamodb").describe_table(TableName=auditor_env["AUDIT_TABLE"])
     assert table["Table"]["ItemCount"] == 0
     replay(ev.push(ev.DEV, REPO, "v1", D1, ev.at(1)))  # the next good event is unaffected
@@ -192,9 +197,7 @@ def test_duplicate_delivery_changes_nothing(replay, alerts, client):
     for event in events:
         replay(event)
         replay(event)
-    assert alerts.kinds() == [
-        "REPLICATION_FAILED", "REPLICA_MISSING", "RECOVERED", "RECOVERED"
-    ]
+    assert alerts.kinds() == ["REPLICATION_FAILED", "REPLICA_MISSING", "RECOVERED", "RECOVERED"]
     status = client.http.get("/status").json_body
     assert status["healthy"] is True and status["open_incidents"] == 0
 
@@ -244,8 +247,12 @@ def test_sns_message_attributes_allow_filtering_on_severity(replay, session, aud
 
     critical = Alerts(
         session.client("sqs"),
-        subscribe_queue(session, auditor_env["ALERT_TOPIC_ARN"], "critical-only",
-                        filter_policy={"severity": ["critical"]}),
+        subscribe_queue(
+            session,
+            auditor_env["ALERT_TOPIC_ARN"],
+            "critical-only",
+            filter_policy={"severity": ["critical"]},
+        ),
     )
     everything = Alerts(
         session.client("sqs"),
@@ -257,10 +264,17 @@ def test_sns_message_attributes_allow_filtering_on_severity(replay, session, aud
     replay(ev.replication(ev.PROD, ev.DEV, REPO, "latest", D1, ev.at(3)))
     replay(ev.schedule(ev.at(60)))
     assert sorted(everything.kinds()) == [
-        "RECOVERED", "REPLICATION_FAILED", "REPLICA_MISSING", "TAG_OVERWRITTEN"
+        "RECOVERED",
+        "REPLICATION_FAILED",
+        "REPLICA_MISSING",
+        "TAG_OVERWRITTEN",
     ]
     assert sorted(critical.kinds()) == ["REPLICATION_FAILED", "REPLICA_MISSING"]
     for alert in everything.received:
         assert set(alert["attributes"]) == {
-            "kind", "severity", "repository", "destination_account", "destination_region"
+            "kind",
+            "severity",
+            "repository",
+            "destination_account",
+            "destination_region",
         }

@@ -28,8 +28,9 @@ def replica(minute=0, n=1):
 
 
 def tag(minute, n, event_id=None):
-    return TagEntry(PROD, "team/api", "latest", ev.at(minute), event_id or f"e{minute}",
-                    ev.digest(n), "push")
+    return TagEntry(
+        PROD, "team/api", "latest", ev.at(minute), event_id or f"e{minute}", ev.digest(n), "push"
+    )
 
 
 def test_tag_entries_are_idempotent_and_heads_never_move_back(ledger):
@@ -114,10 +115,12 @@ def test_an_outbox_lease_is_exclusive_until_settled(ledger):
 def test_infrastructure_errors_propagate(ledger, auditor_env, session):
     session.client("dynamodb").delete_table(TableName=auditor_env["AUDIT_TABLE"])
     with pytest.raises(Exception) as raised:
-        ledger.open_incident(domain.replica_alert("REPLICA_MISSING", replica(), ev.at(31)),
-                             frozenset({"sns"}))
+        ledger.open_incident(
+            domain.replica_alert("REPLICA_MISSING", replica(), ev.at(31)), frozenset({"sns"})
+        )
     assert "ResourceNotFound" in type(raised.value).__name__ or "ResourceNotFound" in str(
-        raised.value)
+        raised.value
+    )
 
 
 def test_garbage_cursors_are_a_client_error(ledger):

@@ -18,8 +18,9 @@ CONFIG = domain.parse_replication_config(ev.DEFAULT_CONFIG)
 
 
 def alert():
-    push = domain.ImagePushed("e", ev.at(0), domain.Location(*ev.DEV), "team/api",
-                              ev.digest(1), "v1")
+    push = domain.ImagePushed(
+        "e", ev.at(0), domain.Location(*ev.DEV), "team/api", ev.digest(1), "v1"
+    )
     replica = domain.expected_replicas(CONFIG, push, timedelta(minutes=30))[0]
     return domain.replica_alert("REPLICA_MISSING", replica, ev.at(31))
 
@@ -27,13 +28,17 @@ def alert():
 def test_publishes_the_document_with_subject_and_attributes(session):
     sns = session.client("sns")
     topic = sns.create_topic(Name=f"t-{uuid.uuid4().hex[:8]}")["TopicArn"]
-    queue = Alerts(session.client("sqs"), subscribe_queue(session, topic, f"q-{uuid.uuid4().hex[:8]}"))
+    queue = Alerts(
+        session.client("sqs"), subscribe_queue(session, topic, f"q-{uuid.uuid4().hex[:8]}")
+    )
     doc = alert()
     SnsAlerts(sns, topic).send(doc)
     [got] = queue.drain()
     assert got["body"] == doc and got["subject"] == doc["summary"]
     assert got["attributes"] == {
-        "kind": "REPLICA_MISSING", "severity": "critical", "repository": "team/api",
+        "kind": "REPLICA_MISSING",
+        "severity": "critical",
+        "repository": "team/api",
         "destination_account": doc["destination"]["account"],
         "destination_region": doc["destination"]["region"],
     }

@@ -77,9 +77,20 @@ def test_cross_account_sample():
             "at most 25 unique destinations",
         ),
         (
-            [{"registryId": "111111111111", "region": "us-west-2", "replicationConfiguration": {
-                "rules": [{"destinations": [], "repositoryFilters": [
-                    {"filter": "ab", "filterType": "SUFFIX"}]}]}}],
+            [
+                {
+                    "registryId": "111111111111",
+                    "region": "us-west-2",
+                    "replicationConfiguration": {
+                        "rules": [
+                            {
+                                "destinations": [],
+                                "repositoryFilters": [{"filter": "ab", "filterType": "SUFFIX"}],
+                            }
+                        ]
+                    },
+                }
+            ],
             "PREFIX_MATCH",
         ),
         ([ev.registry(ev.DEV, ([ev.PROD], ["x"]))], "2-256"),
@@ -149,8 +160,16 @@ def test_lag_is_arrival_minus_push():
 
 
 def entry(minute, digest_n, kind="push", source=None, where=PROD):
-    return TagEntry(where, "team/api", "latest", ev.at(minute), f"id{minute}",
-                    ev.digest(digest_n) if digest_n else None, kind, source)
+    return TagEntry(
+        where,
+        "team/api",
+        "latest",
+        ev.at(minute),
+        f"id{minute}",
+        ev.digest(digest_n) if digest_n else None,
+        kind,
+        source,
+    )
 
 
 LOCAL, FROM_DEV, FROM_DR = Origin(None), Origin(DEV), Origin(DR)
@@ -220,5 +239,7 @@ def test_incident_ids_are_stable_and_distinct():
 
 
 def test_time_parsing_accepts_eventbridge_timestamps():
-    assert domain.parse_time("2019-11-16T01:54:34Z") == domain.parse_time("2019-11-16T01:54:34+00:00")
+    assert domain.parse_time("2019-11-16T01:54:34Z") == domain.parse_time(
+        "2019-11-16T01:54:34+00:00"
+    )
     assert domain.format_time(domain.parse_time("2019-11-16T01:54:34Z")) == "2019-11-16T01:54:34Z"

@@ -7,10 +7,9 @@ import copy
 import pytest
 
 from chalicelib import ecr_events
-from chalicelib.domain import ImageDeleted, ImagePushed, Location
+from chalicelib.domain import ConfigError, ImageDeleted, ImagePushed, Location
 from chalicelib.errors import InvalidEvent
 from chalicelib.settings import Settings
-from chalicelib.domain import ConfigError
 from tests import events as ev
 
 
