@@ -1,4 +1,4 @@
-"""Run checkov on the deployment templates, in its own virtual environment, with infra/checkov-skips.yaml.
+"""Run checkov on the deployment templates in its own venv, with infra/checkov-skips.yaml.
 
 checkov pins boto3 and friends to versions that would downgrade the app's, so it lives in
 .venv-checkov/ (created on first use). Exit codes: 0 clean, 1 findings or stale skips,
@@ -32,9 +32,17 @@ def checkov() -> Path:
         return executable
     venv.EnvBuilder(with_pip=True, clear=VENV.exists()).create(VENV)
     install = subprocess.run(
-        [str(VENV / "bin" / "python"), "-m", "pip", "install", "--quiet",
-         "--disable-pip-version-check", f"checkov=={CHECKOV_VERSION}"],
-        capture_output=True, text=True,
+        [
+            str(VENV / "bin" / "python"),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            f"checkov=={CHECKOV_VERSION}",
+        ],
+        capture_output=True,
+        text=True,
     )
     if install.returncode != 0:
         print(f"cannot install checkov=={CHECKOV_VERSION}:\n{install.stderr}", file=sys.stderr)
@@ -44,8 +52,16 @@ def checkov() -> Path:
 
 
 def findings(templates: list[str]) -> list[tuple[str, str, str]]:
-    command = [str(checkov()), "--framework", "cloudformation", "--output", "json", "--quiet",
-               "--compact", "--skip-download"]
+    command = [
+        str(checkov()),
+        "--framework",
+        "cloudformation",
+        "--output",
+        "json",
+        "--quiet",
+        "--compact",
+        "--skip-download",
+    ]
     for template in templates:
         command += ["--file", template]
     # BC_SKIP_MAPPING: no call home for the check guidelines (CI may be offline).
@@ -73,7 +89,8 @@ def main(templates: list[str]) -> int:
     unexpected = []
     for check_id, resource, path in findings(templates):
         matching = [
-            i for i, skip in enumerate(skips)
+            i
+            for i, skip in enumerate(skips)
             if skip["check"] == check_id
             and any(fnmatch.fnmatchcase(resource, pattern) for pattern in skip["resources"])
         ]
@@ -86,8 +103,10 @@ def main(templates: list[str]) -> int:
         print(f"FAILED   {line}")
     for line in stale:
         print(f"STALE    skip matches nothing any more: {line}")
-    print(f"checkov {CHECKOV_VERSION}: {len(unexpected)} unexpected finding(s), "
-          f"{len(used)} of {len(skips)} skips in use ({SKIPS.relative_to(ROOT)})")
+    print(
+        f"checkov {CHECKOV_VERSION}: {len(unexpected)} unexpected finding(s), "
+        f"{len(used)} of {len(skips)} skips in use ({SKIPS.relative_to(ROOT)})"
+    )
     return 1 if unexpected or stale else 0
 
 

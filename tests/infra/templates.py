@@ -44,9 +44,17 @@ def chalice_package(stage: str, out: Path) -> Packaged:
     """Run the exact `make package` command for one stage and load its output."""
     env = {**os.environ, "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1")}
     command = [
-        sys.executable, "-c", "from chalice.cli import main; main()",
-        "--project-dir", str(ROOT),
-        "package", "--stage", stage, "--merge-template", str(MERGE_TEMPLATE), str(out),
+        sys.executable,
+        "-c",
+        "from chalice.cli import main; main()",
+        "--project-dir",
+        str(ROOT),
+        "package",
+        "--stage",
+        stage,
+        "--merge-template",
+        str(MERGE_TEMPLATE),
+        str(out),
     ]
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     if result.returncode != 0:

@@ -16,7 +16,10 @@ from tests.infra.templates import FORWARDER_TEMPLATE, MERGE_TEMPLATE, ROOT
 def test_guide_deploys_both_templates_with_declared_parameters(stage: str) -> None:
     guide = subprocess.run(
         ["sh", str(ROOT / "scripts" / "deploy-guide.sh")],
-        env={**os.environ, "STAGE": stage}, capture_output=True, text=True, check=True,
+        env={**os.environ, "STAGE": stage},
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     assert f"make package STAGE={stage}" in guide
     assert f"Stage={stage} " in guide or f"Stage={stage}\n" in guide

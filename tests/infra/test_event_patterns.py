@@ -18,7 +18,7 @@ OTHER_ECR_EVENTS = json.loads(OTHER_EVENTS.read_text())
 
 def matches(pattern: Any, event: dict[str, Any]) -> bool:
     text = pattern if isinstance(pattern, str) else json.dumps(pattern)
-    return bool(EventPattern.load(text).matches_event(event))
+    return bool(EventPattern.load(text).matches_event(event))  # type: ignore[arg-type]
 
 
 def forged(name: str) -> dict[str, Any]:
@@ -52,7 +52,9 @@ def test_replication_rule_takes_success_and_failure(rules_by_function: dict, nam
 
 @pytest.mark.parametrize(
     "event",
-    [sample_event(n) for n in REPLICATION_ACTIONS] + OTHER_ECR_EVENTS + [forged(n) for n in IMAGE_ACTIONS],
+    [sample_event(n) for n in REPLICATION_ACTIONS]
+    + OTHER_ECR_EVENTS
+    + [forged(n) for n in IMAGE_ACTIONS],
     ids=lambda e: f"{e['source']}:{e['detail-type']}:{e['detail'].get('action-type', '')}",
 )
 def test_image_action_rule_rejects_everything_else(rules_by_function: dict, event: dict) -> None:
@@ -61,7 +63,9 @@ def test_image_action_rule_rejects_everything_else(rules_by_function: dict, even
 
 @pytest.mark.parametrize(
     "event",
-    [sample_event(n) for n in IMAGE_ACTIONS] + OTHER_ECR_EVENTS + [forged(n) for n in REPLICATION_ACTIONS],
+    [sample_event(n) for n in IMAGE_ACTIONS]
+    + OTHER_ECR_EVENTS
+    + [forged(n) for n in REPLICATION_ACTIONS],
     ids=lambda e: f"{e['source']}:{e['detail-type']}:{e['detail'].get('action-type', '')}",
 )
 def test_replication_rule_rejects_everything_else(rules_by_function: dict, event: dict) -> None:
@@ -80,8 +84,9 @@ def test_deployed_patterns_are_the_ones_the_app_registers(rules_by_function: dic
 
     registered = dict(handler_patterns(app))
     assert rules_by_function["OnImageAction"]["EventPattern"] == registered["on_image_action"]
-    assert rules_by_function["OnReplicationAction"]["EventPattern"] == (
-        registered["on_replication_action"]
+    assert (
+        rules_by_function["OnReplicationAction"]["EventPattern"]
+        == (registered["on_replication_action"])
     )
 
 
@@ -96,7 +101,9 @@ def test_forwarder_sends_every_image_and_replication_event(forwarder: dict, name
 
 @pytest.mark.parametrize(
     "event",
-    OTHER_ECR_EVENTS[:3] + OTHER_ECR_EVENTS[4:] + [forged(n) for n in IMAGE_ACTIONS + REPLICATION_ACTIONS],
+    OTHER_ECR_EVENTS[:3]
+    + OTHER_ECR_EVENTS[4:]
+    + [forged(n) for n in IMAGE_ACTIONS + REPLICATION_ACTIONS],
     ids=lambda e: f"{e['source']}:{e['detail-type']}",
 )
 def test_forwarder_keeps_other_events_home(forwarder: dict, event: dict) -> None:

@@ -1,4 +1,4 @@
-"""The member-account forwarder template: lint, least privilege, delivery guarantees, StackSet-ready."""
+"""The member-account forwarder template: lint, least privilege, delivery, StackSet-ready."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ from typing import Any
 
 from tests.infra.templates import FORWARDER_TEMPLATE, as_list, cfn_lint, statements
 
-AUDIT_BUS = "arn:${AWS::Partition}:events:${AuditRegion}:${AuditAccountId}:event-bus/${AuditEventBusName}"
+AUDIT_BUS = (
+    "arn:${AWS::Partition}:events:${AuditRegion}:${AuditAccountId}:event-bus/${AuditEventBusName}"
+)
 
 
 def test_cfn_lint_passes() -> None:
@@ -24,7 +26,9 @@ def test_rule_on_default_bus_targets_the_audit_bus_with_a_role(forwarder: dict[s
 
 def test_rule_target_has_dead_letter_queue_and_retry_policy(forwarder: dict[str, Any]) -> None:
     (target,) = forwarder["Resources"]["ForwardEcrEventsRule"]["Properties"]["Targets"]
-    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["ForwarderDeadLetterQueue", "Arn"]}}
+    assert target["DeadLetterConfig"] == {
+        "Arn": {"Fn::GetAtt": ["ForwarderDeadLetterQueue", "Arn"]}
+    }
     assert target["RetryPolicy"] == {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 86400}
     policy = forwarder["Resources"]["ForwarderDeadLetterQueuePolicy"]["Properties"]
     (allow,) = [s for s in policy["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
@@ -41,7 +45,9 @@ def test_role_may_only_put_events_on_the_audit_bus(forwarder: dict[str, Any]) ->
     (policy,) = role["Policies"]
     (statement,) = policy["PolicyDocument"]["Statement"]
     assert statement == {
-        "Effect": "Allow", "Action": "events:PutEvents", "Resource": {"Fn::Sub": AUDIT_BUS}
+        "Effect": "Allow",
+        "Action": "events:PutEvents",
+        "Resource": {"Fn::Sub": AUDIT_BUS},
     }
 
 

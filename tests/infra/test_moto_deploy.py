@@ -20,9 +20,16 @@ import pytest
 from tests.infra.templates import FORWARDER_TEMPLATE, Packaged, sample_event, subset
 
 MOTO_TYPES = {
-    "AWS::DynamoDB::Table", "AWS::SNS::Topic", "AWS::SQS::Queue", "AWS::KMS::Key",
-    "AWS::KMS::Alias", "AWS::IAM::Role", "AWS::Lambda::Function", "AWS::Lambda::Permission",
-    "AWS::Events::Rule", "AWS::Logs::LogGroup",
+    "AWS::DynamoDB::Table",
+    "AWS::SNS::Topic",
+    "AWS::SQS::Queue",
+    "AWS::KMS::Key",
+    "AWS::KMS::Alias",
+    "AWS::IAM::Role",
+    "AWS::Lambda::Function",
+    "AWS::Lambda::Permission",
+    "AWS::Events::Rule",
+    "AWS::Logs::LogGroup",
 }
 AUDIT_ACCOUNT = "123456789012"  # moto's default account
 MEMBER_ACCOUNT = "111111111111"
@@ -45,16 +52,25 @@ def app_stack(audit: Any, package_stage: Any) -> dict[str, Any]:
     packaged: Packaged = package_stage("dev")
     template, left_out = subset(packaged.cfn, MOTO_TYPES)
     assert left_out == {
-        "RestAPI", "RestAPIapiStage", "APIHandlerInvokePermission", "DeadLetterQueuePolicy",
-        "OrganizationBusPolicy", "AccountsBusPolicy", "DeadLetterQueueAlarm",
-        "FunctionErrorsAlarm", "FunctionThrottlesAlarm", "SweepDeadManAlarm",
+        "RestAPI",
+        "RestAPIapiStage",
+        "APIHandlerInvokePermission",
+        "DeadLetterQueuePolicy",
+        "OrganizationBusPolicy",
+        "AccountsBusPolicy",
+        "DeadLetterQueueAlarm",
+        "FunctionErrorsAlarm",
+        "FunctionThrottlesAlarm",
+        "SweepDeadManAlarm",
     } | {k for k in packaged.cfn["Resources"] if k.startswith("RestAPIDeployment")}
     s3 = audit.client("s3")
     s3.create_bucket(Bucket="artifacts")
     s3.upload_file(str(packaged.directory / "deployment.zip"), "artifacts", "deployment.zip")
     cfn = audit.client("cloudformation")
     cfn.create_stack(
-        StackName=STACK, TemplateBody=json.dumps(template), Capabilities=["CAPABILITY_IAM"],
+        StackName=STACK,
+        TemplateBody=json.dumps(template),
+        Capabilities=["CAPABILITY_IAM"],
         Parameters=[{"ParameterKey": "Stage", "ParameterValue": "dev"}],
     )
     stack = cfn.describe_stacks(StackName=STACK)["Stacks"][0]
@@ -64,8 +80,17 @@ def app_stack(audit: Any, package_stage: Any) -> dict[str, Any]:
 
 
 def test_every_deployable_resource_is_created(app_stack: dict[str, Any]) -> None:
-    for logical_id in ("AuditTable", "AlertTopic", "OpsTopic", "AlertKey", "DeadLetterQueue",
-                       "OnImageAction", "OnReplicationAction", "Sweep", "APIHandler"):
+    for logical_id in (
+        "AuditTable",
+        "AlertTopic",
+        "OpsTopic",
+        "AlertKey",
+        "DeadLetterQueue",
+        "OnImageAction",
+        "OnReplicationAction",
+        "Sweep",
+        "APIHandler",
+    ):
         assert app_stack[logical_id], logical_id
 
 
@@ -148,7 +173,8 @@ def test_forwarder_creates_rule_role_and_dead_letter_queue(member: Any) -> None:
     events = member.client("events")
     (rule,) = events.list_rules()["Rules"]
     assert json.loads(rule["EventPattern"]) == {
-        "source": ["aws.ecr"], "detail-type": ["ECR Image Action", "ECR Replication Action"]
+        "source": ["aws.ecr"],
+        "detail-type": ["ECR Image Action", "ECR Replication Action"],
     }
     (target,) = events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
     assert target["Arn"] == f"arn:aws:events:{FORWARD_REGION}:{AUDIT_ACCOUNT}:event-bus/default"
@@ -167,7 +193,9 @@ def test_forwarder_creates_rule_role_and_dead_letter_queue(member: Any) -> None:
 def capture_queue(audit: Any, name: str, pattern: Any) -> str:
     sqs = audit.client("sqs")
     url = sqs.create_queue(QueueName=name)["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
     events = audit.client("events")
     events.put_rule(Name=name, EventPattern=json.dumps(pattern))
     events.put_targets(Rule=name, Targets=[{"Id": "capture", "Arn": arn}])
@@ -176,7 +204,7 @@ def capture_queue(audit: Any, name: str, pattern: Any) -> str:
 
 def drain(audit: Any, url: str) -> list[dict[str, Any]]:
     sqs = audit.client("sqs")
-    bodies = []
+    bodies: list[dict[str, Any]] = []
     deadline = time.monotonic() + 2
     while time.monotonic() < deadline:
         messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
@@ -200,8 +228,12 @@ def test_member_events_reach_the_audit_rules(audit: Any, member: Any, package_st
     image_queue = capture_queue(home, "image-actions", patterns["OnImageAction"])
     replication_queue = capture_queue(home, "replication-actions", patterns["OnReplicationAction"])
     member_events = member.client("events")
-    sent = ["ecr-image-action-push", "ecr-image-action-delete",
-            "ecr-replication-action-success", "ecr-replication-action-failed"]
+    sent = [
+        "ecr-image-action-push",
+        "ecr-image-action-delete",
+        "ecr-replication-action-success",
+        "ecr-replication-action-failed",
+    ]
     entries = [
         {"Source": e["source"], "DetailType": e["detail-type"], "Detail": json.dumps(e["detail"])}
         for e in map(sample_event, sent)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import re
 from pathlib import Path
@@ -23,7 +24,7 @@ def test_cfn_lint_passes(packaged: Packaged) -> None:
 def settings_variables() -> set[str]:
     """Every variable the settings object reads (`env.get("NAME", …)` in chalicelib/settings.py)."""
     tree = ast.parse((ROOT / "chalicelib" / "settings.py").read_text())
-    names = set()
+    names: set[str] = set()
     for node in ast.walk(tree):
         if (
             isinstance(node, ast.Call)
@@ -34,7 +35,7 @@ def settings_variables() -> set[str]:
             and node.args
             and isinstance(node.args[0], ast.Constant)
         ):
-            names.add(node.args[0].value)
+            names.add(str(node.args[0].value))
     return names
 
 
@@ -62,7 +63,8 @@ def test_every_route_is_iam_authorised(packaged: Packaged) -> None:
 
     body = packaged.cfn["Resources"]["RestAPI"]["Properties"]["Body"]
     schemes = {
-        name for name, scheme in body["securityDefinitions"].items()
+        name
+        for name, scheme in body["securityDefinitions"].items()
         if scheme.get("x-amazon-apigateway-authtype") == "awsSigv4"
     }
     assert schemes
@@ -92,7 +94,8 @@ def test_ecr_events_are_retried_for_the_full_day(packaged: Packaged) -> None:
         if "EventPattern" in rule["Properties"]:
             (target,) = rule["Properties"]["Targets"]
             assert target["RetryPolicy"] == {
-                "MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 86400
+                "MaximumRetryAttempts": 185,
+                "MaximumEventAgeInSeconds": 86400,
             }
 
 
@@ -100,7 +103,9 @@ def test_dead_letter_queue_accepts_exactly_this_stacks_rules(packaged: Packaged)
     rules = packaged.resources("AWS::Events::Rule")
     names = sorted(r["Properties"]["Name"]["Fn::Sub"] for r in rules.values())
     (policy,) = packaged.resources("AWS::SQS::QueuePolicy").values()
-    allow = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
+    allow = [
+        s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"
+    ]
     (statement,) = allow
     assert statement["Principal"] == {"Service": "events.amazonaws.com"}
     assert statement["Action"] == "sqs:SendMessage"
@@ -161,17 +166,22 @@ CALL_PERMISSIONS = {
     ("secretsmanager", "get_secret_value"): {"secretsmanager:GetSecretValue"},
 }
 TRANSACT_ITEM_PERMISSIONS = {
-    "Put": "dynamodb:PutItem", "Update": "dynamodb:UpdateItem",
-    "Delete": "dynamodb:DeleteItem", "ConditionCheck": "dynamodb:ConditionCheckItem",
+    "Put": "dynamodb:PutItem",
+    "Update": "dynamodb:UpdateItem",
+    "Delete": "dynamodb:DeleteItem",
+    "ConditionCheck": "dynamodb:ConditionCheckItem",
 }
 # Needed by the platform rather than by a call in our code.
 PLATFORM_PERMISSIONS = {
-    "logs:CreateLogStream", "logs:PutLogEvents",  # Lambda writes the function's logs
-    "kms:GenerateDataKey", "kms:Decrypt",  # publishing to the KMS-encrypted alert topic
+    "logs:CreateLogStream",
+    "logs:PutLogEvents",  # Lambda writes the function's logs
+    "kms:GenerateDataKey",
+    "kms:Decrypt",  # publishing to the KMS-encrypted alert topic
     "sqs:SendMessage",  # Lambda dead-letters failed asynchronous invocations
 }
 
 
+@functools.cache
 def aws_operations() -> dict[str, set[str]]:
     """snake_case operation names of the services the app may call, from botocore's models."""
     import botocore.session
@@ -300,7 +310,10 @@ def alarms(packaged: Packaged) -> dict[str, dict[str, Any]]:
 def test_every_alarm_notifies_the_ops_topic(packaged: Packaged) -> None:
     found = alarms(packaged)
     assert set(found) == {
-        "DeadLetterQueueAlarm", "FunctionErrorsAlarm", "FunctionThrottlesAlarm", "SweepDeadManAlarm"
+        "DeadLetterQueueAlarm",
+        "FunctionErrorsAlarm",
+        "FunctionThrottlesAlarm",
+        "SweepDeadManAlarm",
     }
     for alarm in found.values():
         assert alarm["AlarmActions"] == [{"Ref": "OpsTopic"}]
@@ -316,10 +329,12 @@ def test_dead_letter_alarm_fires_on_the_first_message(packaged: Packaged) -> Non
     assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
 
 
-@pytest.mark.parametrize("alarm_id,metric", [("FunctionErrorsAlarm", "Errors"),
-                                             ("FunctionThrottlesAlarm", "Throttles")])
-def test_error_and_throttle_alarms_cover_every_function(packaged: Packaged, alarm_id: str,
-                                                         metric: str) -> None:
+@pytest.mark.parametrize(
+    "alarm_id,metric", [("FunctionErrorsAlarm", "Errors"), ("FunctionThrottlesAlarm", "Throttles")]
+)
+def test_error_and_throttle_alarms_cover_every_function(
+    packaged: Packaged, alarm_id: str, metric: str
+) -> None:
     alarm = alarms(packaged)[alarm_id]
     stats = [m["MetricStat"]["Metric"] for m in alarm["Metrics"] if "MetricStat" in m]
     assert {s["MetricName"] for s in stats} == {metric}
@@ -348,7 +363,8 @@ def test_event_bus_accepts_only_ecr_events_from_the_organisation_or_listed_accou
 ) -> None:
     policies = packaged.resources("AWS::Events::EventBusPolicy")
     assert {k: v["Condition"] for k, v in policies.items()} == {
-        "OrganizationBusPolicy": "HasOrganization", "AccountsBusPolicy": "HasSourceAccounts"
+        "OrganizationBusPolicy": "HasOrganization",
+        "AccountsBusPolicy": "HasSourceAccounts",
     }
     org = policies["OrganizationBusPolicy"]["Properties"]["Statement"]
     accounts = policies["AccountsBusPolicy"]["Properties"]["Statement"]
@@ -358,7 +374,8 @@ def test_event_bus_accepts_only_ecr_events_from_the_organisation_or_listed_accou
         assert statement["Action"] == "events:PutEvents"
         assert statement["Condition"]["StringEquals"]["events:source"] == "aws.ecr"
         assert statement["Condition"]["ForAllValues:StringEquals"]["events:detail-type"] == [
-            "ECR Image Action", "ECR Replication Action"
+            "ECR Image Action",
+            "ECR Replication Action",
         ]
         resource = statement["Resource"]["Fn::Sub"]
         assert resource.endswith(":event-bus/default")
@@ -369,7 +386,10 @@ def test_log_groups_point_at_existing_functions(packaged: Packaged) -> None:
     for logical_id, group in packaged.resources("AWS::Logs::LogGroup").items():
         (name,) = re.findall(r"\$\{(\w+)\}", group["Properties"]["LogGroupName"]["Fn::Sub"])
         assert name in packaged.cfn["Resources"], logical_id
-    retention = {g["Properties"]["RetentionInDays"] for g in packaged.resources("AWS::Logs::LogGroup").values()}
+    retention = {
+        g["Properties"]["RetentionInDays"]
+        for g in packaged.resources("AWS::Logs::LogGroup").values()
+    }
     assert retention == ({365} if packaged.stage == "prod" else {30})
 
 
@@ -378,7 +398,9 @@ def test_function_names_fit_the_log_permission(packaged: Packaged) -> None:
     for function in FUNCTIONS:
         name = packaged.cfn["Resources"][function]["Properties"]["FunctionName"]["Fn::Sub"]
         assert name.startswith("${AWS::StackName}-")
-    (logs,) = [s for s in statements(packaged.cfn["Resources"]["SweepRole"]) if s["Sid"] == "WriteOwnLogs"]
+    (logs,) = [
+        s for s in statements(packaged.cfn["Resources"]["SweepRole"]) if s["Sid"] == "WriteOwnLogs"
+    ]
     assert logs["Resource"]["Fn::Sub"].endswith(":log-group:/aws/lambda/${AWS::StackName}-*:*")
 
 
