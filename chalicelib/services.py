@@ -94,8 +94,12 @@ def record_image_action(fact: ImagePushed | ImageDeleted, deps: Deps) -> Outcome
         _record_tag(entry, deps)
     if isinstance(fact, ImagePushed):
         ledger.record_presence(fact.location, fact.repository, fact.digest, fact.time)
-        for replica in domain.expected_replicas(settings.replication, fact, settings.grace):
+        created = [
             ledger.expect(replica)
+            for replica in domain.expected_replicas(settings.replication, fact, settings.grace)
+        ]
+        if any(created):
+            ledger.register_repository(fact.repository)
     else:
         ledger.record_deletion(fact.location, fact.repository, fact.digest, fact.time)
     _reconcile_image(fact.repository, fact.digest, deps, outcome)

@@ -334,7 +334,6 @@ class DynamoLedger:
                 Item=self._item(item),
                 ConditionExpression="attribute_not_exists(pk)",
             )
-            self.register_repository(replica.repository)
             return True
         except Exception as error:
             if not self._conditional_failed(error):
