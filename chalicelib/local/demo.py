@@ -1,0 +1,405 @@
+"""`cli demo`: a local emulator, the scenario day replayed with its alerts, then API + dashboard.
+
+Everything runs on 127.0.0.1 in this process tree: a moto server child for AWS, the app's
+handlers invoked in-process, Chalice's local HTTP server for the API. No AWS account is touched:
+the environment is forced to the emulator and fake credentials before any client exists.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+import uuid
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from chalicelib.local import scenario as day
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# Variables that could point boto3 at a real account or change what the demo shows.
+SCRUBBED = (
+    "AWS_PROFILE",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_ROLE_ARN",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "MONITORED_ACCOUNTS",
+    "SLACK_WEBHOOK_SECRET_ARN",
+)
+
+MARKS = {
+    "REPLICA_MISSING": "✖",
+    "REPLICATION_FAILED": "✖",
+    "TAG_OVERWRITTEN": "⚠",
+    "RECOVERED": "✔",
+}
+ASCII_MARKS = {
+    "REPLICA_MISSING": "X",
+    "REPLICATION_FAILED": "X",
+    "TAG_OVERWRITTEN": "!",
+    "RECOVERED": "+",
+}
+COLOURS = {
+    "REPLICA_MISSING": "31",
+    "REPLICATION_FAILED": "31",
+    "TAG_OVERWRITTEN": "33",
+    "RECOVERED": "32",
+}
+
+
+class Console:
+    """Readable output: colour and an in-place progress bar only on a terminal."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.colour = self.tty and not os.environ.get("NO_COLOR")
+        try:
+            "✖⚠✔█░→".encode(stream.encoding or "ascii")
+            self.unicode = True
+        except (UnicodeEncodeError, LookupError):
+            self.unicode = False
+        self._bar_shown = False
+        self._last_percent = 0
+
+    def paint(self, text: str, code: str) -> str:
+        return f"\033[{code}m{text}\033[0m" if self.colour else text
+
+    def line(self, text: str = "") -> None:
+        self._clear_bar()
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def arrow(self) -> str:
+        return "→" if self.unicode else "->"
+
+    def progress(self, done: int, total: int, clock: str) -> None:
+        if self.tty:
+            width = 30
+            filled = width * done // total
+            full, empty = ("█", "░") if self.unicode else ("#", ".")
+            bar = full * filled + empty * (width - filled)
+            self.stream.write(f"\r  {bar} {done}/{total} events  simulated {clock} UTC\033[K")
+            self.stream.flush()
+            self._bar_shown = True
+            return
+        # In a log or a pipe: a line per quarter, so the output stays short and diffable.
+        percent = 100 * done // total
+        if percent // 25 > self._last_percent // 25 or done == total:
+            self._last_percent = percent
+            self.line(f"  [{percent:3d}%] {done}/{total} events replayed, simulated {clock} UTC")
+
+    def _clear_bar(self) -> None:
+        if self._bar_shown:
+            self.stream.write("\r\033[K")
+            self._bar_shown = False
+
+
+def _place(where: dict[str, str] | None) -> str:
+    if not where:
+        return "?"
+    key = f"{where['account']}/{where['region']}"
+    name = day.LOCATION_NAMES.get(key)
+    return f"{name} {key}" if name else key
+
+
+def _clock(value: str | None) -> str:
+    return value[11:16] if value else "--:--"
+
+
+def _short(digest: str | None) -> str:
+    """The first 12 hex digits, as `docker images` shows them."""
+    if not digest:
+        return "-"
+    return digest.partition(":")[2][:12] or digest
+
+
+def alert_reason(alert: dict[str, Any], arrow: str = "→") -> str:
+    """The "why" of an alert in a few words."""
+    kind = alert["kind"]
+    if kind == "REPLICA_MISSING":
+        return f"not there by {_clock(alert['due_at'])} (pushed {_clock(alert['pushed_at'])})"
+    if kind == "REPLICATION_FAILED":
+        reason = alert.get("failure_reason")
+        return "ECR reported the replication FAILED" + (f": {reason}" if reason else "")
+    if kind == "TAG_OVERWRITTEN":
+        from chalicelib.domain import CAUSE_TEXT
+
+        cause = CAUSE_TEXT.get(alert.get("cause") or "", alert.get("cause") or "")
+        moved = f"{_short(alert['previous_digest'])} {arrow} {_short(alert['digest'])}"
+        return f"{cause} ({moved})"
+    lag = alert.get("lag_seconds")
+    after = f", arrived {lag // 60} min after the push" if isinstance(lag, int) else ""
+    return f"{alert.get('resolves')} closed{after}"
+
+
+def alert_line(alert: dict[str, Any], console: Console) -> str:
+    """One alert, readable at a glance: when, kind, image, where, why."""
+    kind = alert["kind"]
+    marks = MARKS if console.unicode else ASCII_MARKS
+    image = f"{alert['repository']}:{alert['tag']}" if alert["tag"] else alert["repository"]
+    head = console.paint(f"{marks.get(kind, '*')} {kind:<18}", COLOURS.get(kind, "0"))
+    where = f"in {_place(alert['destination'])}"
+    return (
+        f"  {_clock(alert['detected_at'])}  {head} {image:<24} {where:<32} "
+        f"{alert_reason(alert, console.arrow())}"
+    )
+
+
+class AlertFeed:
+    """Alerts read back from an SQS queue subscribed to the alert topic, in publish order."""
+
+    def __init__(self, session: Any, topic_arn: str) -> None:
+        from chalicelib.local.provision import subscribe_queue
+
+        self._sqs = session.client("sqs")
+        self._url = subscribe_queue(session, topic_arn, f"demo-alerts-{uuid.uuid4().hex[:8]}")
+
+    def drain(self) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        while True:
+            messages = self._sqs.receive_message(
+                QueueUrl=self._url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+            ).get("Messages", [])
+            if not messages:
+                return found
+            for message in messages:
+                # raw delivery is off: the body is the SNS envelope around our alert document
+                found.append(json.loads(json.loads(message["Body"])["Message"]))
+            self._sqs.delete_message_batch(
+                QueueUrl=self._url,
+                Entries=[
+                    {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]}
+                    for n, m in enumerate(messages)
+                ],
+            )
+
+
+def _isolate_environment(endpoint: str, scenario: day.Scenario) -> None:
+    for name in SCRUBBED:
+        os.environ.pop(name, None)
+    os.environ.update(
+        AWS_ENDPOINT_URL=endpoint,
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_ACCESS_KEY_ID="demo",
+        AWS_SECRET_ACCESS_KEY="demo",
+        AWS_MAX_ATTEMPTS="1",
+        REPLICATION_CONFIG=json.dumps(scenario.replication_config),
+        REPLICATION_GRACE_SECONDS=str(scenario.grace_seconds),
+        ALERT_FORMAT="json",
+    )
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+
+
+@contextmanager
+def _interruptible() -> Iterator[None]:
+    """Ctrl-C and `kill PID` both end in the same clean-up: the moto child must not outlive us.
+
+    SIGINT is set explicitly because a shell starts background jobs with it ignored, and
+    Python keeps an inherited "ignore".
+    """
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _describe_topology(scenario: day.Scenario) -> list[str]:
+    lines = []
+    for registry in scenario.replication_config:
+        source = _place({"account": registry["registryId"], "region": registry["region"]})
+        for rule in registry["replicationConfiguration"]["rules"]:
+            prefixes = [f["filter"] + "*" for f in rule.get("repositoryFilters", [])]
+            targets = ", ".join(
+                _place({"account": d["registryId"], "region": d["region"]})
+                for d in rule["destinations"]
+            )
+            lines.append(f"{source} -> {targets}  for {', '.join(prefixes) or 'every repository'}")
+    return lines
+
+
+def _render_matrix(repositories: dict[str, Any]) -> list[str]:
+    rows = []
+    for repo in repositories["repositories"]:
+        for cell in repo["destinations"]:
+            lag = cell.get("lag_seconds")
+            rows.append(
+                (
+                    repo["repository"],
+                    cell["tag"] or "-",
+                    _place(cell["destination"]),
+                    cell["state"],
+                    f"{lag // 60} min" if isinstance(lag, int) else "-",
+                )
+            )
+    if not rows:
+        return []
+    header = ("REPOSITORY", "NEWEST TAG", "DESTINATION", "STATE", "LAG")
+    widths = [max(len(r[c]) for r in [header, *rows]) for c in range(len(header))]
+    return [
+        "  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip()
+        for r in [header, *rows]
+    ]
+
+
+def _port_problem(port: int) -> str | None:
+    """Why 127.0.0.1:port cannot be listened on, or None if it can (right now)."""
+    import socket
+
+    probe = socket.socket()
+    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as HTTPServer does
+    try:
+        probe.bind(("127.0.0.1", port))
+    except OSError as error:
+        return error.strerror or str(error)
+    finally:
+        probe.close()
+    return None
+
+
+def _bind_server(app: Any, port: int) -> Any:
+    from chalice.config import Config
+    from chalice.local import create_local_server
+
+    config = Config.create(chalice_app=app, chalice_stage="dev", project_dir=str(ROOT))
+    return create_local_server(app, config, "127.0.0.1", port)
+
+
+def run_demo(port: int, once: bool, speed: float, stream: TextIO | None = None) -> int:
+    """Run the whole demo; returns the process exit code."""
+    console = Console(stream or sys.stdout)
+    moto = None
+    server = None
+    serving = False
+    try:
+        with _interruptible():
+            started = time.monotonic()
+            console.line("ECR Replication Auditor - local demo (no AWS account needed)")
+            from chalicelib.local.emulator import start_moto
+
+            moto = start_moto()
+            scenario = day.build()
+            _isolate_environment(moto.endpoint, scenario)
+            console.line(f"  emulator   moto server at {moto.endpoint}")
+
+            import boto3
+
+            from chalicelib import bootstrap, services
+            from chalicelib.local.provision import provision
+
+            session = boto3.session.Session()
+            env = provision(session)
+            os.environ.update(env)
+            bootstrap.reset()
+            bootstrap.deps()  # built now, from the environment above
+            console.line(f"  ledger     DynamoDB table {env['AUDIT_TABLE']}")
+            console.line(f"  alerts     SNS topic {env['ALERT_TOPIC_ARN']}")
+            for number, text in enumerate(_describe_topology(scenario)):
+                console.line(f"  {'replicates' if number == 0 else '':<10} {text}")
+            console.line(f"  grace      {scenario.grace_seconds // 60} min after a push")
+            feed = AlertFeed(session, env["ALERT_TOPIC_ARN"])
+
+            import app as app_module
+
+            if not once:
+                # A busy port should fail now rather than after the show. Not kept open:
+                # clients polling for the API would queue up on it during the replay.
+                problem = _port_problem(port)
+                if problem:
+                    console.line(f"error: cannot listen on 127.0.0.1:{port}: {problem}")
+                    console.line("hint: pass another port, e.g. --port 8080")
+                    return 2
+
+            alerts = _replay(app_module.app, scenario, feed, console, speed)
+            console.line(
+                f"  replayed {len(scenario.events)} events ({scenario.sweeps} sweeps) and "
+                f"published {len(alerts)} alerts in {time.monotonic() - started:.1f} s"
+            )
+            console.line()
+            console.line(_render_status(services, bootstrap))
+            matrix = _render_matrix(services.repositories(bootstrap.deps()))
+            if matrix:
+                console.line()
+                console.line("Replicas of each repository's newest image:")
+                for row in matrix:
+                    console.line(f"  {row}")
+            if once:
+                return 0
+            try:
+                server = _bind_server(app_module.app, port)
+            except OSError as error:
+                console.line(f"error: cannot listen on 127.0.0.1:{port}: {error.strerror}")
+                return 2
+            serving = True
+            base = f"http://127.0.0.1:{port}"
+            console.line()
+            console.line(f"Dashboard  {base}/")
+            console.line(
+                f"API        {base}/status  {base}/incidents?state=all  "
+                f"{base}/repositories  {base}/images?repository=team/api"
+            )
+            console.line("Serving until Ctrl-C.")
+            with warnings.catch_warnings():
+                # Chalice local cannot check IAM auth; the server listens on loopback only.
+                warnings.filterwarnings("ignore", message="IAMAuthorizer is not a supported")
+                server.server.serve_forever()
+            return 0
+    except KeyboardInterrupt:
+        console.line()
+        console.line("stopping: HTTP server and AWS emulator")
+        # Ctrl-C is how a served demo ends; during set-up or the replay it is an interruption.
+        return 0 if serving else 130
+    finally:
+        if server is not None:
+            server.server.server_close()
+        if moto is not None:
+            moto.stop()
+
+
+def _replay(
+    app: Any, scenario: day.Scenario, feed: AlertFeed, console: Console, speed: float
+) -> list[dict[str, Any]]:
+    from chalicelib.local.replay import Replayer
+
+    start, end = scenario.start, scenario.end
+    console.line()
+    console.line(
+        f"Replaying a simulated day, {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC "
+        "(alerts as they are published):"
+    )
+    published: list[dict[str, Any]] = []
+    total = len(scenario.events)
+    with Replayer(app, ROOT) as replayer:
+        for done, event in enumerate(scenario.events, 1):
+            replayer.deliver(event)
+            for alert in feed.drain():
+                published.append(alert)
+                console.line(alert_line(alert, console))
+            moment = datetime.fromisoformat(event["time"].replace("Z", "+00:00"))
+            console.progress(done, total, f"{moment:%H:%M}")
+            if speed > 0:
+                time.sleep(speed)
+    return published
+
+
+def _render_status(services: Any, bootstrap: Any) -> str:
+    from chalicelib.cli import render_status
+
+    return render_status(services.status(bootstrap.deps()))

@@ -1,0 +1,302 @@
+"""The demo's scenario: one simulated day of ECR events in a dev, a prod and a DR registry.
+
+Times are relative to "now": the day ends a few minutes before the wall clock, so the 24 h
+counters of `GET /status` count it. Events are built from the shapes of AWS's documented
+samples (events/ in the shared specification); sweeps are replayed `Scheduled Event`s at the
+5-minute marks that matter, so a whole day plays in seconds.
+
+`python -m chalicelib.local.scenario > day.jsonl` writes the day for `cli replay`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from hashlib import sha256
+from typing import Any
+
+Where = tuple[str, str]
+
+DEV: Where = ("111111111111", "us-west-2")
+PROD: Where = ("222222222222", "eu-west-1")
+DR: Where = ("333333333333", "us-east-1")
+
+# Friendly names for printing; the auditor itself only knows account/region.
+LOCATION_NAMES = {f"{a}/{r}": name for name, (a, r) in {"dev": DEV, "prod": PROD, "dr": DR}.items()}
+
+GRACE_SECONDS = 1800
+SWEEP_EVERY = timedelta(minutes=5)
+HEARTBEAT = timedelta(hours=1)
+DAY_LENGTH = timedelta(hours=23, minutes=40)
+# The last event lands this long before the wall clock, so nothing lies in the future.
+END_MARGIN = timedelta(minutes=5)
+
+# dev replicates team/* to prod and DR, tools/* to prod only; anything else stays in dev.
+REPLICATION_CONFIG: list[dict[str, Any]] = [
+    {
+        "registryId": DEV[0],
+        "region": DEV[1],
+        "replicationConfiguration": {
+            "rules": [
+                {
+                    "destinations": [
+                        {"registryId": PROD[0], "region": PROD[1]},
+                        {"registryId": DR[0], "region": DR[1]},
+                    ],
+                    "repositoryFilters": [{"filter": "team/", "filterType": "PREFIX_MATCH"}],
+                },
+                {
+                    "destinations": [{"registryId": PROD[0], "region": PROD[1]}],
+                    "repositoryFilters": [{"filter": "tools/", "filterType": "PREFIX_MATCH"}],
+                },
+            ]
+        },
+    }
+]
+
+# Deterministic ids: the same story gives the same event ids (a redelivery keeps its id).
+_NAMESPACE = uuid.UUID("5f0c7f7e-1d5a-4c1e-9a53-2f6f3c0e8d11")
+
+
+def digest(label: str) -> str:
+    """A stable, real-looking sha256 digest for a build label."""
+    return "sha256:" + sha256(label.encode()).hexdigest()
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _ceil(moment: datetime, step: timedelta, strictly_after: bool) -> datetime:
+    epoch = datetime(2000, 1, 1, tzinfo=UTC)
+    steps, remainder = divmod(moment - epoch, step)
+    if remainder or strictly_after:
+        steps += 1
+    return epoch + steps * step
+
+
+def _envelope(detail_type: str, where: Where, when: datetime, detail: dict[str, Any]) -> dict:
+    # Field order and values as in AWS's documented samples; only the variable parts change.
+    fingerprint = json.dumps([detail_type, where, _iso(when), detail], sort_keys=True)
+    return {
+        "version": "0",
+        "id": str(uuid.uuid5(_NAMESPACE, fingerprint)),
+        "detail-type": detail_type,
+        "source": "aws.ecr",
+        "account": where[0],
+        "time": _iso(when),
+        "region": where[1],
+        "resources": [],
+        "detail": detail,
+    }
+
+
+def image_action(action: str, where: Where, repo: str, tag: str, dgst: str, when: datetime) -> dict:
+    """An `ECR Image Action` (PUSH or DELETE), shaped like the documented sample."""
+    return _envelope(
+        "ECR Image Action",
+        where,
+        when,
+        {
+            "result": "SUCCESS",
+            "repository-name": repo,
+            "image-digest": dgst,
+            "action-type": action,
+            "image-tag": tag,
+        },
+    )
+
+
+def replication_action(
+    dest: Where, source: Where, repo: str, tag: str, dgst: str, when: datetime, ok: bool
+) -> dict:
+    """An `ECR Replication Action` emitted in the destination, as documented."""
+    event = _envelope(
+        "ECR Replication Action",
+        dest,
+        when,
+        {
+            "result": "SUCCESS" if ok else "FAILED",
+            "repository-name": repo,
+            "image-digest": dgst,
+            "source-account": source[0],
+            "action-type": "REPLICATE",
+            "source-region": source[1],
+            "image-tag": tag,
+        },
+    )
+    event["resources"] = [f"arn:aws:ecr:{dest[1]}:{dest[0]}:repository/{repo}"]
+    return event
+
+
+def scheduled_event(when: datetime) -> dict[str, Any]:
+    """The sweep's `rate(5 minutes)` trigger as EventBridge Scheduler delivers it."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid5(_NAMESPACE, f"sweep {_iso(when)}")),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "999999999999",
+        "time": _iso(when),
+        "region": "us-east-1",
+        "resources": [
+            "arn:aws:events:us-east-1:999999999999:rule/ecr-replication-auditor-dev-sweep"
+        ],
+        "detail": {},
+    }
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One replayable day: the configuration it assumes and its events in delivery order."""
+
+    start: datetime
+    end: datetime
+    events: list[dict[str, Any]]
+    replication_config: list[dict[str, Any]] = field(
+        default_factory=lambda: list(REPLICATION_CONFIG)
+    )
+    grace_seconds: int = GRACE_SECONDS
+
+    @property
+    def sweeps(self) -> int:
+        return sum(1 for e in self.events if e["detail-type"] == "Scheduled Event")
+
+
+class _Day:
+    """Writes the story in day-relative "HH:MM" times; delivery may lag an event's own time."""
+
+    def __init__(self, start: datetime) -> None:
+        self.start = start
+        self._timed: list[tuple[datetime, int, dict[str, Any]]] = []
+        self._due: list[datetime] = []
+
+    def at(self, clock: str) -> datetime:
+        hours, minutes = clock.split(":")
+        return self.start + timedelta(hours=int(hours), minutes=int(minutes))
+
+    def _add(self, event: dict[str, Any], when: datetime, delay_minutes: int = 0) -> None:
+        self._timed.append((when + timedelta(minutes=delay_minutes), len(self._timed), event))
+
+    def push(
+        self, where: Where, repo: str, tag: str, build: str, clock: str, delay: int = 0
+    ) -> None:
+        when = self.at(clock)
+        self._add(image_action("PUSH", where, repo, tag, digest(build), when), when, delay)
+        if where == DEV:
+            self._due.append(when + timedelta(seconds=GRACE_SECONDS))
+
+    def replicate(
+        self,
+        dest: Where,
+        repo: str,
+        tag: str,
+        build: str,
+        clock: str,
+        ok: bool = True,
+        delay: int = 0,
+    ) -> None:
+        when = self.at(clock)
+        event = replication_action(dest, DEV, repo, tag, digest(build), when, ok)
+        self._add(event, when, delay)
+
+    def redeliver_last(self, delay_minutes: int) -> None:
+        """ECR delivers "on a best effort basis": the same event (same id) arrives twice."""
+        when, _, event = self._timed[-1]
+        self._add(json.loads(json.dumps(event)), when, delay_minutes)
+
+    def events(self, end: datetime) -> list[dict[str, Any]]:
+        # Sweeps at the 5-minute marks right after each event and at each due time, plus an
+        # hourly heartbeat: the other marks of the real rate(5 minutes) would find nothing new.
+        marks = {_ceil(when, SWEEP_EVERY, strictly_after=True) for when, _, _ in self._timed}
+        marks |= {_ceil(due, SWEEP_EVERY, strictly_after=False) for due in self._due}
+        beat = _ceil(self.start, HEARTBEAT, strictly_after=False)
+        while beat <= end:
+            marks.add(beat)
+            beat += HEARTBEAT
+        marks.add(end)
+        timed = list(self._timed)
+        for mark in marks:
+            if self.start <= mark <= end:
+                # sorts after the ECR events of the same instant, as a sweep runs after them
+                timed.append((mark, len(self._timed) + len(timed), scheduled_event(mark)))
+        return [event for _, _, event in sorted(timed, key=lambda item: item[:2])]
+
+
+def build(now: datetime | None = None) -> Scenario:
+    """The demo day, ending a few minutes before `now` (default: the wall clock)."""
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    end = _ceil(now - END_MARGIN, SWEEP_EVERY, strictly_after=False) - SWEEP_EVERY
+    day = _Day(end - DAY_LENGTH)
+
+    # Healthy releases: dev pushes, both replicas arrive within minutes.
+    day.push(DEV, "team/api", "v1.4.0", "api-1.4.0", "00:20")
+    day.replicate(PROD, "team/api", "v1.4.0", "api-1.4.0", "00:23")
+    day.replicate(DR, "team/api", "v1.4.0", "api-1.4.0", "00:24")
+    day.push(DEV, "team/web", "v2.0.0", "web-2.0.0", "00:40")
+    day.replicate(PROD, "team/web", "v2.0.0", "web-2.0.0", "00:44")
+    day.replicate(DR, "team/web", "v2.0.0", "web-2.0.0", "00:45")
+    # ECR may also emit a PUSH where a replica lands; this one is delivered late. Neither
+    # counts as a local push: it is the same digest dev sent.
+    day.push(DR, "team/web", "v2.0.0", "web-2.0.0", "00:45", delay=7)
+    day.push(DEV, "tools/builder", "2024.11.1", "builder-2024.11.1", "01:10")
+    day.replicate(PROD, "tools/builder", "2024.11.1", "builder-2024.11.1", "01:16")
+    # No rule matches sandbox/: nothing is expected, nothing alerts.
+    day.push(DEV, "sandbox/scratch", "wip", "scratch-wip", "01:30")
+
+    # The `latest` overwrite: prod pushed its own `latest`; dev's replicated `latest` replaces it.
+    day.push(PROD, "team/api", "latest", "api-prod-hotfix", "02:15")
+    day.push(DEV, "team/api", "v1.4.1", "api-1.4.1", "03:00")
+    day.push(DEV, "team/api", "latest", "api-1.4.1", "03:00")
+    day.replicate(PROD, "team/api", "v1.4.1", "api-1.4.1", "03:04")
+    day.replicate(PROD, "team/api", "latest", "api-1.4.1", "03:04")
+    day.replicate(DR, "team/api", "v1.4.1", "api-1.4.1", "03:05")
+    day.replicate(DR, "team/api", "latest", "api-1.4.1", "03:05")
+    day.redeliver_last(delay_minutes=2)  # a duplicate changes nothing
+
+    # A replica that never arrives: DR never gets team/worker:v3.1.0.
+    day.push(DEV, "team/worker", "v3.1.0", "worker-3.1.0", "05:00")
+    day.replicate(PROD, "team/worker", "v3.1.0", "worker-3.1.0", "05:03")
+
+    # Fails, then recovers: ECR reports FAILED for prod, then the retry succeeds.
+    day.push(DEV, "team/billing", "v0.9.0", "billing-0.9.0", "07:00")
+    day.replicate(PROD, "team/billing", "v0.9.0", "billing-0.9.0", "07:02", ok=False)
+    day.replicate(DR, "team/billing", "v0.9.0", "billing-0.9.0", "07:03")
+    day.replicate(PROD, "team/billing", "v0.9.0", "billing-0.9.0", "07:41")
+
+    # A hand-pushed tag in prod: v2.0.0 there now diverges from dev's v2.0.0.
+    day.push(PROD, "team/web", "v2.0.0", "web-2.0.0-prod-patch", "10:12")
+
+    # A late replica: tools/builder reaches prod 72 minutes after the push.
+    day.push(DEV, "tools/builder", "2024.11.2", "builder-2024.11.2", "12:00")
+    day.replicate(PROD, "tools/builder", "2024.11.2", "builder-2024.11.2", "13:12")
+
+    # More healthy traffic through the afternoon.
+    day.push(DEV, "team/web", "v2.1.0", "web-2.1.0", "15:00")
+    day.replicate(PROD, "team/web", "v2.1.0", "web-2.1.0", "15:03")
+    day.replicate(DR, "team/web", "v2.1.0", "web-2.1.0", "15:04")
+    day.push(DEV, "team/billing", "v0.9.1", "billing-0.9.1", "18:00")
+    day.replicate(DR, "team/billing", "v0.9.1", "billing-0.9.1", "18:02")
+    day.replicate(PROD, "team/billing", "v0.9.1", "billing-0.9.1", "18:03")
+
+    # The evening release: prod's `latest` follows dev's (ordinary propagation, no alert);
+    # DR is still within its grace period when the day ends.
+    day.push(DEV, "team/api", "v1.5.0", "api-1.5.0", "23:30")
+    day.push(DEV, "team/api", "latest", "api-1.5.0", "23:30")
+    day.replicate(PROD, "team/api", "v1.5.0", "api-1.5.0", "23:33")
+    day.replicate(PROD, "team/api", "latest", "api-1.5.0", "23:33")
+
+    return Scenario(start=day.start, end=end, events=day.events(end))
+
+
+def main() -> int:
+    for event in build().events:
+        sys.stdout.write(json.dumps(event) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
