@@ -1,0 +1,318 @@
+"""Renderings of the alert document for people: Amazon Q Developer chat notifications and Slack.
+
+Pure functions of one alert document (domain.alert_document); no I/O. The SNS adapter publishes
+`render_chatbot` when ALERT_FORMAT=chatbot, the Slack adapter posts `render_slack`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from chalicelib.domain import ALERT_KEYS, CAUSE_TEXT, short_digest
+
+EMOJI = {"critical": "🔴", "warning": "🟠", "info": "✅"}
+ELLIPSIS = "…"
+
+# Slack Block Kit limits (https://docs.slack.dev/reference/block-kit/blocks).
+SLACK_HEADER_MAX = 150
+SLACK_SECTION_MAX = 3000
+SLACK_FIELD_MAX = 2000
+SLACK_FIELDS_MAX = 10
+SLACK_BLOCKS_MAX = 50
+# Readable widths inside the two-column field grid; the code block carries the full values.
+FIELD_VALUE_MAX = 120
+REASON_MAX = 500
+# No single context value may make a chat message unwieldy or the SNS body approach 256 KB.
+CONTEXT_VALUE_MAX = 2000
+
+
+# ----------------------------------------------------------------------------- text helpers
+
+
+def _utf16_units(char: str) -> int:
+    # Slack counts characters as JavaScript does: an astral emoji is two units.
+    return 2 if ord(char) > 0xFFFF else 1
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` UTF-16 units, marked with an ellipsis when cut."""
+    if sum(_utf16_units(c) for c in text) <= limit:
+        return text
+    kept: list[str] = []
+    used = len(ELLIPSIS)
+    for char in text:
+        used += _utf16_units(char)
+        if used > limit:
+            break
+        kept.append(char)
+    return "".join(kept) + ELLIPSIS
+
+
+def _escape(text: str) -> str:
+    # Slack mrkdwn and chat markdown treat &, < and > as control characters.
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _code(text: str, limit: int = FIELD_VALUE_MAX) -> str:
+    """An inline code span; a backtick inside would end it early."""
+    inner = _escape(clip(text, limit)).replace("`", "'")
+    return f"`{inner}`"
+
+
+def _where(location: Mapping[str, str] | None) -> str:
+    return f"{location['account']}/{location['region']}" if location else "unknown"
+
+
+def _duration(seconds: int) -> str:
+    minutes, secs = divmod(seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours} h {minutes} min"
+    if minutes:
+        return f"{minutes} min {secs} s" if secs else f"{minutes} min"
+    return f"{secs} s"
+
+
+def _as_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, Mapping) and {"account", "region"} <= value.keys():
+        return _where(value)
+    return str(value)
+
+
+def repository_arn(repository: str, location: Mapping[str, str] | None) -> str | None:
+    """The ECR repository ARN at a location, in the partition its region belongs to."""
+    if not location or not location.get("account") or not location.get("region"):
+        return None
+    region = location["region"]
+    partition = (
+        "aws-cn"
+        if region.startswith("cn-")
+        else "aws-us-gov"
+        if region.startswith("us-gov-")
+        else "aws"
+    )
+    return f"arn:{partition}:ecr:{region}:{location['account']}:repository/{repository}"
+
+
+# ----------------------------------------------------------------------------- shared content
+
+
+def _title(alert: Mapping[str, Any], limit: int) -> str:
+    emoji = EMOJI.get(alert["severity"], "")
+    # Kind first, so a clip only ever shortens the repository.
+    return clip(f"{emoji} {alert['kind']}: {alert['repository']}", limit)
+
+
+def _details(alert: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(label, mrkdwn value) pairs that apply to this alert, in reading order."""
+    kind = alert["kind"]
+    rows: list[tuple[str, str]] = []
+    if alert["tag"]:
+        rows.append(("Tag", _code(alert["tag"])))
+    rows.append(("Digest", _code(short_digest(alert["digest"]))))
+    if alert["previous_digest"]:
+        rows.append(("Previous digest", _code(short_digest(alert["previous_digest"]))))
+    rows.append(
+        (
+            "Source → Destination",
+            f"{_code(_where(alert['source']))} → {_code(_where(alert['destination']))}",
+        )
+    )
+    if alert["pushed_at"]:
+        rows.append(("Tag moved" if kind == "TAG_OVERWRITTEN" else "Pushed", alert["pushed_at"]))
+    if alert["due_at"]:
+        rows.append(("Due", alert["due_at"]))
+    if alert["detected_at"]:
+        rows.append(("Recovered" if kind == "RECOVERED" else "Detected", alert["detected_at"]))
+    if alert["cause"]:
+        text = CAUSE_TEXT.get(alert["cause"], alert["cause"])
+        rows.append(("Cause", f"{_escape(text)} ({_code(alert['cause'])})"))
+    if alert["resolves"]:
+        rows.append(("Resolves", _code(alert["resolves"])))
+    if isinstance(alert["lag_seconds"], int):
+        rows.append(("Replication lag", _duration(alert["lag_seconds"])))
+    if alert["failure_reason"]:
+        rows.append(("Failure reason", _escape(clip(alert["failure_reason"], REASON_MAX))))
+    return rows
+
+
+def next_steps(alert: Mapping[str, Any]) -> list[str]:
+    """Concrete things to check for this alert, with commands ready to paste."""
+    kind = alert["kind"]
+    if kind == "RECOVERED":
+        return ["No action needed."]
+    repo, digest, tag = alert["repository"], alert["digest"], alert["tag"]
+    source, dest = alert["source"] or {}, alert["destination"] or {}
+    src_account, src_region = source.get("account", "SOURCE"), source.get("region", "REGION")
+    dst_account, dst_region = dest.get("account", "DEST"), dest.get("region", "REGION")
+    status = (
+        f"In the source account {src_account}: `aws ecr describe-image-replication-status "
+        f"--registry-id {src_account} --repository-name {repo} "
+        f"--image-id imageDigest={digest} --region {src_region}`"
+    )
+    arrived = (
+        f"In the destination account {dst_account}: `aws ecr describe-images "
+        f"--repository-name {repo} --image-ids imageDigest={digest} --region {dst_region}`"
+    )
+    policy = (
+        f"Destination registry policy (`aws ecr get-registry-policy --region {dst_region}` in "
+        f"{dst_account}) must allow account {src_account} `ecr:ReplicateImage` and "
+        f"`ecr:CreateRepository` (without it, `{repo}` must already exist there)."
+    )
+    if kind == "REPLICA_MISSING":
+        return [
+            status,
+            arrived,
+            f"Source replication rules (`aws ecr describe-registry --region {src_region}` in "
+            f"{src_account}) must still name {dst_account}/{dst_region} and match `{repo}`.",
+            policy,
+            "Both accounts must be opted in to both regions; replication never crosses "
+            "partitions and does not chain.",
+        ]
+    if kind == "REPLICATION_FAILED":
+        return [
+            policy,
+            f"CloudTrail in {dst_account}/{dst_region}: look for failed `ReplicateImage` or "
+            "`CreateRepository` calls (`aws cloudtrail lookup-events --lookup-attributes "
+            f"AttributeKey=EventName,AttributeValue=ReplicateImage --region {dst_region}`).",
+            status,
+            "ECR replicates once per push: after fixing the cause, push the image again at the "
+            "source (a new tag will do); this incident recovers when the replica arrives.",
+        ]
+    image = f"{repo}:{tag}" if tag else repo
+    look = (
+        f"Compare `aws ecr batch-get-image --repository-name {repo} --image-ids imageTag={tag} "
+        f"--region {dst_region}` in {dst_account} with the source."
+    )
+    cause = alert["cause"]
+    if cause == "replication_overwrote_local_tag":
+        return [
+            f"`{image}` was pushed in {dst_account}/{dst_region} and replication from "
+            f"{src_account}/{src_region} moved it; the previous image stays reachable as "
+            f"`{repo}@{alert['previous_digest']}` until a lifecycle policy expires it untagged.",
+            "If the destination owns this tag, use tags the source does not replicate or narrow "
+            "the source's repository filters.",
+            "Tag immutability on the destination (repository creation template) stops the "
+            "overwrite, but then replicated tags stop moving there too.",
+        ]
+    if cause == "local_push_overwrote_replica_tag":
+        return [
+            f"Someone pushed `{image}` directly in {dst_account}/{dst_region}; it now differs from "
+            f"{src_account}/{src_region}. Find the `PutImage` call in CloudTrail there.",
+            f"To converge, retag the replicated image `{repo}@{alert['previous_digest']}` as "
+            f"`{tag}` there (`aws ecr batch-get-image` for its manifest, then `aws ecr put-image "
+            f"--image-tag {tag}`).",
+            "Restrict `ecr:PutImage` on replicated repositories in the destination account.",
+        ]
+    if cause == "replication_from_another_source":
+        return [
+            f"More than one source replicates `{repo}` to {dst_account}/{dst_region} and both "
+            f"push `{tag}`; the latest was from {src_account}/{src_region}.",
+            "Give each source distinct repository prefix filters or distinct tags "
+            "(`aws ecr describe-registry` in each source).",
+            look,
+        ]
+    return [look]
+
+
+# ----------------------------------------------------------------------------- chatbot
+
+
+def render_chatbot(alert: Mapping[str, Any]) -> dict[str, Any]:
+    """Amazon Q Developer in chat applications custom notification (schema version 1.0).
+
+    `threadId` is the incident id, so a RECOVERED (same incident id) threads under its alert.
+    """
+    description = "\n".join(
+        [_escape(alert["summary"]), *(f"• {label}: {value}" for label, value in _details(alert))]
+    )
+    destination = alert["destination"] or {}
+    keywords = [
+        alert["kind"],
+        alert["severity"],
+        clip(alert["repository"], 100),
+        *(v for v in (destination.get("account"), destination.get("region")) if v),
+    ]
+    if alert["cause"]:
+        keywords.append(alert["cause"])
+    resources = [
+        arn
+        for arn in (
+            repository_arn(alert["repository"], alert["destination"]),
+            repository_arn(alert["repository"], alert["source"]),
+        )
+        if arn
+    ]
+    context_keys = [*ALERT_KEYS, *(k for k in alert if k not in ALERT_KEYS)]
+    return {
+        "version": "1.0",
+        "source": "custom",
+        "id": f"{alert['incident_id']}:{alert['kind']}",
+        "content": {
+            "textType": "client-markdown",
+            "title": _title(alert, 250),
+            "description": description,
+            "nextSteps": next_steps(alert),
+            "keywords": keywords,
+        },
+        "metadata": {
+            "threadId": alert["incident_id"],
+            "summary": alert["summary"],
+            "eventType": alert["kind"],
+            "relatedResources": list(dict.fromkeys(resources)),
+            "additionalContext": {
+                key: clip(_as_text(alert.get(key)), CONTEXT_VALUE_MAX) for key in context_keys
+            },
+        },
+    }
+
+
+# ----------------------------------------------------------------------------- slack
+
+
+def _full_values(alert: Mapping[str, Any]) -> str:
+    """Full, copyable identifiers: the fields above shorten them."""
+    lines = [f"repository: {alert['repository']}"]
+    if alert["tag"]:
+        lines.append(f"tag:        {alert['tag']}")
+    lines.append(f"digest:     {alert['digest']}")
+    if alert["previous_digest"]:
+        lines.append(f"previous:   {alert['previous_digest']}")
+    body = _escape("\n".join(lines)).replace("```", "'''")
+    return f"```{clip(body, SLACK_SECTION_MAX - 6)}```"
+
+
+def render_slack(alert: Mapping[str, Any]) -> dict[str, Any]:
+    """Slack incoming-webhook payload: a fallback `text` and Block Kit blocks within limits."""
+    fields = [
+        {"type": "mrkdwn", "text": clip(f"*{label}*\n{value}", SLACK_FIELD_MAX)}
+        for label, value in _details(alert)
+    ][:SLACK_FIELDS_MAX]
+    blocks: list[dict[str, Any]] = [
+        {
+            "type": "header",
+            "text": {"type": "plain_text", "text": _title(alert, SLACK_HEADER_MAX), "emoji": True},
+        },
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": clip(_escape(alert["summary"]), SLACK_SECTION_MAX)},
+            "fields": fields,
+        },
+        {"type": "section", "text": {"type": "mrkdwn", "text": _full_values(alert)}},
+        {
+            "type": "context",
+            "elements": [
+                {
+                    "type": "mrkdwn",
+                    "text": clip(
+                        f"incident {_code(alert['incident_id'], 200)} · {alert['severity']}",
+                        SLACK_FIELD_MAX,
+                    ),
+                }
+            ],
+        },
+    ]
+    return {"text": alert["summary"], "blocks": blocks[:SLACK_BLOCKS_MAX]}
