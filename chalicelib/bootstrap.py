@@ -40,7 +40,10 @@ def build(settings: Settings | None = None) -> Deps:
     if settings.slack_webhook_secret_arn:
         from chalicelib.adapters.slack import SlackAlerts, secret_webhook_url
 
-        channels.append(SlackAlerts(secret_webhook_url(settings.slack_webhook_secret_arn)))
+        # A short timeout: a hung Slack must not eat the sweep's budget; the outbox retries.
+        channels.append(
+            SlackAlerts(secret_webhook_url(settings.slack_webhook_secret_arn), timeout=3.0)
+        )
     return Deps(
         settings=settings,
         ledger=DynamoLedger(_client("dynamodb"), settings.audit_table),

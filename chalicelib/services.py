@@ -280,8 +280,7 @@ def sweep(now: datetime, deps: Deps, has_time: Callable[[], bool] = lambda: True
     report = SweepReport(now)
     _sweep_overdue(now, deps, report, has_time)
     _judge_tag_moves(now, deps, report, has_time)
-    if has_time():
-        drain_outbox(deps)
+    drain_outbox(deps, has_time)
     return report
 
 
@@ -364,12 +363,12 @@ def deliver(notes: Iterable[tuple[str, str]], deps: Deps) -> None:
             _deliver_one(notification, deps)
 
 
-def drain_outbox(deps: Deps) -> int:
+def drain_outbox(deps: Deps, has_time: Callable[[], bool] = lambda: True) -> None:
     """Retry everything still undelivered (run by every sweep)."""
-    pending = deps.ledger.outbox(SWEEP_BATCH)
-    for notification in pending:
+    for notification in deps.ledger.outbox(SWEEP_BATCH):
+        if not has_time():
+            return
         _deliver_one(notification, deps)
-    return len(pending)
 
 
 def _deliver_one(notification: Notification, deps: Deps) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 
 from chalicelib.local.emulator import start_moto
 from tests import events as ev
+from tests.webhook import Webhook
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -183,3 +185,23 @@ def client(auditor_env: dict[str, str]) -> Iterator[Any]:
 
     with Client(app_module.app, project_dir=str(ROOT)) as test_client:
         yield test_client
+
+
+@pytest.fixture(scope="session")
+def webhook_server() -> Iterator[Webhook]:
+    hook = Webhook()
+    thread = threading.Thread(target=hook.server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield hook
+    finally:
+        hook.release.set()
+        hook.server.shutdown()
+        hook.server.server_close()
+
+
+@pytest.fixture
+def webhook(webhook_server: Webhook) -> Iterator[Webhook]:
+    webhook_server.reset()
+    yield webhook_server
+    webhook_server.reset()
