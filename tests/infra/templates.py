@@ -65,7 +65,12 @@ def chalice_package(stage: str, out: Path) -> Packaged:
 
 def sam_transform(sam: dict[str, Any]) -> dict[str, Any]:
     """Expand AWS::Serverless resources as CloudFormation's transform does (offline)."""
-    from samtranslator.translator.transform import transform
+    try:
+        from samtranslator.translator.transform import transform
+    except ImportError as error:  # pragma: no cover - environment problem, say how to fix it
+        raise RuntimeError(
+            "aws-sam-translator is missing: pip install -r requirements-infra.txt"
+        ) from error
 
     class NoManagedPolicies:
         def load(self) -> dict[str, str]:
