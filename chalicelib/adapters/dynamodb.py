@@ -105,6 +105,31 @@ class DynamoLedger:
         code = getattr(error, "response", {}).get("Error", {}).get("Code")
         return code == "ConditionalCheckFailedException"
 
+    def _put_new(self, item: Mapping[str, Any]) -> bool:
+        """Put an item unless one exists with its key; False when it already did."""
+        return (
+            self._write(
+                self._client.put_item,
+                Item=self._item(item),
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+            is not None
+        )
+
+    def _update_if(self, pk: str, sk: str, **kwargs: Any) -> dict[str, Any] | None:
+        """A conditional UpdateItem; None when its condition did not hold."""
+        return self._write(self._client.update_item, Key=self._key(pk, sk), **kwargs)
+
+    def _write(self, call: Any, **kwargs: Any) -> dict[str, Any] | None:
+        # A failed condition means "already done" or "superseded"; anything else propagates
+        # so that Lambda and EventBridge retry.
+        try:
+            return dict(call(TableName=self._table, **kwargs))
+        except Exception as error:
+            if self._conditional_failed(error):
+                return None
+            raise
+
     def _transaction_conflict(self, error: Exception) -> bool:
         response = getattr(error, "response", {})
         if response.get("Error", {}).get("Code") != "TransactionCanceledException":
@@ -170,15 +195,7 @@ class DynamoLedger:
         }
         if judge:
             item.update(gsi1pk="JUDGE", gsi1sk=f"{iso(entry.time)}#{pk}#{entry.sort_key}")
-        try:
-            self._client.put_item(
-                TableName=self._table,
-                Item=self._item(item),
-                ConditionExpression="attribute_not_exists(pk)",
-            )
-        except Exception as error:
-            if not self._conditional_failed(error):
-                raise
+        if not self._put_new(item):
             return False
         self._move_head(entry)
         return True
@@ -191,20 +208,15 @@ class DynamoLedger:
         else:
             update = "SET head_key = :k, #t = :t, event_id = :e, digest = :d"
             values[":d"] = entry.digest
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key=self._key(
-                    f"REPO#{entry.repository}", f"TAG#{_loc_key(entry.location)}#{entry.tag}"
-                ),
-                UpdateExpression=update,
-                ConditionExpression="attribute_not_exists(head_key) OR head_key < :k",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=self._values(values),
-            )
-        except Exception as error:
-            if not self._conditional_failed(error):
-                raise  # an older event never moves a tag back: a failed condition is fine
+        # an older event never moves a tag back: its failed condition is fine
+        self._update_if(
+            f"REPO#{entry.repository}",
+            f"TAG#{_loc_key(entry.location)}#{entry.tag}",
+            UpdateExpression=update,
+            ConditionExpression="attribute_not_exists(head_key) OR head_key < :k",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=self._values(values),
+        )
 
     def unjudged_entries(self, now: datetime, limit: int) -> list[TagEntry]:
         items = self._query(
@@ -282,30 +294,24 @@ class DynamoLedger:
         earliest: bool,
     ) -> None:
         comparison = ">" if earliest else "<"
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key=self._key(f"IMG#{repository}#{digest}", f"AT#{_loc_key(location)}"),
-                UpdateExpression=(
-                    f"SET {attribute} = :t, account = :a, #r = :r, expires_at = :x, #type = :ty"
-                ),
-                ConditionExpression=(
-                    f"attribute_not_exists({attribute}) OR {attribute} {comparison} :t"
-                ),
-                ExpressionAttributeNames={"#r": "region", "#type": "type"},
-                ExpressionAttributeValues=self._values(
-                    {
-                        ":t": iso(moment),
-                        ":a": location.account,
-                        ":r": location.region,
-                        ":x": _ttl(moment, HISTORY_TTL),
-                        ":ty": "presence",
-                    }
-                ),
-            )
-        except Exception as error:
-            if not self._conditional_failed(error):
-                raise
+        self._update_if(
+            f"IMG#{repository}#{digest}",
+            f"AT#{_loc_key(location)}",
+            UpdateExpression=(
+                f"SET {attribute} = :t, account = :a, #r = :r, expires_at = :x, #type = :ty"
+            ),
+            ConditionExpression=f"attribute_not_exists({attribute}) OR {attribute} {comparison} :t",
+            ExpressionAttributeNames={"#r": "region", "#type": "type"},
+            ExpressionAttributeValues=self._values(
+                {
+                    ":t": iso(moment),
+                    ":a": location.account,
+                    ":r": location.region,
+                    ":x": _ttl(moment, HISTORY_TTL),
+                    ":ty": "presence",
+                }
+            ),
+        )
 
     def image_facts(self, repository: str, digest: str) -> ImageFacts:
         """One Query: where the digest is, and every replica expected of it."""
@@ -328,58 +334,38 @@ class DynamoLedger:
     def expect(self, replica: Replica) -> bool:
         """Create a pending replica (True), or move an existing one's push and due time earlier."""
         item = self._replica_item(replica)
-        try:
-            self._client.put_item(
-                TableName=self._table,
-                Item=self._item(item),
-                ConditionExpression="attribute_not_exists(pk)",
-            )
+        if self._put_new(item):
             return True
-        except Exception as error:
-            if not self._conditional_failed(error):
-                raise
         if replica.pushed_at is None:
             return False
         values = {
             ":p": iso(replica.pushed_at),
             ":d": format_time(replica.due_at),
             ":tag": replica.tag,
-            ":pending": "pending",
-            ":due": "DUE",
-            ":dsk": item.get("gsi1sk") or f"{format_time(replica.due_at)}#{replica.replica_id}",
             ":csk": item["gsi2sk"],
         }
         earlier = "(attribute_not_exists(pushed_at) OR pushed_at > :p)"
-        key = self._key(item["pk"], item["sk"])
-        try:  # a pending replica also (re)enters the due index
-            self._client.update_item(
-                TableName=self._table,
-                Key=key,
-                UpdateExpression=(
-                    "SET pushed_at = :p, due_at = :d, tag = :tag, gsi1pk = :due, gsi1sk = :dsk, "
-                    "gsi2sk = :csk"
-                ),
-                ConditionExpression=f"{earlier} AND #s = :pending",
-                ExpressionAttributeNames={"#s": "state"},
-                ExpressionAttributeValues=self._values(values),
-            )
-            return False
-        except Exception as error:
-            if not self._conditional_failed(error):
-                raise
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key=key,
+        moved = self._update_if(  # a pending replica also (re)enters the due index
+            item["pk"],
+            item["sk"],
+            UpdateExpression=(
+                "SET pushed_at = :p, due_at = :d, tag = :tag, gsi2sk = :csk, "
+                "gsi1pk = :due, gsi1sk = :dsk"
+            ),
+            ConditionExpression=f"{earlier} AND #s = :pending",
+            ExpressionAttributeNames={"#s": "state"},
+            ExpressionAttributeValues=self._values(
+                {**values, ":pending": "pending", ":due": "DUE", ":dsk": item["gsi1sk"]}
+            ),
+        )
+        if moved is None:
+            self._update_if(
+                item["pk"],
+                item["sk"],
                 UpdateExpression="SET pushed_at = :p, due_at = :d, tag = :tag, gsi2sk = :csk",
                 ConditionExpression=earlier,
-                ExpressionAttributeValues=self._values(
-                    {k: values[k] for k in (":p", ":d", ":tag", ":csk")}
-                ),
+                ExpressionAttributeValues=self._values(values),
             )
-        except Exception as error:
-            if not self._conditional_failed(error):
-                raise
         return False
 
     def _replica_item(self, replica: Replica) -> dict[str, Any]:
@@ -430,54 +416,34 @@ class DynamoLedger:
             values[":x"] = _ttl(at, HISTORY_TTL)
         allowed = ", ".join(f":from{i}" for i in range(len(from_states)))
         values.update({f":from{i}": s for i, s in enumerate(from_states)})
-        try:
-            response = self._client.update_item(
-                TableName=self._table,
-                Key=self._key(item["pk"], item["sk"]),
-                UpdateExpression=f"SET {', '.join(sets)} REMOVE gsi1pk, gsi1sk",
-                ConditionExpression=f"attribute_exists(pk) AND #s IN ({allowed})",
-                ExpressionAttributeNames={"#s": "state"},
-                ExpressionAttributeValues=self._values(values),
-                ReturnValues="ALL_OLD",
-            )
-        except Exception as error:
-            if not self._conditional_failed(error):
-                raise
-            return None
-        return _replica(self._plain(response["Attributes"]))
+        response = self._update_if(
+            item["pk"],
+            item["sk"],
+            UpdateExpression=f"SET {', '.join(sets)} REMOVE gsi1pk, gsi1sk",
+            ConditionExpression=f"attribute_exists(pk) AND #s IN ({allowed})",
+            ExpressionAttributeNames={"#s": "state"},
+            ExpressionAttributeValues=self._values(values),
+            ReturnValues="ALL_OLD",
+        )
+        return _replica(self._plain(response["Attributes"])) if response else None
 
     def ensure_replica(self, replica: Replica) -> None:
         """Create a replica known only from a replication event (no push seen yet)."""
-        try:
-            self._client.put_item(
-                TableName=self._table,
-                Item=self._item(self._replica_item(replica)),
-                ConditionExpression="attribute_not_exists(pk)",
-            )
-        except Exception as error:
-            if not self._conditional_failed(error):
-                raise
-            return
-        self.register_repository(replica.repository)
+        if self._put_new(self._replica_item(replica)):
+            self.register_repository(replica.repository)
 
     def correct_arrival(self, replica: Replica, arrived_at: datetime) -> bool:
         """An earlier arrival learnt late moves replicated_at back to the first sighting."""
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key=self._key(*_replica_key(replica)),
-                UpdateExpression="SET replicated_at = :at",
-                ConditionExpression="#s = :replicated AND replicated_at > :at",
-                ExpressionAttributeNames={"#s": "state"},
-                ExpressionAttributeValues=self._values(
-                    {":at": iso(arrived_at), ":replicated": "replicated"}
-                ),
-            )
-        except Exception as error:
-            if not self._conditional_failed(error):
-                raise
-            return False
-        return True
+        moved = self._update_if(
+            *_replica_key(replica),
+            UpdateExpression="SET replicated_at = :at",
+            ConditionExpression="#s = :replicated AND replicated_at > :at",
+            ExpressionAttributeNames={"#s": "state"},
+            ExpressionAttributeValues=self._values(
+                {":at": iso(arrived_at), ":replicated": "replicated"}
+            ),
+        )
+        return moved is not None
 
     def record_arrival(
         self, replica: Replica, arrived_at: datetime, replaces: datetime | None = None
@@ -700,22 +666,17 @@ class DynamoLedger:
         self, incident_id: str, expected: str, alert: dict[str, Any]
     ) -> bool:
         """Swap an open incident's stored alert document if nobody changed it meanwhile."""
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key=self._key(f"INC#{incident_id}", "INC"),
-                UpdateExpression="SET alert = :new",
-                ConditionExpression="alert = :old AND #s = :open",
-                ExpressionAttributeNames={"#s": "state"},
-                ExpressionAttributeValues=self._values(
-                    {":new": json.dumps(alert, sort_keys=True), ":old": expected, ":open": "open"}
-                ),
-            )
-        except Exception as error:
-            if not self._conditional_failed(error):
-                raise
-            return False
-        return True
+        swapped = self._update_if(
+            f"INC#{incident_id}",
+            "INC",
+            UpdateExpression="SET alert = :new",
+            ConditionExpression="alert = :old AND #s = :open",
+            ExpressionAttributeNames={"#s": "state"},
+            ExpressionAttributeValues=self._values(
+                {":new": json.dumps(alert, sort_keys=True), ":old": expected, ":open": "open"}
+            ),
+        )
+        return swapped is not None
 
     def resolve_incident(
         self, incident_id: str, recovery: dict[str, Any], channels: frozenset[str]
@@ -816,28 +777,22 @@ class DynamoLedger:
 
     def claim(self, notification: Notification, now: datetime, lease: timedelta) -> bool:
         """Take a short lease so that only one invocation delivers a notification at a time."""
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key=self._key(f"INC#{notification.incident_id}", f"NOTE#{notification.note}"),
-                UpdateExpression="SET claimed_until = :until",
-                ConditionExpression=(
-                    "gsi1pk = :outbox AND "
-                    "(attribute_not_exists(claimed_until) OR claimed_until < :now)"
-                ),
-                ExpressionAttributeValues=self._values(
-                    {
-                        ":until": int((now + lease).timestamp()),
-                        ":now": int(now.timestamp()),
-                        ":outbox": "OUTBOX",
-                    }
-                ),
-            )
-        except Exception as error:
-            if not self._conditional_failed(error):
-                raise
-            return False
-        return True
+        claimed = self._update_if(
+            f"INC#{notification.incident_id}",
+            f"NOTE#{notification.note}",
+            UpdateExpression="SET claimed_until = :until",
+            ConditionExpression=(
+                "gsi1pk = :outbox AND (attribute_not_exists(claimed_until) OR claimed_until < :now)"
+            ),
+            ExpressionAttributeValues=self._values(
+                {
+                    ":until": int((now + lease).timestamp()),
+                    ":now": int(now.timestamp()),
+                    ":outbox": "OUTBOX",
+                }
+            ),
+        )
+        return claimed is not None
 
     def settle(
         self, notification: Notification, remaining: frozenset[str], slack_tries: int, now: datetime
