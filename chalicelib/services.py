@@ -176,8 +176,9 @@ def _reconcile_image(repository: str, digest: str, deps: Deps, outcome: Outcome)
 
 
 def _complete_failure_incident(replica: Replica, deps: Deps) -> None:
-    """A failure reported before its source push opens without push and due times; once the
-    push is known, the open incident shows them too, whatever the delivery order was."""
+    """A failure reported before its source push opens without push and due times (or with a
+    later push's); the open incident follows the replica's earliest push, so what it shows does
+    not depend on the delivery order."""
     if replica.pushed_at is None:
         return
     incident_id = domain.incident_id_for("REPLICATION_FAILED", replica)
@@ -185,7 +186,7 @@ def _complete_failure_incident(replica: Replica, deps: Deps) -> None:
     if not incident or incident["state"] != "open":
         return
     alert = json.loads(incident["alert"])
-    if alert["pushed_at"] is not None:
+    if alert["pushed_at"] == domain.format_time(replica.pushed_at) and alert["tag"] == replica.tag:
         return
     completed = domain.alert_document(
         **{
