@@ -4,11 +4,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test lint typecheck check bench clean
+.PHONY: venv demo test lint typecheck check bench clean package deploy-guide test-infra checkov
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
+$(STAMP): requirements.txt requirements-dev.txt requirements-infra.txt constraints.txt pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run make PYTHON=/path/to/python3.11" >&2; exit 1; }
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
@@ -30,8 +30,24 @@ typecheck: venv
 
 check: lint typecheck test
 
-bench: venv
+bench: venv ## per-event cost and history independence, as ratios to a same-run baseline
 	$(PY) bench/run.py
 
+STAGE ?= dev
+
+package: venv ## build build/$(STAGE)/sam.json + deployment.zip: the Chalice app merged with infra/app-resources.json
+	@case "$(STAGE)" in dev|prod) ;; *) echo "error: STAGE must be dev or prod" >&2; exit 1;; esac
+	rm -rf build/$(STAGE)
+	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(VENV)/bin/chalice package --stage $(STAGE) --merge-template infra/app-resources.json build/$(STAGE)
+
+deploy-guide: ## print the commands that deploy STAGE and the member-account forwarder
+	@STAGE=$(STAGE) sh scripts/deploy-guide.sh
+
+test-infra: venv ## deployment templates only: cfn-lint, template assertions, moto deployment, checkov
+	$(PY) -m pytest tests/infra $(PYTEST_ARGS)
+
+checkov: package ## checkov (own venv .venv-checkov) on the packaged template and the forwarder
+	$(PY) scripts/checkov.py build/$(STAGE)/sam.json infra/forwarder.json
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .venv-checkov build .pytest_cache .mypy_cache .ruff_cache .hypothesis
