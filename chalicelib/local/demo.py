@@ -221,6 +221,26 @@ def _interruptible() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+def _import_chalice_test_quietly() -> None:
+    """Import chalice.test without its terminal probe.
+
+    chalice.test pulls in `inquirer`, whose import builds a `blessed.Terminal`, which writes
+    capability queries to a TTY and waits for answers: garbage on screen and up to 10 s lost
+    where the terminal does not answer. blessed skips the probe when NO_COLOR is set.
+    """
+    if "chalice.test" in sys.modules:
+        return
+    previous = os.environ.get("NO_COLOR")
+    os.environ["NO_COLOR"] = "1"
+    try:
+        import chalice.test  # noqa: F401
+    finally:
+        if previous is None:
+            os.environ.pop("NO_COLOR", None)
+        else:
+            os.environ["NO_COLOR"] = previous
+
+
 def _describe_topology(scenario: day.Scenario) -> list[str]:
     lines = []
     for registry in scenario.replication_config:
@@ -285,61 +305,32 @@ def _bind_server(app: Any, port: int) -> Any:
 def run_demo(port: int, once: bool, speed: float, stream: TextIO | None = None) -> int:
     """Run the whole demo; returns the process exit code."""
     console = Console(stream or sys.stdout)
+    # A busy port should fail now rather than after the show. It is not held open meanwhile:
+    # clients polling for the API would queue up on it during the replay.
+    problem = None if once else _port_problem(port)
+    if problem:
+        console.line(f"error: cannot listen on 127.0.0.1:{port}: {problem}")
+        console.line("hint: pass another port, e.g. --port 8080")
+        return 2
     moto = None
     server = None
-    serving = False
     try:
         with _interruptible():
-            started = time.monotonic()
-            console.line("ECR Replication Auditor - local demo (no AWS account needed)")
             from chalicelib.local.emulator import start_moto
 
+            started = time.monotonic()
+            console.line("ECR Replication Auditor - local demo (no AWS account needed)")
             moto = start_moto()
             scenario = day.build()
-            _isolate_environment(moto.endpoint, scenario)
-            console.line(f"  emulator   moto server at {moto.endpoint}")
-
-            import boto3
-
-            from chalicelib import bootstrap, services
-            from chalicelib.local.provision import provision
-
-            session = boto3.session.Session()
-            env = provision(session)
-            os.environ.update(env)
-            bootstrap.reset()
-            bootstrap.deps()  # built now, from the environment above
-            console.line(f"  ledger     DynamoDB table {env['AUDIT_TABLE']}")
-            console.line(f"  alerts     SNS topic {env['ALERT_TOPIC_ARN']}")
-            for number, text in enumerate(_describe_topology(scenario)):
-                console.line(f"  {'replicates' if number == 0 else '':<10} {text}")
-            console.line(f"  grace      {scenario.grace_seconds // 60} min after a push")
-            feed = AlertFeed(session, env["ALERT_TOPIC_ARN"])
-
+            feed = _set_up(moto.endpoint, scenario, console)
             import app as app_module
-
-            if not once:
-                # A busy port should fail now rather than after the show. Not kept open:
-                # clients polling for the API would queue up on it during the replay.
-                problem = _port_problem(port)
-                if problem:
-                    console.line(f"error: cannot listen on 127.0.0.1:{port}: {problem}")
-                    console.line("hint: pass another port, e.g. --port 8080")
-                    return 2
 
             alerts = _replay(app_module.app, scenario, feed, console, speed)
             console.line(
                 f"  replayed {len(scenario.events)} events ({scenario.sweeps} sweeps) and "
-                f"published {len(alerts)} alerts in {time.monotonic() - started:.1f} s"
+                f"published {len(alerts)} alerts; {time.monotonic() - started:.1f} s in all"
             )
-            console.line()
-            console.line(_render_status(services, bootstrap))
-            matrix = _render_matrix(services.repositories(bootstrap.deps()))
-            if matrix:
-                console.line()
-                console.line("Replicas of each repository's newest image:")
-                for row in matrix:
-                    console.line(f"  {row}")
+            _print_state(console)
             if once:
                 return 0
             try:
@@ -347,25 +338,13 @@ def run_demo(port: int, once: bool, speed: float, stream: TextIO | None = None) 
             except OSError as error:
                 console.line(f"error: cannot listen on 127.0.0.1:{port}: {error.strerror}")
                 return 2
-            serving = True
-            base = f"http://127.0.0.1:{port}"
-            console.line()
-            console.line(f"Dashboard  {base}/")
-            console.line(
-                f"API        {base}/status  {base}/incidents?state=all  "
-                f"{base}/repositories  {base}/images?repository=team/api"
-            )
-            console.line("Serving until Ctrl-C.")
-            with warnings.catch_warnings():
-                # Chalice local cannot check IAM auth; the server listens on loopback only.
-                warnings.filterwarnings("ignore", message="IAMAuthorizer is not a supported")
-                server.server.serve_forever()
+            _serve(server, port, console)
             return 0
     except KeyboardInterrupt:
         console.line()
-        console.line("stopping: HTTP server and AWS emulator")
+        console.line("stopping: " + ("HTTP server and " if server else "") + "AWS emulator")
         # Ctrl-C is how a served demo ends; during set-up or the replay it is an interruption.
-        return 0 if serving else 130
+        return 0 if server is not None else 130
     finally:
         if server is not None:
             server.server.server_close()
@@ -373,9 +352,62 @@ def run_demo(port: int, once: bool, speed: float, stream: TextIO | None = None) 
             moto.stop()
 
 
+def _set_up(endpoint: str, scenario: day.Scenario, console: Console) -> AlertFeed:
+    """Point everything at the emulator, create the resources, subscribe the alert feed."""
+    _isolate_environment(endpoint, scenario)
+    console.line(f"  emulator   moto server at {endpoint}")
+    import boto3
+
+    from chalicelib import bootstrap
+    from chalicelib.local.provision import provision
+
+    session = boto3.session.Session()
+    env = provision(session)
+    os.environ.update(env)
+    bootstrap.reset()
+    bootstrap.deps()  # built now, from the environment above
+    console.line(f"  ledger     DynamoDB table {env['AUDIT_TABLE']}")
+    console.line(f"  alerts     SNS topic {env['ALERT_TOPIC_ARN']}")
+    for number, text in enumerate(_describe_topology(scenario)):
+        console.line(f"  {'replicates' if number == 0 else '':<10} {text}")
+    console.line(f"  grace      {scenario.grace_seconds // 60} min after a push")
+    return AlertFeed(session, env["ALERT_TOPIC_ARN"])
+
+
+def _print_state(console: Console) -> None:
+    """The status table, then the newest image's replicas per repository."""
+    from chalicelib import bootstrap, services
+    from chalicelib.cli import render_status
+
+    console.line()
+    console.line(render_status(services.status(bootstrap.deps())))
+    matrix = _render_matrix(services.repositories(bootstrap.deps()))
+    if matrix:
+        console.line()
+        console.line("Replicas of each repository's newest image:")
+        for row in matrix:
+            console.line(f"  {row}")
+
+
+def _serve(server: Any, port: int, console: Console) -> None:
+    base = f"http://127.0.0.1:{port}"
+    console.line()
+    console.line(f"Dashboard  {base}/")
+    console.line(
+        f"API        {base}/status  {base}/incidents?state=all  "
+        f"{base}/repositories  {base}/images?repository=team/api"
+    )
+    console.line("Serving until Ctrl-C.")
+    with warnings.catch_warnings():
+        # Chalice local cannot check IAM auth; the server listens on loopback only.
+        warnings.filterwarnings("ignore", message="IAMAuthorizer is not a supported")
+        server.server.serve_forever()
+
+
 def _replay(
     app: Any, scenario: day.Scenario, feed: AlertFeed, console: Console, speed: float
 ) -> list[dict[str, Any]]:
+    _import_chalice_test_quietly()
     from chalicelib.local.replay import Replayer
 
     start, end = scenario.start, scenario.end
@@ -397,9 +429,3 @@ def _replay(
             if speed > 0:
                 time.sleep(speed)
     return published
-
-
-def _render_status(services: Any, bootstrap: Any) -> str:
-    from chalicelib.cli import render_status
-
-    return render_status(services.status(bootstrap.deps()))
