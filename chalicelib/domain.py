@@ -305,7 +305,7 @@ class Presence:
     """What is known about one digest at one location."""
 
     first_seen: datetime | None = None
-    deleted_at: datetime | None = None
+    deletions: frozenset[datetime] = frozenset()  # a set: commutative under any delivery order
 
     @property
     def present(self) -> bool:
@@ -323,9 +323,11 @@ class ImageFacts:
         found = self.presence.get(location)
         return found.first_seen if found else None
 
-    def deleted_at(self, location: Location) -> datetime | None:
+    def deleted_since(self, location: Location, moment: datetime | None) -> datetime | None:
+        """The first deletion at `location` at or after `moment` (any, if moment is None)."""
         found = self.presence.get(location)
-        return found.deleted_at if found else None
+        times = [d for d in (found.deletions if found else ()) if moment is None or d >= moment]
+        return min(times, default=None)
 
 
 ReconcileAction = Literal["arrive", "arrived_earlier", "cancel"]
@@ -346,9 +348,19 @@ def reconcile(replica: Replica, facts: ImageFacts) -> tuple[ReconcileAction, dat
         return "arrive", arrived
     if replica.state not in OPEN_STATES:
         return None
-    deleted = facts.deleted_at(replica.source)
-    if deleted is not None and (replica.pushed_at is None or deleted >= replica.pushed_at):
+    deleted = facts.deleted_since(replica.source, replica.pushed_at)
+    if deleted is not None:
         return "cancel", deleted
+    return None
+
+
+def closed_at(replica: Replica, facts: ImageFacts) -> datetime | None:
+    """When a replica stopped being open, on the complete history: its first sighting at the
+    destination, or the source's first deletion after the push. None while it is open."""
+    if replica.state == "replicated":
+        return facts.present_at(replica.destination) or replica.replicated_at
+    if replica.state == "cancelled":
+        return facts.deleted_since(replica.source, replica.pushed_at)
     return None
 
 

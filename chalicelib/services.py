@@ -223,8 +223,6 @@ def _arrive(replica: Replica, at: datetime, deps: Deps, outcome: Outcome) -> boo
         return False
     deps.ledger.record_arrival(old, at)
     outcome.count("ReplicasArrived")
-    arrived = domain.with_state(old, state="replicated", replicated_at=at)
-    _resolve_incidents(arrived, old.state, at, arrived.lag_seconds, deps, outcome)
     return True
 
 
@@ -233,32 +231,7 @@ def _cancel(replica: Replica, at: datetime, deps: Deps, outcome: Outcome) -> boo
     if old is None:
         return False
     outcome.count("ReplicasCancelled")
-    _resolve_incidents(old, old.state, at, None, deps, outcome)
     return True
-
-
-def _resolve_incidents(
-    replica: Replica,
-    previous_state: str,
-    at: datetime,
-    lag: int | None,
-    deps: Deps,
-    outcome: Outcome,
-) -> None:
-    kinds: tuple[domain.AlertKind, ...] = ()
-    if previous_state == "missing":
-        kinds = ("REPLICA_MISSING",)
-    elif previous_state == "failed":  # a MISSING may have been open before the FAILED
-        kinds = ("REPLICATION_FAILED", "REPLICA_MISSING")
-    for kind in kinds:
-        incident_id = domain.incident_id_for(kind, replica)
-        incident = deps.ledger.incident(incident_id)
-        if not incident or incident["state"] != "open":
-            continue
-        recovery = domain.recovery_alert(json.loads(incident["alert"]), at, lag)
-        if deps.ledger.resolve_incident(incident_id, recovery, deps.channel_names):
-            outcome.notes.append((incident_id, "RECOVERED"))
-            outcome.count("IncidentsResolved")
 
 
 # ----------------------------------------------------------------------------- the sweep
@@ -273,13 +246,15 @@ class SweepReport:
 
 
 def sweep(now: datetime, deps: Deps, has_time: Callable[[], bool] = lambda: True) -> SweepReport:
-    """Audit as of `now`: overdue replicas, unjudged tag moves, then the alert outbox.
+    """Audit as of `now`: overdue replicas, closed incidents, unjudged tag moves, then the
+    alert outbox.
 
     `has_time` lets a Lambda stop before its timeout; what is left stays in the indexes for
     the next sweep, so stopping early loses nothing.
     """
     report = SweepReport(now)
     _sweep_overdue(now, deps, report, has_time)
+    _close_recovered(now, deps, report, has_time)
     _judge_tag_moves(now, deps, report, has_time)
     drain_outbox(deps, has_time)
     return report
@@ -309,6 +284,36 @@ def _sweep_overdue(
         ):
             report.outcome.notes.append((alert["incident_id"], "OPEN"))
             report.outcome.count("IncidentsOpened")
+
+
+def _close_recovered(
+    now: datetime, deps: Deps, report: SweepReport, has_time: Callable[[], bool]
+) -> None:
+    """Close open incidents whose replica arrived or was cancelled by `now`.
+
+    Recoveries are decided here rather than by the event that closes the replica, so that the
+    closing time (and lag) is the earliest on the complete history, whichever of several
+    closing events (a SUCCESS, a PUSH, a DELETE) happened to be delivered first.
+    """
+    images: dict[tuple[str, str], ImageFacts] = {}
+    for incident in deps.ledger.open_incidents():
+        if not has_time():
+            return
+        opened = json.loads(incident["alert"])
+        key = (opened["repository"], opened["digest"])
+        if key not in images:
+            images[key] = deps.ledger.image_facts(*key)
+        source = Location(**opened["source"])
+        destination = Location(**opened["destination"])
+        replica = _find(images[key], source, destination)
+        at = domain.closed_at(replica, images[key]) if replica else None
+        if replica is None or at is None or at > now:
+            continue
+        lag = domain.with_state(replica, replicated_at=at).lag_seconds
+        recovery = domain.recovery_alert(opened, at, lag if replica.state == "replicated" else None)
+        if deps.ledger.resolve_incident(opened["incident_id"], recovery, deps.channel_names):
+            report.outcome.notes.append((opened["incident_id"], "RECOVERED"))
+            report.outcome.count("IncidentsResolved")
 
 
 def _judge_tag_moves(

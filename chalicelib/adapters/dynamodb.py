@@ -49,6 +49,7 @@ HISTORY_TTL = timedelta(days=90)
 NOTIFICATION_TTL = timedelta(days=30)
 TIMELINE_TTL = timedelta(days=3)
 HIGH = "\uffff"  # sorts after every character used in keys
+PRESENCE_FIELDS = "account = :a, #r = :r, expires_at = :x, #type = :ty"
 
 
 @dataclass(frozen=True)
@@ -277,41 +278,39 @@ class DynamoLedger:
         self, location: Location, repository: str, digest: str, seen_at: datetime
     ) -> None:
         """The digest is known to be at `location`; keeps the earliest time it was seen."""
-        self._update_min_max(location, repository, digest, "first_seen", seen_at, earliest=True)
+        self._update_if(
+            f"IMG#{repository}#{digest}",
+            f"AT#{_loc_key(location)}",
+            UpdateExpression=f"SET first_seen = :t, {PRESENCE_FIELDS}",
+            ConditionExpression="attribute_not_exists(first_seen) OR first_seen > :t",
+            **self._presence_values(location, seen_at, {":t": iso(seen_at)}),
+        )
 
     def record_deletion(
         self, location: Location, repository: str, digest: str, deleted_at: datetime
     ) -> None:
-        self._update_min_max(location, repository, digest, "deleted_at", deleted_at, earliest=False)
-
-    def _update_min_max(
-        self,
-        location: Location,
-        repository: str,
-        digest: str,
-        attribute: str,
-        moment: datetime,
-        earliest: bool,
-    ) -> None:
-        comparison = ">" if earliest else "<"
+        """A deletion at `location`; every deletion time is kept (a set: duplicates are no-ops)."""
         self._update_if(
             f"IMG#{repository}#{digest}",
             f"AT#{_loc_key(location)}",
-            UpdateExpression=(
-                f"SET {attribute} = :t, account = :a, #r = :r, expires_at = :x, #type = :ty"
-            ),
-            ConditionExpression=f"attribute_not_exists({attribute}) OR {attribute} {comparison} :t",
-            ExpressionAttributeNames={"#r": "region", "#type": "type"},
-            ExpressionAttributeValues=self._values(
-                {
-                    ":t": iso(moment),
-                    ":a": location.account,
-                    ":r": location.region,
-                    ":x": _ttl(moment, HISTORY_TTL),
-                    ":ty": "presence",
-                }
-            ),
+            UpdateExpression=f"ADD deletions :ts SET {PRESENCE_FIELDS}",
+            **self._presence_values(location, deleted_at, {":ts": {iso(deleted_at)}}),
         )
+
+    def _presence_values(
+        self, location: Location, moment: datetime, values: dict[str, Any]
+    ) -> dict[str, Any]:
+        values = {
+            **values,
+            ":a": location.account,
+            ":r": location.region,
+            ":x": _ttl(moment, HISTORY_TTL),
+            ":ty": "presence",
+        }
+        return {
+            "ExpressionAttributeNames": {"#r": "region", "#type": "type"},
+            "ExpressionAttributeValues": self._values(values),
+        }
 
     def image_facts(self, repository: str, digest: str) -> ImageFacts:
         """One Query: where the digest is, and every replica expected of it."""
@@ -325,7 +324,7 @@ class DynamoLedger:
             if item["sk"].startswith("AT#"):
                 presence[Location(item["account"], item["region"])] = Presence(
                     first_seen=_time(item.get("first_seen")),
-                    deleted_at=_time(item.get("deleted_at")),
+                    deletions=frozenset(parse_time(t) for t in item.get("deletions", ())),
                 )
             elif item["sk"].startswith("REPLICA#"):
                 replicas.append(_replica(item))
@@ -713,6 +712,14 @@ class DynamoLedger:
                 return False
             raise
         return True
+
+    def open_incidents(self) -> Iterator[dict[str, Any]]:
+        """Every open incident (a bounded set: the current problems, never the history)."""
+        return self._query(
+            IndexName="work",
+            KeyConditionExpression="gsi1pk = :p",
+            ExpressionAttributeValues=self._values({":p": "INCIDENT#open"}),
+        )
 
     def open_incident_kinds(self) -> list[str]:
         return [

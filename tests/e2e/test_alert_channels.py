@@ -93,6 +93,7 @@ def test_chatbot_format_threads_a_recovery_under_its_alert(replay, alerts, confi
     replay(ev.push(ev.DEV, REPO, "v1", D1, ev.at(0)))
     replay(ev.replication(ev.PROD, ev.DEV, REPO, "v1", D1, ev.at(2), ok=False))
     replay(ev.replication(ev.PROD, ev.DEV, REPO, "v1", D1, ev.at(6)))
+    replay(ev.schedule(ev.at(10)))
     failed, recovered = alerts.drain()
     for message in (failed, recovered):
         body = message["body"]

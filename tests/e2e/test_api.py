@@ -56,6 +56,7 @@ def test_incidents_pagination_and_states(client, replay):
     assert status["open_incidents"] == 6
     assert client.http.get("/incidents?state=resolved").json_body["incidents"] == []
     replay(ev.replication(ev.DR, ev.DEV, REPO, "v0", ev.digest(0), ev.at(70)))
+    replay(ev.schedule(ev.at(75)))
     resolved = client.http.get("/incidents?state=resolved").json_body["incidents"]
     assert [i["resolved_at"] for i in resolved] == ["2026-11-27T11:10:00Z"]
     assert len(client.http.get("/incidents?state=all&limit=100").json_body["incidents"]) == 6

@@ -70,35 +70,22 @@ def sweeps_after(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def superseded(order: list[dict[str, Any]]) -> bool:
-    """Whether an event in this delivery order acts on a history it cannot see yet:
-    - a FAILED delivered after its replica was already known present at the destination, or
-      after the source deleted the image (nothing is expected any more);
-    - a source DELETE that closes a failed replica's incident before an earlier arrival of
-      that replica is delivered (the arrival then finds the incident already closed)."""
-    present: set[tuple] = set()
-    failed: set[tuple] = set()
-    deleted: dict[tuple, str] = {}
+    """A FAILED delivered after its replica was already known present at the destination, or
+    after the source deleted the image: PRODUCT.md's "arrives already superseded"."""
+    known: set[tuple] = set()
     for event in order:
         if event["source"] != "aws.ecr":
             continue
         d = event["detail"]
         image = (d["repository-name"], d["image-digest"])
-        key = (event["account"], event["region"], *image)
         if event["detail-type"] == "ECR Replication Action" and d["result"] == "FAILED":
-            if key in present or (d["source-account"], d["source-region"], *image) in deleted:
+            present = (event["account"], event["region"], *image, "present")
+            deleted = (d["source-account"], d["source-region"], *image, "deleted")
+            if present in known or deleted in known:
                 return True
-            failed.add(key)
-        elif d.get("action-type") in ("PUSH", "REPLICATE"):
-            source_deleted = [t for (a, r, *img), t in deleted.items() if tuple(img) == image]
-            if (
-                key in failed
-                and key not in present
-                and any(t > event["time"] for t in source_deleted)
-            ):
-                return True
-            present.add(key)
-        elif d.get("action-type") == "DELETE":
-            deleted.setdefault(key, event["time"])
+        else:
+            fact = "deleted" if d.get("action-type") == "DELETE" else "present"
+            known.add((event["account"], event["region"], *image, fact))
     return False
 
 

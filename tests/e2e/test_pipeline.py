@@ -38,11 +38,14 @@ def test_missing_replica_alerts_once_then_recovers_with_lag(replay, alerts, clie
     assert status["incidents"][0]["incident_id"] == missing["body"]["incident_id"]
 
     replay(ev.replication(ev.DR, ev.DEV, "team/api", "v1", D1, ev.at(50)))
+    assert alerts.kinds() == []  # recoveries are decided by the sweep, on the whole history
+    replay(ev.schedule(ev.at(55)))
     recovered = alerts.drain()
     assert [a["body"]["kind"] for a in recovered] == ["RECOVERED"]
     assert recovered[0]["body"]["incident_id"] == missing["body"]["incident_id"]
     assert recovered[0]["body"]["resolves"] == "REPLICA_MISSING"
     assert recovered[0]["body"]["lag_seconds"] == 50 * 60
+    assert recovered[0]["body"]["detected_at"] == "2026-11-27T10:50:00Z"  # when it arrived
     assert client.http.get("/status").json_body["healthy"] is True
 
 

@@ -94,6 +94,7 @@ def test_delete_at_source_cancels_expectations_and_resolves_open_incidents(repla
     missing = alerts.drain()
     assert [a["body"]["kind"] for a in missing] == ["REPLICA_MISSING"]
     replay(ev.delete(ev.DEV, REPO, "v1", D1, ev.at(40)))
+    replay(ev.schedule(ev.at(45)))
     recovered = alerts.drain()
     assert [a["body"]["kind"] for a in recovered] == ["RECOVERED"]
     assert recovered[0]["body"]["incident_id"] == missing[0]["body"]["incident_id"]
@@ -193,6 +194,7 @@ def test_duplicate_delivery_changes_nothing(replay, alerts, client):
         ev.schedule(ev.at(31)),
         ev.replication(ev.PROD, ev.DEV, REPO, "v1", D1, ev.at(40)),
         ev.replication(ev.DR, ev.DEV, REPO, "v1", D1, ev.at(45)),
+        ev.schedule(ev.at(50)),
     ]
     for event in events:
         replay(event)

@@ -49,10 +49,12 @@ def test_tag_entries_are_idempotent_and_heads_never_move_back(ledger):
 def test_presence_keeps_the_first_sighting_and_the_last_deletion(ledger):
     for minute in (7, 3, 9):
         ledger.record_presence(PROD, "team/api", ev.digest(1), ev.at(minute))
-    for minute in (20, 30, 25):
+    for minute in (20, 30, 25, 30):
         ledger.record_deletion(PROD, "team/api", ev.digest(1), ev.at(minute))
     facts = ledger.image_facts("team/api", ev.digest(1))
-    assert facts.present_at(PROD) == ev.at(3) and facts.deleted_at(PROD) == ev.at(30)
+    assert facts.present_at(PROD) == ev.at(3)
+    assert facts.presence[PROD].deletions == {ev.at(20), ev.at(25), ev.at(30)}
+    assert facts.deleted_since(PROD, ev.at(21)) == ev.at(25)
 
 
 def test_expect_creates_once_and_moves_push_time_earlier(ledger):

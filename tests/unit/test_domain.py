@@ -132,7 +132,9 @@ def test_reconcile_prefers_arrival_and_cancels_on_source_delete():
     assert domain.reconcile(replica, nothing) is None
     arrived = ImageFacts({replica.destination: Presence(first_seen=ev.at(4))})
     assert domain.reconcile(replica, arrived) == ("arrive", ev.at(4))
-    deleted = ImageFacts({DEV: Presence(first_seen=ev.at(0), deleted_at=ev.at(10))})
+    deleted = ImageFacts(
+        {DEV: Presence(first_seen=ev.at(0), deletions=frozenset({ev.at(-5), ev.at(20), ev.at(10)}))}
+    )  # the first deletion after the push cancels; one before it belonged to an older push
     assert domain.reconcile(replica, deleted) == ("cancel", ev.at(10))
     done = domain.with_state(replica, state="replicated", replicated_at=ev.at(4))
     assert domain.reconcile(done, arrived) is None
@@ -140,6 +142,19 @@ def test_reconcile_prefers_arrival_and_cancels_on_source_delete():
     assert domain.reconcile(done, earlier) == ("arrived_earlier", ev.at(3))
     cancelled = domain.with_state(replica, state="cancelled")
     assert domain.reconcile(cancelled, arrived) == ("arrive", ev.at(4))  # the copy exists
+
+
+def test_closing_time_is_the_earliest_on_the_complete_history():
+    replica = domain.expected_replicas(CONFIG, PUSH, timedelta(minutes=30))[0]
+    facts = ImageFacts(
+        {
+            replica.destination: Presence(first_seen=ev.at(40)),
+            DEV: Presence(first_seen=ev.at(0), deletions=frozenset({ev.at(50), ev.at(45)})),
+        }
+    )
+    assert domain.closed_at(replica, facts) is None  # still open
+    assert domain.closed_at(domain.with_state(replica, state="replicated"), facts) == ev.at(40)
+    assert domain.closed_at(domain.with_state(replica, state="cancelled"), facts) == ev.at(45)
 
 
 def test_overdue_only_when_pending_and_past_due():
