@@ -3,19 +3,26 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+DEMO_STAMP := $(VENV)/.demo-installed
+PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 
 .PHONY: venv demo test lint typecheck check bench clean package deploy-guide test-infra checkov
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt requirements-dev.txt requirements-infra.txt constraints.txt pyproject.toml
+# The demo installs only what it runs (about half a minute); the tests add the dev tools.
+$(DEMO_STAMP): requirements.txt requirements-demo.txt constraints.txt pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run make PYTHON=/path/to/python3.11" >&2; exit 1; }
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .  # the ecr-audit alias
+	$(PIP) -r requirements-demo.txt -c constraints.txt
+	$(PIP) --no-deps --no-build-isolation -e .  # the ecr-audit alias
+	touch $(DEMO_STAMP)
+
+$(STAMP): $(DEMO_STAMP) requirements-dev.txt requirements-infra.txt
+	$(PIP) -r requirements-dev.txt -c constraints.txt
 	touch $(STAMP)
 
-demo: venv ## run the local demo against an embedded AWS emulator (no AWS account needed)
+demo: $(DEMO_STAMP) ## run the local demo against an embedded AWS emulator (no AWS account needed)
 	$(PY) -m chalicelib.cli demo $(ARGS)
 
 test: venv ## run the whole test suite (starts its own moto server on 127.0.0.1)

@@ -132,7 +132,8 @@ def render_status(status: dict[str, Any]) -> str:
         header = ("KIND", "REPOSITORY", "TAG", "DESTINATION", "DETECTED")
         widths = [max(len(str(r[c])) for r in [header, *rows]) for c in range(len(header))]
         for row in [header, *rows]:
-            lines.append("  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)))
+            cells = (str(v).ljust(w) for v, w in zip(row, widths, strict=True))
+            lines.append("  ".join(cells).rstrip())
     return "\n".join(lines)
 
 

@@ -221,26 +221,6 @@ def _interruptible() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-def _import_chalice_test_quietly() -> None:
-    """Import chalice.test without its terminal probe.
-
-    chalice.test pulls in `inquirer`, whose import builds a `blessed.Terminal`, which writes
-    capability queries to a TTY and waits for answers: garbage on screen and up to 10 s lost
-    where the terminal does not answer. blessed skips the probe when NO_COLOR is set.
-    """
-    if "chalice.test" in sys.modules:
-        return
-    previous = os.environ.get("NO_COLOR")
-    os.environ["NO_COLOR"] = "1"
-    try:
-        import chalice.test  # noqa: F401
-    finally:
-        if previous is None:
-            os.environ.pop("NO_COLOR", None)
-        else:
-            os.environ["NO_COLOR"] = previous
-
-
 def _describe_topology(scenario: day.Scenario) -> list[str]:
     lines = []
     for registry in scenario.replication_config:
@@ -407,7 +387,6 @@ def _serve(server: Any, port: int, console: Console) -> None:
 def _replay(
     app: Any, scenario: day.Scenario, feed: AlertFeed, console: Console, speed: float
 ) -> list[dict[str, Any]]:
-    _import_chalice_test_quietly()
     from chalicelib.local.replay import Replayer
 
     start, end = scenario.start, scenario.end

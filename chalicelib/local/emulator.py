@@ -55,14 +55,22 @@ def start_moto(port: int | None = None, timeout: float = 30.0) -> MotoServer:
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     server = MotoServer(port, process)
+    try:
+        _wait_until_ready(server, timeout)
+    except BaseException:  # also Ctrl-C while waiting: never leave the child behind
+        server.stop()
+        raise
+    return server
+
+
+def _wait_until_ready(server: MotoServer, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"moto server exited with code {process.returncode}")
+        if server.process.poll() is not None:
+            raise RuntimeError(f"moto server exited with code {server.process.returncode}")
         try:
             with urllib.request.urlopen(f"{server.endpoint}/moto-api/", timeout=1):
-                return server
+                return
         except (urllib.error.URLError, OSError):
             time.sleep(0.1)
-    server.stop()
-    raise RuntimeError(f"moto server did not answer on port {port} within {timeout:.0f}s")
+    raise RuntimeError(f"moto server did not answer on port {server.port} within {timeout:.0f}s")

@@ -7,6 +7,8 @@ app itself registers, so the routing table is never written twice.
 from __future__ import annotations
 
 import json
+import os
+import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -60,10 +62,31 @@ def read_events(paths: Iterable[str | Path]) -> Iterator[dict[str, Any]]:
             yield loaded
 
 
+def _import_chalice_test_quietly() -> None:
+    """Import chalice.test without its terminal probe.
+
+    chalice.test pulls in `inquirer`, whose import builds a `blessed.Terminal`, which writes
+    capability queries to a TTY and waits for answers: garbage on screen and up to 10 s lost
+    where the terminal does not answer. blessed skips the probe when NO_COLOR is set.
+    """
+    if "chalice.test" in sys.modules:
+        return
+    previous = os.environ.get("NO_COLOR")
+    os.environ["NO_COLOR"] = "1"
+    try:
+        import chalice.test  # noqa: F401
+    finally:
+        if previous is None:
+            os.environ.pop("NO_COLOR", None)
+        else:
+            os.environ["NO_COLOR"] = previous
+
+
 class Replayer:
     """Invokes handlers through chalice.test.Client, the way Lambda would receive the event."""
 
     def __init__(self, app: Any, project_dir: str | Path) -> None:
+        _import_chalice_test_quietly()
         from chalice.test import Client
 
         self._app = app
