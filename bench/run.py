@@ -15,7 +15,6 @@ import os
 import statistics
 import sys
 import time
-import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,29 +24,19 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from chalicelib.local.emulator import start_moto  # noqa: E402
-
-DEV, PROD, DR = (
-    ("111111111111", "us-west-2"),
-    ("222222222222", "eu-west-1"),
-    ("333333333333", "us-east-1"),
+from chalicelib.local.scenario import (  # noqa: E402
+    DEV,
+    DR,
+    PROD,
+    REPLICATION_CONFIG,
+    image_action,
+    replication_action,
 )
-CONFIG = [
-    {
-        "registryId": DEV[0],
-        "region": DEV[1],
-        "replicationConfiguration": {
-            "rules": [
-                {
-                    "destinations": [
-                        {"registryId": PROD[0], "region": PROD[1]},
-                        {"registryId": DR[0], "region": DR[1]},
-                    ]
-                }
-            ]
-        },
-    }
-]
+from chalicelib.local.scenario import digest as scenario_digest  # noqa: E402
+from chalicelib.local.scenario import scheduled_event as schedule  # noqa: E402
+
 T0 = datetime(2026, 11, 27, tzinfo=UTC)
+REPO = "team/bench-a"
 CALLS: Counter[str] = Counter()
 
 
@@ -64,89 +53,20 @@ def _count_calls() -> None:
     BaseClient._make_api_call = counting  # type: ignore[method-assign]
 
 
-def _iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+def push(where, repo, tag, dgst, when):
+    return image_action("PUSH", where, repo, tag, dgst, when)
 
 
-def event(kind: str, where: tuple[str, str], when: datetime, **detail: Any) -> dict[str, Any]:
-    body = {"result": "SUCCESS", **detail}
-    if kind == "ECR Replication Action":
-        body.setdefault("action-type", "REPLICATE")
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": kind,
-        "source": "aws.ecr",
-        "account": where[0],
-        "region": where[1],
-        "time": _iso(when),
-        "resources": [],
-        "detail": body,
-    }
+def delete(where, repo, tag, dgst, when):
+    return image_action("DELETE", where, repo, tag, dgst, when)
 
 
-def push(where, repo, tag, digest, when):
-    return event(
-        "ECR Image Action",
-        where,
-        when,
-        **{
-            "action-type": "PUSH",
-            "repository-name": repo,
-            "image-digest": digest,
-            "image-tag": tag,
-        },
-    )
-
-
-def delete(where, repo, tag, digest, when):
-    return event(
-        "ECR Image Action",
-        where,
-        when,
-        **{
-            "action-type": "DELETE",
-            "repository-name": repo,
-            "image-digest": digest,
-            "image-tag": tag,
-        },
-    )
-
-
-def replicated(dest, repo, tag, digest, when, ok=True):
-    return event(
-        "ECR Replication Action",
-        dest,
-        when,
-        **{
-            "result": "SUCCESS" if ok else "FAILED",
-            "repository-name": repo,
-            "image-digest": digest,
-            "image-tag": tag,
-            "source-account": DEV[0],
-            "source-region": DEV[1],
-        },
-    )
-
-
-def schedule(when):
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": "Scheduled Event",
-        "source": "aws.events",
-        "account": "999999999999",
-        "region": "us-east-1",
-        "time": _iso(when),
-        "resources": [],
-        "detail": {},
-    }
+def replicated(dest, repo, tag, dgst, when, ok=True):
+    return replication_action(dest, DEV, repo, tag, dgst, when, ok)
 
 
 def digest(n: int) -> str:
-    import hashlib
-
-    return "sha256:" + hashlib.sha256(str(n).encode()).hexdigest()
+    return scenario_digest(f"bench {n}")
 
 
 def measure(action, repeat: int) -> tuple[float, float]:
@@ -184,7 +104,7 @@ def main() -> int:
 
         session = boto3.session.Session()
         env = provision(session)
-        os.environ.update(env, REPLICATION_CONFIG=json.dumps(CONFIG))
+        os.environ.update(env, REPLICATION_CONFIG=json.dumps(REPLICATION_CONFIG))
         bootstrap.reset()
         _count_calls()
         import app as app_module
@@ -203,41 +123,53 @@ def main() -> int:
             cases = [
                 (
                     "PUSH at source (2 destinations)",
-                    lambda i: deliver(
-                        push(DEV, "bench/a", "v1", digest(i), T0 + timedelta(seconds=i))
-                    ),
+                    lambda i: deliver(push(DEV, REPO, "v1", digest(i), T0 + timedelta(seconds=i))),
                 ),
                 (
                     "REPLICATION SUCCESS",
                     lambda i: deliver(
                         replicated(
-                            PROD, "bench/a", "v1", digest(i), T0 + timedelta(minutes=2, seconds=i)
+                            PROD,
+                            REPO,
+                            "v1",
+                            digest(i),
+                            T0 + timedelta(minutes=2, seconds=i),
                         )
                     ),
                 ),
                 (
                     "PUSH at destination (replica)",
                     lambda i: deliver(
-                        push(DR, "bench/a", "v1", digest(i), T0 + timedelta(minutes=3, seconds=i))
+                        push(
+                            DR,
+                            REPO,
+                            "v1",
+                            digest(i),
+                            T0 + timedelta(minutes=3, seconds=i),
+                        )
                     ),
                 ),
                 (
                     "duplicate SUCCESS",
                     lambda i: deliver(
-                        replicated(PROD, "bench/a", "v1", digest(0), T0 + timedelta(minutes=2))
+                        replicated(PROD, REPO, "v1", digest(0), T0 + timedelta(minutes=2))
                     ),
                 ),
                 (
                     "REPLICATION FAILED (opens incident)",
                     lambda i: deliver(
-                        replicated(PROD, "bench/b", "v1", digest(1000 + i), T0, ok=False)
+                        replicated(PROD, "team/bench-b", "v1", digest(1000 + i), T0, ok=False)
                     ),
                 ),
                 (
                     "DELETE at source",
                     lambda i: deliver(
                         delete(
-                            DEV, "bench/a", "v1", digest(i), T0 + timedelta(minutes=4, seconds=i)
+                            DEV,
+                            REPO,
+                            "v1",
+                            digest(i),
+                            T0 + timedelta(minutes=4, seconds=i),
                         )
                     ),
                 ),
@@ -259,9 +191,9 @@ def main() -> int:
                 for n in range(size):
                     d = digest(offset + n)
                     when = T0 + timedelta(hours=1, seconds=n)
-                    deliver(push(DEV, f"hist/{label}", "v1", d, when))
-                    deliver(replicated(PROD, f"hist/{label}", "v1", d, when))
-                    deliver(replicated(DR, f"hist/{label}", "v1", d, when))
+                    deliver(push(DEV, f"team/hist-{label}", "v1", d, when))
+                    deliver(replicated(PROD, f"team/hist-{label}", "v1", d, when))
+                    deliver(replicated(DR, f"team/hist-{label}", "v1", d, when))
                 deliver(schedule(T0 + timedelta(hours=3)))  # judges the new tag entries once
                 status_s, status_r = measure(lambda i: services.status(deps), args.repeat)
                 sweep_s, sweep_r = measure(
