@@ -200,7 +200,7 @@ def _parse_rule(rule: Any, where: str) -> ReplicationRule:
 
 
 @dataclass(frozen=True)
-class ImagePushed:
+class _ImageAction:
     event_id: str
     time: datetime
     location: Location
@@ -210,13 +210,13 @@ class ImagePushed:
 
 
 @dataclass(frozen=True)
-class ImageDeleted:
-    event_id: str
-    time: datetime
-    location: Location
-    repository: str
-    digest: str
-    tag: str | None
+class ImagePushed(_ImageAction):
+    """`ECR Image Action` PUSH: `tag` now points at `digest` where it happened."""
+
+
+@dataclass(frozen=True)
+class ImageDeleted(_ImageAction):
+    """`ECR Image Action` DELETE: the image (or tag) was removed where it happened."""
 
 
 @dataclass(frozen=True)
@@ -405,6 +405,29 @@ class Origin:
     @property
     def local(self) -> bool:
         return self.replicated_from is None
+
+
+def tag_entry(fact: Fact) -> TagEntry | None:
+    """The tag observation a fact carries, if any (a push by digest alone moves no tag)."""
+    if not fact.tag:
+        return None
+    if isinstance(fact, ReplicationReported) and not fact.succeeded:
+        return None  # a failed replication moved nothing
+    kinds: dict[type, EntryKind] = {
+        ImagePushed: "push",
+        ImageDeleted: "delete",
+        ReplicationReported: "replication",
+    }
+    return TagEntry(
+        location=fact.location,
+        repository=fact.repository,
+        tag=fact.tag,
+        time=fact.time,
+        event_id=fact.event_id,
+        digest=None if isinstance(fact, ImageDeleted) else fact.digest,
+        kind=kinds[type(fact)],
+        source=fact.source if isinstance(fact, ReplicationReported) else None,
+    )
 
 
 def classify(entry: TagEntry, replica_sources: Iterable[Location]) -> Origin:

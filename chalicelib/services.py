@@ -80,18 +80,7 @@ def record_image_action(fact: ImagePushed | ImageDeleted, deps: Deps) -> Outcome
     """A PUSH or DELETE where it happened: tag history, presence, expectations, reconciliation."""
     settings, ledger = deps.settings, deps.ledger
     outcome = Outcome()
-    pushed = isinstance(fact, ImagePushed)
-    if fact.tag:
-        entry = TagEntry(
-            location=fact.location,
-            repository=fact.repository,
-            tag=fact.tag,
-            time=fact.time,
-            event_id=fact.event_id,
-            digest=fact.digest if pushed else None,
-            kind="push" if pushed else "delete",
-        )
-        _record_tag(entry, deps)
+    _record_tag(fact, deps)
     if isinstance(fact, ImagePushed):
         ledger.record_presence(fact.location, fact.repository, fact.digest, fact.time)
         created = [
@@ -112,18 +101,7 @@ def record_replication(report: ReplicationReported, deps: Deps) -> Outcome:
     outcome = Outcome()
     ledger.ensure_replica(domain.replica_from_report(report))
     if report.succeeded:
-        if report.tag:
-            entry = TagEntry(
-                location=report.location,
-                repository=report.repository,
-                tag=report.tag,
-                time=report.time,
-                event_id=report.event_id,
-                digest=report.digest,
-                kind="replication",
-                source=report.source,
-            )
-            _record_tag(entry, deps)
+        _record_tag(report, deps)
         ledger.record_presence(report.location, report.repository, report.digest, report.time)
         _reconcile_image(report.repository, report.digest, deps, outcome)
         return outcome
@@ -155,7 +133,11 @@ def record_replication(report: ReplicationReported, deps: Deps) -> Outcome:
     return outcome
 
 
-def _record_tag(entry: TagEntry, deps: Deps) -> None:
+def _record_tag(fact: domain.Fact, deps: Deps) -> None:
+    entry = domain.tag_entry(fact)
+    if entry is None:
+        return
+    # Only replica locations have tag moves to judge; elsewhere the entry just moves the head.
     judge = deps.settings.replication.is_replica_location(entry.location, entry.repository)
     deps.ledger.record_tag(entry, judge=judge)
 

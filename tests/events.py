@@ -50,24 +50,22 @@ def _event(name: str, where: tuple[str, str], when: datetime, event_id: str | No
     return event
 
 
-def push(where, repo, tag, dgst, when, event_id=None) -> dict[str, Any]:
-    event = _event("ecr-image-action-push", where, when, event_id)
+def _image_action(name, where, repo, tag, dgst, when, event_id) -> dict[str, Any]:
+    event = _event(name, where, when, event_id)
     event["detail"].update({"repository-name": repo, "image-digest": dgst})
-    if tag is None:
+    if tag is None:  # a push by digest alone
         event["detail"].pop("image-tag", None)
     else:
         event["detail"]["image-tag"] = tag
     return event
+
+
+def push(where, repo, tag, dgst, when, event_id=None) -> dict[str, Any]:
+    return _image_action("ecr-image-action-push", where, repo, tag, dgst, when, event_id)
 
 
 def delete(where, repo, tag, dgst, when, event_id=None) -> dict[str, Any]:
-    event = _event("ecr-image-action-delete", where, when, event_id)
-    event["detail"].update({"repository-name": repo, "image-digest": dgst})
-    if tag is None:
-        event["detail"].pop("image-tag", None)
-    else:
-        event["detail"]["image-tag"] = tag
-    return event
+    return _image_action("ecr-image-action-delete", where, repo, tag, dgst, when, event_id)
 
 
 def replication(dest, source, repo, tag, dgst, when, ok=True, event_id=None) -> dict[str, Any]:

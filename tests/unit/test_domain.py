@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -258,3 +259,23 @@ def test_time_parsing_accepts_eventbridge_timestamps():
         "2019-11-16T01:54:34+00:00"
     )
     assert domain.format_time(domain.parse_time("2019-11-16T01:54:34Z")) == "2019-11-16T01:54:34Z"
+
+
+def test_facts_become_tag_observations():
+    pushed = domain.tag_entry(PUSH)
+    assert pushed is not None and (pushed.kind, pushed.digest, pushed.source) == (
+        "push",
+        PUSH.digest,
+        None,
+    )
+    deleted = domain.tag_entry(
+        domain.ImageDeleted("e2", ev.at(5), DEV, "team/api", PUSH.digest, "v1")
+    )
+    assert deleted is not None and deleted.kind == "delete" and deleted.digest is None
+    report = domain.ReplicationReported(
+        "e3", ev.at(3), PROD, DEV, "team/api", PUSH.digest, "v1", succeeded=True
+    )
+    arrived = domain.tag_entry(report)
+    assert arrived is not None and arrived.kind == "replication" and arrived.source == DEV
+    assert domain.tag_entry(replace(report, succeeded=False)) is None
+    assert domain.tag_entry(replace(PUSH, tag=None)) is None  # pushed by digest
