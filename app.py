@@ -5,7 +5,7 @@ from collections.abc import Mapping
 from chalice import Chalice, IAMAuthorizer, Response
 from chalice.app import CloudWatchEvent
 
-from chalicelib import api, bootstrap, entry, services
+from chalicelib import api, bootstrap, entry, queries
 
 app = Chalice(app_name="ecr-replication-auditor", configure_logs=False)
 app.register_middleware(api.json_errors, "http")
@@ -50,14 +50,14 @@ def dashboard() -> Response:
 
 @app.route("/status", methods=["GET"], authorizer=iam)
 def get_status() -> Response:
-    return api.respond(lambda: services.status(bootstrap.deps()))
+    return api.respond(lambda: queries.status(bootstrap.deps()))
 
 
 @app.route("/incidents", methods=["GET"], authorizer=iam)
 def get_incidents() -> Response:
     def body() -> dict:
         state, limit, cursor = api.incidents_query(_query())
-        return services.list_incidents(state, limit, cursor, bootstrap.deps())
+        return queries.list_incidents(state, limit, cursor, bootstrap.deps())
 
     return api.respond(body)
 
@@ -66,11 +66,11 @@ def get_incidents() -> Response:
 def get_images() -> Response:
     def body() -> dict:
         repository, digest, tag, limit, cursor = api.images_query(_query())
-        return services.describe_images(repository, digest, tag, limit, cursor, bootstrap.deps())
+        return queries.describe_images(repository, digest, tag, limit, cursor, bootstrap.deps())
 
     return api.respond(body)
 
 
 @app.route("/repositories", methods=["GET"], authorizer=iam)
 def get_repositories() -> Response:
-    return api.respond(lambda: services.repositories(bootstrap.deps()))
+    return api.respond(lambda: queries.repositories(bootstrap.deps()))

@@ -98,7 +98,7 @@ def main() -> int:
         os.environ["AWS_ENDPOINT_URL"] = server.endpoint
         import boto3
 
-        from chalicelib import bootstrap, services
+        from chalicelib import bootstrap, queries
         from chalicelib.local.provision import provision
         from chalicelib.local.replay import Replayer
 
@@ -195,7 +195,7 @@ def main() -> int:
                     deliver(replicated(PROD, f"team/hist-{label}", "v1", d, when))
                     deliver(replicated(DR, f"team/hist-{label}", "v1", d, when))
                 deliver(schedule(T0 + timedelta(hours=3)))  # judges the new tag entries once
-                status_s, status_r = measure(lambda i: services.status(deps), args.repeat)
+                status_s, status_r = measure(lambda i: queries.status(deps), args.repeat)
                 sweep_s, sweep_r = measure(
                     lambda i: deliver(schedule(T0 + timedelta(hours=3))), args.repeat
                 )

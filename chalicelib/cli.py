@@ -140,9 +140,9 @@ def render_status(status: dict[str, Any]) -> str:
 def cmd_status(args: argparse.Namespace) -> int:
     _load_env_file(args.env_file)
     _settings_or_exit()
-    from chalicelib import bootstrap, services
+    from chalicelib import bootstrap, queries
 
-    status = services.status(bootstrap.deps())
+    status = queries.status(bootstrap.deps())
     print(json.dumps(status, indent=2) if args.json else render_status(status))
     return 0
 

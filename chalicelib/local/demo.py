@@ -356,12 +356,12 @@ def _set_up(endpoint: str, scenario: day.Scenario, console: Console) -> AlertFee
 
 def _print_state(console: Console) -> None:
     """The status table, then the newest image's replicas per repository."""
-    from chalicelib import bootstrap, services
+    from chalicelib import bootstrap, queries
     from chalicelib.cli import render_status
 
     console.line()
-    console.line(render_status(services.status(bootstrap.deps())))
-    matrix = _render_matrix(services.repositories(bootstrap.deps()))
+    console.line(render_status(queries.status(bootstrap.deps())))
+    matrix = _render_matrix(queries.repositories(bootstrap.deps()))
     if matrix:
         console.line()
         console.line("Replicas of each repository's newest image:")

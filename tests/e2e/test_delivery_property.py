@@ -125,16 +125,16 @@ def run(order, session, monkeypatch, replay_factory):
         for event in order:
             replayer.deliver(event)
     deps = bootstrap.deps()
-    from chalicelib import services
+    from chalicelib import queries
 
     ledger = {
-        repo: _normalise(services.describe_images(repo, None, None, 100, None, deps))
+        repo: _normalise(queries.describe_images(repo, None, None, 100, None, deps))
         for repo in REPOS
         if _known(repo, deps)
     }
-    status = services.status(deps)
+    status = queries.status(deps)
     status.pop("as_of")
-    matrix = services.repositories(deps)
+    matrix = queries.repositories(deps)
     sent = sorted(
         json.dumps({k: a["body"][k] for k in ALERT_FIELDS}, sort_keys=True) for a in alerts.drain()
     )
@@ -142,11 +142,11 @@ def run(order, session, monkeypatch, replay_factory):
 
 
 def _known(repo, deps):
-    from chalicelib import services
+    from chalicelib import queries
     from chalicelib.errors import NotFound
 
     try:
-        services.describe_images(repo, None, None, 1, None, deps)
+        queries.describe_images(repo, None, None, 1, None, deps)
     except NotFound:
         return False
     return True

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from chalicelib import bootstrap, services
+from chalicelib import bootstrap, queries, services
 from tests import events as ev
 
 REPO = "team/api"
@@ -234,7 +234,7 @@ def test_sns_outage_keeps_the_alert_until_the_next_sweep_delivers_it_once(
     configure(ALERT_TOPIC_ARN=later_topic)
     replay(ev.push(ev.DEV, REPO, "v1", D1, ev.at(0)))
     replay(ev.replication(ev.PROD, ev.DEV, REPO, "v1", D1, ev.at(2), ok=False))  # publish fails
-    status = services.status(bootstrap.deps())
+    status = queries.status(bootstrap.deps())
     assert status["counts"]["failed"] == 1  # recorded although not yet delivered
     session.client("sns").create_topic(Name=later_topic.rsplit(":", 1)[1])
     alerts = Alerts(session.client("sqs"), subscribe_queue(session, later_topic, "late-alerts"))
