@@ -524,6 +524,12 @@ CAUSE_TEXT = {
     "local_push_overwrote_replica_tag": "a local push replaced the replicated tag",
     "replication_from_another_source": "another source replicated over the tag",
 }
+# Short forms for the one-line summary, which must fit an SNS Subject (under 100 characters).
+CAUSE_SHORT = {
+    "replication_overwrote_local_tag": "replica over local push",
+    "local_push_overwrote_replica_tag": "local push over replica",
+    "replication_from_another_source": "replica from another source",
+}
 
 
 def _summary(doc: Mapping[str, Any]) -> str:
@@ -536,7 +542,7 @@ def _summary(doc: Mapping[str, Any]) -> str:
     elif kind == "REPLICATION_FAILED":
         text = f"Replication failed: {image} to {where}"
     elif kind == "TAG_OVERWRITTEN":
-        text = f"Tag overwritten: {image} in {where}: {CAUSE_TEXT.get(doc['cause'] or '', '')}"
+        text = f"Tag overwritten: {image} in {where} ({CAUSE_SHORT.get(doc['cause'] or '', '?')})"
     else:
         lag = doc["lag_seconds"]
         after = f" after {lag // 60} min" if isinstance(lag, int) else ""
