@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from chalicelib.local.scenario import scheduled_event
+
 SAMPLES = Path(__file__).parent / "events"
 _ids = itertools.count(1)
 
@@ -84,20 +86,9 @@ def replication(dest, source, repo, tag, dgst, when, ok=True, event_id=None) -> 
     return event
 
 
-def schedule(when: datetime, event_id=None) -> dict[str, Any]:
-    return {
-        "version": "0",
-        "id": event_id or str(uuid.UUID(int=next(_ids))),
-        "detail-type": "Scheduled Event",
-        "source": "aws.events",
-        "account": "999999999999",
-        "time": _iso(when),
-        "region": "us-east-1",
-        "resources": [
-            "arn:aws:events:us-east-1:999999999999:rule/ecr-replication-auditor-dev-sweep"
-        ],
-        "detail": {},
-    }
+def schedule(when: datetime) -> dict[str, Any]:
+    """The sweep's schedule event (no AWS sample exists for it; the demo builds the same)."""
+    return scheduled_event(when)
 
 
 def registry(where, *rules) -> dict[str, Any]:
