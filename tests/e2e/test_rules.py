@@ -280,3 +280,15 @@ def test_sns_message_attributes_allow_filtering_on_severity(replay, session, aud
             "destination_account",
             "destination_region",
         }
+
+
+def test_expected_replicas_are_per_digest_not_per_push_or_tag(replay, alerts, client):
+    replay(ev.push(ev.DEV, REPO, "v1", D1, ev.at(0)))
+    replay(ev.push(ev.DEV, REPO, "latest", D1, ev.at(1)))  # same digest, another tag
+    replay(ev.push(ev.DEV, REPO, "v1", D1, ev.at(2)))  # pushed again
+    replay(ev.schedule(ev.at(40)))
+    got = alerts.drain()
+    assert sorted(a["body"]["destination"]["account"] for a in got) == [ev.PROD[0], ev.DR[0]]
+    assert {a["body"]["due_at"] for a in got} == {"2026-11-27T10:30:00Z"}  # from the first push
+    replicas = client.http.get(f"/images?repository={REPO}&digest={D1}").json_body["replicas"]
+    assert len(replicas) == 2 and {r["tag"] for r in replicas} == {"v1"}
