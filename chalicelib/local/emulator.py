@@ -9,7 +9,9 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 
 def free_port() -> int:
@@ -46,10 +48,10 @@ class MotoServer:
 
 
 def start_moto(port: int | None = None, timeout: float = 30.0) -> MotoServer:
-    """Launch `moto.server` and wait until it answers; raises RuntimeError if it does not."""
+    """Launch a moto server (see `serve`) and wait until it answers; RuntimeError if it does not."""
     port = port or free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        [sys.executable, "-m", "chalicelib.local.emulator", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
@@ -74,3 +76,34 @@ def _wait_until_ready(server: MotoServer, timeout: float) -> None:
         except (urllib.error.URLError, OSError):
             time.sleep(0.1)
     raise RuntimeError(f"moto server did not answer on port {server.port} within {timeout:.0f}s")
+
+
+def serve(port: int) -> None:
+    """moto's server on 127.0.0.1, one request at a time.
+
+    DynamoDB makes each conditional write and transaction atomic; moto's threaded server does
+    not, so two racing invocations could both pass a condition. Serialising requests gives the
+    emulator DynamoDB's guarantee, which the auditor's exactly-once logic relies on.
+    """
+    import threading
+
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import run_simple
+
+    app = DomainDispatcherApplication(create_backend_app)
+    lock = threading.Lock()
+
+    def serialised(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        with lock:
+            # materialise the body inside the lock: moto computes it lazily in some services
+            return list(app(environ, start_response))
+
+    run_simple("127.0.0.1", port, serialised, threaded=True, request_handler=MotoRequestHandler)
+
+
+if __name__ == "__main__":
+    serve(int(sys.argv[1]))
