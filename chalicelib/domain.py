@@ -307,10 +307,6 @@ class Presence:
     first_seen: datetime | None = None
     deletions: frozenset[datetime] = frozenset()  # a set: commutative under any delivery order
 
-    @property
-    def present(self) -> bool:
-        return self.first_seen is not None
-
 
 @dataclass(frozen=True)
 class ImageFacts:

@@ -61,9 +61,6 @@ class Outcome:
 
     notes: list[tuple[str, str]] = field(default_factory=list)
 
-    def count(self, name: str, n: int = 1) -> None:
-        _count(name, n)
-
 
 def _count(name: str, value: int = 1) -> None:
     from aws_lambda_powertools.metrics import MetricUnit
@@ -93,7 +90,7 @@ def record_image_action(fact: ImagePushed | ImageDeleted, deps: Deps) -> Outcome
             ledger.register_repository(fact.repository)
     else:
         ledger.record_deletion(fact.location, fact.repository, fact.digest, fact.time)
-    _reconcile_image(fact.repository, fact.digest, deps, outcome)
+    _reconcile_image(fact.repository, fact.digest, deps)
     return outcome
 
 
@@ -105,7 +102,7 @@ def record_replication(report: ReplicationReported, deps: Deps) -> Outcome:
     if report.succeeded:
         _record_tag(report, deps)
         ledger.record_presence(report.location, report.repository, report.digest, report.time)
-        _reconcile_image(report.repository, report.digest, deps, outcome)
+        _reconcile_image(report.repository, report.digest, deps)
         return outcome
 
     facts = ledger.image_facts(report.repository, report.digest)
@@ -113,12 +110,12 @@ def record_replication(report: ReplicationReported, deps: Deps) -> Outcome:
     if replica is None:  # pragma: no cover - ensure_replica just created it
         return outcome
     if facts.present_at(report.location) is not None or replica.state not in ("pending", "missing"):
-        outcome.count("SupersededEvents")
+        _count("SupersededEvents")
         logger.info(
             "replication failure superseded: replica already present or failure already open",
             extra={"event_id": report.event_id, "replica": replica.replica_id},
         )
-        _reconcile_image(report.repository, report.digest, deps, outcome)
+        _reconcile_image(report.repository, report.digest, deps)
         return outcome
     alert = domain.replica_alert(
         "REPLICATION_FAILED", replica, report.time, failure_reason=report.failure_reason
@@ -131,7 +128,7 @@ def record_replication(report: ReplicationReported, deps: Deps) -> Outcome:
         from_states=("pending", "missing"),
     ):
         outcome.notes.append((alert["incident_id"], "OPEN"))
-        outcome.count("IncidentsOpened")
+        _count("IncidentsOpened")
     return outcome
 
 
@@ -151,11 +148,11 @@ def _find(facts: ImageFacts, source: Location, destination: Location) -> Replica
     return None
 
 
-def _reconcile_image(repository: str, digest: str, deps: Deps, outcome: Outcome) -> None:
+def _reconcile_image(repository: str, digest: str, deps: Deps) -> None:
     """Apply what the image's facts imply to each of its replicas."""
     facts = deps.ledger.image_facts(repository, digest)
     for replica in facts.replicas:
-        if not _apply(replica, facts, deps, outcome) and replica.state == "failed":
+        if not _apply(replica, facts, deps) and replica.state == "failed":
             _complete_failure_incident(replica, deps)
 
 
@@ -185,36 +182,36 @@ def _complete_failure_incident(replica: Replica, deps: Deps) -> None:
     deps.ledger.replace_incident_alert(incident_id, incident["alert"], completed)
 
 
-def _apply(replica: Replica, facts: ImageFacts, deps: Deps, outcome: Outcome) -> bool:
+def _apply(replica: Replica, facts: ImageFacts, deps: Deps) -> bool:
     """Arrive or cancel the replica if the facts say so; True if that changed it."""
     decision = domain.reconcile(replica, facts)
     if decision is None:
         return False
     action, at = decision
     if action == "arrive":
-        return _arrive(replica, at, deps, outcome)
+        return _arrive(replica, at, deps)
     if action == "arrived_earlier":
         if deps.ledger.correct_arrival(replica, at):
             deps.ledger.record_arrival(replica, at, replaces=replica.replicated_at)
             return True
         return False
-    return _cancel(replica, at, deps, outcome)
+    return _cancel(replica, at, deps)
 
 
-def _arrive(replica: Replica, at: datetime, deps: Deps, outcome: Outcome) -> bool:
+def _arrive(replica: Replica, at: datetime, deps: Deps) -> bool:
     old = deps.ledger.transition(replica, "replicated", (*OPEN_STATES, "cancelled"), at)
     if old is None:
         return False
     deps.ledger.record_arrival(old, at)
-    outcome.count("ReplicasArrived")
+    _count("ReplicasArrived")
     return True
 
 
-def _cancel(replica: Replica, at: datetime, deps: Deps, outcome: Outcome) -> bool:
+def _cancel(replica: Replica, at: datetime, deps: Deps) -> bool:
     old = deps.ledger.transition(replica, "cancelled", tuple(OPEN_STATES), at)
     if old is None:
         return False
-    outcome.count("ReplicasCancelled")
+    _count("ReplicasCancelled")
     return True
 
 
@@ -258,7 +255,7 @@ def _sweep_overdue(
             images[key] = ledger.image_facts(*key)
         facts = images[key]
         replica = _find(facts, due.source, due.destination) or due
-        if _apply(replica, facts, deps, report.outcome):
+        if _apply(replica, facts, deps):
             continue  # a racing arrival or delete that the events left unapplied
         if not domain.is_overdue(replica, now):
             continue
@@ -267,7 +264,7 @@ def _sweep_overdue(
             alert, deps.channel_names, replica=replica, to_state="missing", from_states=("pending",)
         ):
             report.outcome.notes.append((alert["incident_id"], "OPEN"))
-            report.outcome.count("IncidentsOpened")
+            _count("IncidentsOpened")
 
 
 def _close_recovered(
@@ -297,7 +294,7 @@ def _close_recovered(
         recovery = domain.recovery_alert(opened, at, lag if replica.state == "replicated" else None)
         if deps.ledger.resolve_incident(opened["incident_id"], recovery, deps.channel_names):
             report.outcome.notes.append((opened["incident_id"], "RECOVERED"))
-            report.outcome.count("IncidentsResolved")
+            _count("IncidentsResolved")
 
 
 def _judge_tag_moves(
@@ -338,7 +335,7 @@ def _judge_tag_moves(
             )
             if ledger.open_incident(alert, deps.channel_names, resolved_at_once=True):
                 report.outcome.notes.append((alert["incident_id"], "OPEN"))
-                report.outcome.count("TagOverwrites")
+                _count("TagOverwrites")
         ledger.mark_judged(entry)
 
 
