@@ -14,13 +14,12 @@ from chalicelib.services import AlertChannel, Deps
 from chalicelib.settings import Settings
 
 
-def _client(service: str) -> Any:
+def _client(session: Any, service: str) -> Any:
     # botocore honours AWS_ENDPOINT_URL and AWS_MAX_ATTEMPTS itself; standard retry mode
     # gives throttling back-off without hand-written loops.
-    import boto3
     from botocore.config import Config
 
-    return boto3.session.Session().client(
+    return session.client(
         service, config=Config(retries={"mode": "standard"}, connect_timeout=5, read_timeout=10)
     )
 
@@ -30,12 +29,15 @@ def wall_clock() -> datetime:
 
 
 def build(settings: Settings | None = None) -> Deps:
+    import boto3
+
     from chalicelib.adapters.dynamodb import DynamoLedger
     from chalicelib.adapters.sns import SnsAlerts
 
     settings = settings or Settings.from_env()
+    session = boto3.session.Session()
     channels: list[AlertChannel] = [
-        SnsAlerts(_client("sns"), settings.alert_topic_arn, settings.alert_format)
+        SnsAlerts(_client(session, "sns"), settings.alert_topic_arn, settings.alert_format)
     ]
     if settings.slack_webhook_secret_arn:
         from chalicelib.adapters.slack import SlackAlerts, secret_webhook_url
@@ -46,7 +48,7 @@ def build(settings: Settings | None = None) -> Deps:
         )
     return Deps(
         settings=settings,
-        ledger=DynamoLedger(_client("dynamodb"), settings.audit_table),
+        ledger=DynamoLedger(_client(session, "dynamodb"), settings.audit_table),
         channels=channels,
         clock=wall_clock,
     )

@@ -360,6 +360,13 @@ def closed_at(replica: Replica, facts: ImageFacts) -> datetime | None:
     return None
 
 
+def failure_is_news(replica: Replica, facts: ImageFacts) -> bool:
+    """A FAILED counts only while the replica is still expected and not known to be there;
+    otherwise it arrived superseded (the copy is there, the source deleted the image, or a
+    failure is already open) and is recorded without an alert."""
+    return replica.state in ("pending", "missing") and facts.present_at(replica.destination) is None
+
+
 def is_overdue(replica: Replica, now: datetime) -> bool:
     return replica.state == "pending" and replica.due_at is not None and replica.due_at <= now
 

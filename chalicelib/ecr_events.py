@@ -6,7 +6,7 @@ Models follow AWS's names and the documented samples; unknown fields are ignored
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
@@ -146,8 +146,6 @@ def parse_schedule_time(raw: dict[str, Any]) -> datetime:
 
 
 def _utc(moment: datetime) -> datetime:
-    from datetime import UTC
-
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)

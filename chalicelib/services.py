@@ -109,13 +109,19 @@ def record_replication(report: ReplicationReported, deps: Deps) -> Outcome:
     replica = _find(facts, report.source, report.location)
     if replica is None:  # pragma: no cover - ensure_replica just created it
         return outcome
-    if facts.present_at(report.location) is not None or replica.state not in ("pending", "missing"):
+    if not domain.failure_is_news(replica, facts):
+        if replica.state == "failed" and facts.present_at(report.location) is None:
+            _revise_failure_incident(replica, deps, earlier_failure=report)
         _count("SupersededEvents")
         logger.info(
-            "replication failure superseded: replica already present or failure already open",
-            extra={"event_id": report.event_id, "replica": replica.replica_id},
+            "replication failure superseded: no longer expected, or already failed",
+            extra={
+                "event_id": report.event_id,
+                "replica": replica.replica_id,
+                "state": replica.state,
+            },
         )
-        _reconcile_image(report.repository, report.digest, deps)
+        _reconcile_image(report.repository, report.digest, deps, facts)
         return outcome
     alert = domain.replica_alert(
         "REPLICATION_FAILED", replica, report.time, failure_reason=report.failure_reason
@@ -148,38 +154,45 @@ def _find(facts: ImageFacts, source: Location, destination: Location) -> Replica
     return None
 
 
-def _reconcile_image(repository: str, digest: str, deps: Deps) -> None:
+def _reconcile_image(
+    repository: str, digest: str, deps: Deps, facts: ImageFacts | None = None
+) -> None:
     """Apply what the image's facts imply to each of its replicas."""
-    facts = deps.ledger.image_facts(repository, digest)
+    facts = facts or deps.ledger.image_facts(repository, digest)
     for replica in facts.replicas:
         if not _apply(replica, facts, deps) and replica.state == "failed":
-            _complete_failure_incident(replica, deps)
+            _revise_failure_incident(replica, deps)
 
 
-def _complete_failure_incident(replica: Replica, deps: Deps) -> None:
-    """A failure reported before its source push opens without push and due times (or with a
-    later push's); the open incident follows the replica's earliest push, so what it shows does
-    not depend on the delivery order."""
-    if replica.pushed_at is None:
-        return
+def _revise_failure_incident(
+    replica: Replica, deps: Deps, earlier_failure: ReplicationReported | None = None
+) -> None:
+    """Keep an open REPLICATION_FAILED document independent of the delivery order: it shows the
+    replica's earliest push (a failure can be reported before its push) and its earliest
+    failure (a later failure can be delivered first)."""
     incident_id = domain.incident_id_for("REPLICATION_FAILED", replica)
     incident = deps.ledger.incident(incident_id)
     if not incident or incident["state"] != "open":
         return
     alert = json.loads(incident["alert"])
-    if alert["pushed_at"] == domain.format_time(replica.pushed_at) and alert["tag"] == replica.tag:
+    revised = dict(alert)
+    if replica.pushed_at is not None:
+        revised.update(
+            pushed_at=domain.format_time(replica.pushed_at),
+            due_at=domain.format_time(replica.due_at),
+            tag=replica.tag,
+        )
+    if earlier_failure is not None and domain.iso(earlier_failure.time) < alert["detected_at"]:
+        revised.update(
+            detected_at=domain.iso(earlier_failure.time),
+            failure_reason=earlier_failure.failure_reason,
+        )
+    if revised == alert:
         return
-    completed = domain.alert_document(
-        **{
-            **{
-                k: alert[k] for k in domain.ALERT_KEYS if k not in ("schema", "severity", "summary")
-            },
-            "pushed_at": domain.format_time(replica.pushed_at),
-            "due_at": domain.format_time(replica.due_at),
-            "tag": replica.tag,
-        }
+    document = domain.alert_document(
+        **{k: revised[k] for k in domain.ALERT_KEYS if k not in ("schema", "severity", "summary")}
     )
-    deps.ledger.replace_incident_alert(incident_id, incident["alert"], completed)
+    deps.ledger.replace_incident_alert(incident_id, incident["alert"], document)
 
 
 def _apply(replica: Replica, facts: ImageFacts, deps: Deps) -> bool:

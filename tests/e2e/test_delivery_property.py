@@ -71,8 +71,11 @@ def sweeps_after(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def superseded(order: list[dict[str, Any]]) -> bool:
     """A FAILED delivered after its replica was already known present at the destination, or
-    after the source deleted the image: PRODUCT.md's "arrives already superseded"."""
+    after the source deleted the image: PRODUCT.md's "arrives already superseded". Also a
+    FAILED delivered after a later failure of the same replica: the incident was already
+    announced with the later time (its stored document then moves to the earlier one)."""
     known: set[tuple] = set()
+    failed_at: dict[tuple, str] = {}
     for event in order:
         if event["source"] != "aws.ecr":
             continue
@@ -82,6 +85,9 @@ def superseded(order: list[dict[str, Any]]) -> bool:
             present = (event["account"], event["region"], *image, "present")
             deleted = (d["source-account"], d["source-region"], *image, "deleted")
             if present in known or deleted in known:
+                return True
+            replica = (event["account"], event["region"], *image)
+            if failed_at.setdefault(replica, event["time"]) > event["time"]:
                 return True
         else:
             fact = "deleted" if d.get("action-type") == "DELETE" else "present"

@@ -279,3 +279,14 @@ def test_facts_become_tag_observations():
     assert arrived is not None and arrived.kind == "replication" and arrived.source == DEV
     assert domain.tag_entry(replace(report, succeeded=False)) is None
     assert domain.tag_entry(replace(PUSH, tag=None)) is None  # pushed by digest
+
+
+def test_a_failure_is_news_only_for_a_replica_still_expected_and_absent():
+    replica = domain.expected_replicas(CONFIG, PUSH, timedelta(minutes=30))[0]
+    absent = ImageFacts({DEV: Presence(first_seen=ev.at(0))})
+    present = ImageFacts({replica.destination: Presence(first_seen=ev.at(4))})
+    assert domain.failure_is_news(replica, absent)
+    assert domain.failure_is_news(domain.with_state(replica, state="missing"), absent)
+    assert not domain.failure_is_news(replica, present)
+    for state in ("failed", "cancelled", "replicated"):
+        assert not domain.failure_is_news(domain.with_state(replica, state=state), absent)
