@@ -28,12 +28,12 @@ def test_the_day_ends_just_before_now_and_fits_the_24h_window(day: scenario.Scen
 def test_every_ecr_event_parses_as_the_app_would(day: scenario.Scenario) -> None:
     for event in day.events:
         if event["detail-type"] == "ECR Image Action":
-            ecr_events.parse_image_action(event)
+            ecr_events.parse_image_action(event, NOW)
         elif event["detail-type"] == "ECR Replication Action":
-            ecr_events.parse_replication_action(event)
+            ecr_events.parse_replication_action(event, NOW)
         else:
             assert event["source"] == "aws.events"
-            ecr_events.parse_schedule_time(event)
+            ecr_events.parse_schedule_time(event, NOW)
 
 
 def test_sweeps_fall_on_the_five_minute_schedule(day: scenario.Scenario) -> None:
