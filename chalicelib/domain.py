@@ -33,12 +33,13 @@ def format_time(moment: datetime | None) -> str | None:
     """Second-resolution UTC ISO-8601 with a `Z`, sortable as text (used in keys)."""
     if moment is None:
         return None
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso(moment)
 
 
 def iso(moment: datetime) -> str:
     """Like format_time for a value known to be present."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # isoformat pads every year to four digits; strftime("%Y") does not below 1000.
+    return moment.astimezone(UTC).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
 
 
 # ECR events began in 2015; an event more than a day ahead of the processing time is a clock
