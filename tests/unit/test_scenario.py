@@ -60,3 +60,8 @@ def test_the_day_is_the_same_story_whatever_the_clock() -> None:
         ]
 
     assert shape(scenario.build(NOW)) == shape(scenario.build(NOW + timedelta(minutes=37)))
+
+
+def test_the_day_has_a_buildx_push_and_a_tag_removal(day: scenario.Scenario) -> None:
+    assert day.untagged_pushes == len(scenario.CHILDREN)  # the index's children, untagged
+    assert day.tag_removals == 1
