@@ -10,7 +10,8 @@ import functools
 from datetime import UTC, datetime
 from typing import Any
 
-from chalicelib.services import AlertChannel, Deps
+from chalicelib.ports import AlertChannel
+from chalicelib.services import Deps
 from chalicelib.settings import Settings
 
 
@@ -31,7 +32,7 @@ def wall_clock() -> datetime:
 def build(settings: Settings | None = None) -> Deps:
     import boto3
 
-    from chalicelib.adapters.dynamodb import DynamoLedger
+    from chalicelib.adapters import ledger
     from chalicelib.adapters.sns import SnsAlerts
 
     settings = settings or Settings.from_env()
@@ -46,9 +47,16 @@ def build(settings: Settings | None = None) -> Deps:
         channels.append(
             SlackAlerts(secret_webhook_url(settings.slack_webhook_secret_arn), timeout=3.0)
         )
+    table = ledger.Table(_client(session, "dynamodb"), settings.audit_table)
     return Deps(
         settings=settings,
-        ledger=DynamoLedger(_client(session, "dynamodb"), settings.audit_table),
+        images=ledger.DynamoImages(table),
+        tags=ledger.DynamoTagHistory(table),
+        incidents=ledger.DynamoIncidents(table),
+        outbox=ledger.DynamoOutbox(table),
+        counters=ledger.DynamoCounters(table),
+        work=ledger.DynamoWorkQueue(table),
+        writer=ledger.DynamoWriter(table, frozenset(c.name for c in channels)),
         channels=channels,
         clock=wall_clock,
     )

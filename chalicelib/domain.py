@@ -277,6 +277,8 @@ class Replica:
     state: ReplicaState = "pending"
     replicated_at: datetime | None = None
     failure_reason: str | None = None
+    failed_at: datetime | None = None  # the earliest FAILED reported for it
+    rev: int = 0  # the ledger's revision of the stored item (optimistic concurrency)
 
     @property
     def replica_id(self) -> str:
@@ -333,6 +335,7 @@ class Presence:
     first_seen: datetime | None = None
     deletions: frozenset[datetime] = frozenset()  # a set: commutative under any delivery order
     tags: frozenset[str] = frozenset()  # every tag ever seen naming the digest there
+    rev: int = 0  # the ledger's revision of the stored item (optimistic concurrency)
 
 
 @dataclass(frozen=True)

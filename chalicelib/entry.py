@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib import bootstrap, services
+from chalicelib import bootstrap, delivery, services
 from chalicelib.domain import Fact
 from chalicelib.errors import IgnoredEvent, InvalidEvent
 from chalicelib.observability import logger, metrics
@@ -64,7 +64,7 @@ def record(fact: Fact, use_case: Callable[[Any, services.Deps], services.Outcome
     if untrusted:
         raise IgnoredEvent(untrusted)
     outcome = use_case(fact, deps)
-    services.deliver(outcome.notes, deps)
+    delivery.deliver(outcome.notes, deps)
 
 
 def image_action(raw: Any) -> dict[str, Any]:

@@ -6,8 +6,6 @@ whole history.
 
 from __future__ import annotations
 
-import json
-from datetime import timedelta
 from typing import Any
 
 from chalicelib import domain
@@ -20,32 +18,30 @@ MAX_PAGE = 100
 
 
 def status(deps: Deps) -> dict[str, Any]:
-    """`GET /status`: open incidents plus bounded counters; never reads history."""
-    ledger = deps.ledger
+    """`GET /status`: counters and the newest open incidents: two requests whatever the
+    history and the day's volume."""
     now = deps.clock()
-    kinds = ledger.open_incident_kinds()
-    newest = ledger.incidents_page("open", MAX_PAGE, None).items
-    counts = domain.StatusCounts(
-        pending=ledger.count_pending(),
-        missing=kinds.count("REPLICA_MISSING"),
-        failed=kinds.count("REPLICATION_FAILED"),
-        replicated_24h=ledger.count_timeline("ARRIVED", now - timedelta(hours=24), now),
-        overwritten_24h=ledger.count_timeline("OVERWRITTEN", now - timedelta(hours=24), now),
+    counts = deps.counters.status_counts(now)
+    newest = deps.incidents.incidents_page("open", MAX_PAGE, None).items
+    document_counts = domain.StatusCounts(
+        pending=counts.pending,
+        missing=counts.missing,
+        failed=counts.failed,
+        replicated_24h=counts.replicated_24h,
+        overwritten_24h=counts.overwritten_24h,
     )
-    incidents = [json.loads(item["alert"]) for item in newest]
-    return domain.status_document(now, len(kinds), counts, incidents)
+    open_total = counts.missing + counts.failed
+    return domain.status_document(now, open_total, document_counts, [i.alert for i in newest])
 
 
 def list_incidents(state: str, limit: int, cursor: str | None, deps: Deps) -> dict[str, Any]:
     if state not in INCIDENT_STATES:
         raise InvalidRequest(f"state must be one of {', '.join(INCIDENT_STATES)}")
-    page = deps.ledger.incidents_page(state, limit, cursor)
-    incidents = []
-    for item in page.items:
-        document = json.loads(item["alert"])
-        document["state"] = item["state"]
-        document["resolved_at"] = item.get("resolved_at")
-        incidents.append(document)
+    page = deps.incidents.incidents_page(state, limit, cursor)
+    incidents = [
+        {**incident.alert, "state": incident.state, "resolved_at": incident.resolved_at}
+        for incident in page.items
+    ]
     return {"incidents": incidents, "next_cursor": page.next_cursor}
 
 
@@ -57,17 +53,17 @@ def describe_images(
     cursor: str | None,
     deps: Deps,
 ) -> dict[str, Any]:
-    ledger = deps.ledger
-    tags = ledger.repository_tags(repository)
+    tags = deps.tags.repository_tags(repository)
     next_cursor = None
     if digest is not None:
-        replicas = list(ledger.image_facts(repository, digest).replicas)
+        replicas = list(deps.images.load(repository, digest).facts.replicas)
     elif tag is not None:
         digests = sorted({t[tag] for t in tags.values() if tag in t})
-        replicas = [r for d in digests for r in ledger.image_facts(repository, d).replicas]
+        replicas = [r for d in digests for r in deps.images.load(repository, d).facts.replicas]
     else:
-        replicas, next_cursor = ledger.replicas_page(repository, limit, cursor)
-    if not tags and not replicas and not ledger.repository_known(repository):
+        page = deps.images.replicas_page(repository, limit, cursor)
+        replicas, next_cursor = page.items, page.next_cursor
+    if not tags and not replicas and not deps.images.repository_known(repository):
         raise NotFound(f"repository {repository!r} is not known to the auditor")
 
     def wanted(name: str, points_at: str) -> bool:
@@ -90,13 +86,13 @@ def repositories(deps: Deps) -> dict[str, Any]:
     """`GET /repositories`: the newest image's replica state per repository and destination."""
     config = deps.settings.replication
     rows = []
-    for repository in sorted(deps.ledger.repositories()):
+    for repository in sorted(deps.images.repositories()):
         destinations = sorted(
             {d for s in config.sources for d in config.destinations_for(s.location, repository)}
         )
         cells = []
         for destination in destinations:
-            replica = deps.ledger.newest_replica(repository, destination)
+            replica = deps.images.newest_replica(repository, destination)
             if replica is not None:
                 cells.append({**_replica_view(replica), "lag_seconds": replica.lag_seconds})
         rows.append({"repository": repository, "destinations": cells})

@@ -79,6 +79,7 @@ class SlackAlerts:
     DeliveryFailed, which the outbox retries on later sweeps."""
 
     name = "slack"
+    max_tries = 5  # then given up with an error log and a metric; SNS is retried until it works
 
     def __init__(
         self, webhook_url: Callable[[], str], timeout: float = DEFAULT_TIMEOUT_SECONDS

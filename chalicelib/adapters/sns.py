@@ -7,17 +7,28 @@ from typing import Any
 
 from chalicelib.errors import DeliveryFailed
 
-ATTRIBUTE_KEYS = ("kind", "severity", "repository", "destination_account", "destination_region")
+ATTRIBUTE_KEYS = (
+    "kind",
+    "severity",
+    "repository",
+    "destination_account",
+    "destination_region",
+    "dedup_id",
+)
 
 
 def message_attributes(alert: dict[str, Any]) -> dict[str, dict[str, str]]:
     destination = alert.get("destination") or {}
+    recovered = alert["kind"] == "RECOVERED"
     values = {
         "kind": alert["kind"],
         "severity": alert["severity"],
         "repository": alert["repository"],
         "destination_account": destination.get("account"),
         "destination_region": destination.get("region"),
+        # The same on every copy of one notification: the only duplicates (a publish whose
+        # acknowledgement was lost, sent again) can be dropped by consumers on it.
+        "dedup_id": f"{alert['incident_id']}#{'RECOVERED' if recovered else 'OPEN'}",
     }
     return {
         key: {"DataType": "String", "StringValue": str(value)}

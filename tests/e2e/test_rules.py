@@ -134,11 +134,19 @@ def test_failed_older_than_a_recorded_success_is_superseded(replay, alerts):
     assert alerts.kinds() == []
 
 
-def test_failure_before_the_source_push_is_known(replay, alerts):
+def test_failure_before_the_source_push_is_known(replay, alerts, client):
     replay(ev.replication(ev.PROD, ev.DEV, REPO, "v1", D1, ev.at(3), ok=False))
+    assert alerts.drain() == []  # held briefly for its push, so the document is whole
     replay(ev.push(ev.DEV, REPO, "v1", D1, ev.at(0)))
-    got = alerts.drain()
-    assert [a["body"]["kind"] for a in got] == ["REPLICATION_FAILED"]
+    replay(ev.schedule(ev.at(5)))
+    [failed] = alerts.drain()
+    assert failed["body"]["kind"] == "REPLICATION_FAILED"
+    assert (failed["body"]["pushed_at"], failed["body"]["due_at"]) == (
+        "2026-11-27T10:00:00Z",
+        "2026-11-27T10:30:00Z",
+    )
+    [kept] = client.http.get("/incidents").json_body["incidents"]
+    assert {k: kept[k] for k in failed["body"]} == failed["body"]  # published is what is kept
     replay(ev.schedule(ev.at(40)))  # DR is missing; PROD is failed, so no MISSING for PROD
     got = alerts.drain()
     assert [(a["body"]["kind"], a["body"]["destination"]["account"]) for a in got] == [
@@ -279,7 +287,10 @@ def test_sns_message_attributes_allow_filtering_on_severity(replay, session, aud
             "repository",
             "destination_account",
             "destination_region",
+            "dedup_id",
         }
+        note = "RECOVERED" if alert["body"]["kind"] == "RECOVERED" else "OPEN"
+        assert alert["attributes"]["dedup_id"] == f"{alert['body']['incident_id']}#{note}"
 
 
 def test_expected_replicas_are_per_digest_not_per_push_or_tag(replay, alerts, client):

@@ -1,0 +1,203 @@
+"""Table mechanics shared by the ledger's adapters: (de)serialising, queries, pages, cursors,
+and transactions whose cancellation reasons say which condition failed."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.errors import InvalidRequest
+from chalicelib.ports import Page
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+else:
+    DynamoDBClient = Any
+
+MAX_TRANSACTION = 100  # DynamoDB's limit of items in one TransactWriteItems
+
+
+class Cancelled(Exception):
+    """A transaction was cancelled by failed conditions; `failed` holds their item indexes."""
+
+    def __init__(self, failed: Sequence[int]) -> None:
+        super().__init__(f"conditions failed on items {list(failed)}")
+        self.failed = list(failed)
+
+
+def _number(value: Decimal) -> int | float:
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def _native(value: Any) -> Any:
+    """DynamoDB numbers come back as Decimal; the ledger's values are ints (or floats)."""
+    if isinstance(value, Decimal):
+        return _number(value)
+    if isinstance(value, dict):
+        return {k: _native(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_native(v) for v in value]
+    if isinstance(value, set) and value and isinstance(next(iter(value)), Decimal):
+        return {_number(v) for v in value}
+    return value
+
+
+class Table:
+    """One DynamoDB table: the only code here that talks to the client directly."""
+
+    def __init__(self, client: DynamoDBClient, name: str) -> None:
+        from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+        self.client = client
+        self.name = name
+        self._ser = TypeSerializer()
+        self._de = TypeDeserializer()
+
+    # ------------------------------------------------------------------ encoding
+
+    def item(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        return {k: self._ser.serialize(_clean(v)) for k, v in values.items() if v is not None}
+
+    def plain(self, item: Mapping[str, Any]) -> dict[str, Any]:
+        return {k: _native(self._de.deserialize(v)) for k, v in item.items()}
+
+    def values(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        return {k: self._ser.serialize(_clean(v)) for k, v in values.items()}
+
+    def key(self, pk: str, sk: str) -> dict[str, Any]:
+        return {"pk": {"S": pk}, "sk": {"S": sk}}
+
+    # ------------------------------------------------------------------ reads
+
+    def get(self, pk: str, sk: str) -> dict[str, Any] | None:
+        response = self.client.get_item(
+            TableName=self.name, Key=self.key(pk, sk), ConsistentRead=True
+        )
+        item = response.get("Item")
+        return self.plain(item) if item else None
+
+    def get_many(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        """BatchGetItem (consistent), retrying unprocessed keys; found items by key."""
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        pending = [self.key(pk, sk) for pk, sk in dict.fromkeys(keys)]
+        while pending:
+            batch, pending = pending[:100], pending[100:]
+            request: dict[str, Any] = {self.name: {"Keys": batch, "ConsistentRead": True}}
+            while request:
+                response = self.client.batch_get_item(RequestItems=request)
+                for raw in response.get("Responses", {}).get(self.name, []):
+                    item = self.plain(raw)
+                    found[(item["pk"], item["sk"])] = item
+                request = response.get("UnprocessedKeys") or {}
+        return found
+
+    def query(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        kwargs["TableName"] = self.name
+        while True:
+            response = self.client.query(**kwargs)
+            for item in response.get("Items", []):
+                yield self.plain(item)
+            last = response.get("LastEvaluatedKey")
+            if not last:
+                return
+            kwargs["ExclusiveStartKey"] = last
+
+    def first(self, **kwargs: Any) -> dict[str, Any] | None:
+        response = self.client.query(TableName=self.name, Limit=1, **kwargs)
+        items = response.get("Items", [])
+        return self.plain(items[0]) if items else None
+
+    def page(self, limit: int, cursor: str | None, **kwargs: Any) -> Page:
+        """One page of a Query; the cursor names its listing so it cannot be used on another."""
+        listing = f"{kwargs.get('IndexName', 'table')}:{kwargs['ExpressionAttributeValues']}"
+        kwargs.update(TableName=self.name, Limit=limit)
+        if cursor:
+            kwargs["ExclusiveStartKey"] = decode_cursor(cursor, listing)
+        response = self.client.query(**kwargs)
+        items = [self.plain(i) for i in response.get("Items", [])]
+        last = response.get("LastEvaluatedKey")
+        return Page(items, encode_cursor(last, listing) if last else None)
+
+    # ------------------------------------------------------------------ writes
+
+    def transact(self, operations: Sequence[dict[str, Any]]) -> None:
+        """One TransactWriteItems; Cancelled (with the failed items) when a condition failed.
+
+        Throttling and every other error propagate, so that Lambda and EventBridge retry.
+        """
+        if not operations:
+            return
+        if len(operations) > MAX_TRANSACTION:
+            raise ValueError(f"{len(operations)} writes exceed one transaction")
+        for operation in operations:
+            next(iter(operation.values()))["TableName"] = self.name
+        try:
+            self.client.transact_write_items(TransactItems=list(operations))
+        except Exception as error:
+            response = getattr(error, "response", {})
+            if response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                raise
+            reasons = response.get("CancellationReasons") or []
+            codes = [r.get("Code") for r in reasons]
+            if not codes or not set(codes) <= {"ConditionalCheckFailed", "None", None}:
+                raise  # a conflict with another transaction, throttling: retried as an error
+            failed = [i for i, c in enumerate(codes) if c == "ConditionalCheckFailed"]
+            raise Cancelled(failed) from None
+
+    def update(self, pk: str, sk: str, **kwargs: Any) -> bool:
+        """A (conditional) UpdateItem; False when its condition did not hold."""
+        try:
+            self.client.update_item(TableName=self.name, Key=self.key(pk, sk), **kwargs)
+        except Exception as error:
+            code = getattr(error, "response", {}).get("Error", {}).get("Code")
+            if code == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+
+def _clean(value: Any) -> Any:
+    """Floats are not DynamoDB numbers; the ledger's only floats would be in alert maps."""
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value
+
+
+# ---------------------------------------------------------------------- cursors
+
+
+def _listing_tag(listing: str) -> str:
+    return hashlib.sha256(listing.encode()).hexdigest()[:12]
+
+
+def encode_cursor(key: Mapping[str, Any], listing: str) -> str:
+    payload = {"l": _listing_tag(listing), "k": key}
+    return base64.urlsafe_b64encode(json.dumps(payload, sort_keys=True).encode()).decode()
+
+
+def decode_cursor(cursor: str, listing: str) -> dict[str, Any]:
+    invalid = InvalidRequest("cursor is not valid; pass next_cursor from a previous page")
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+        raise invalid from exc
+    if not isinstance(payload, dict) or not isinstance(payload.get("k"), dict):
+        raise invalid
+    if payload.get("l") != _listing_tag(listing):
+        raise InvalidRequest("cursor belongs to another listing; pass this listing's next_cursor")
+    key = payload["k"]
+    valid = all(
+        isinstance(v, dict) and len(v) == 1 and isinstance(v.get("S"), str) for v in key.values()
+    )
+    if not valid or not {"pk", "sk"} <= set(key):
+        raise invalid
+    return dict(key)

@@ -1,0 +1,284 @@
+"""The core's decisions on one image: what a fact or a sweep step changes in its facts, and the
+incidents, counter deltas and recoveries that follow. Pure: no I/O, only values.
+
+Every function takes the image's facts as read and returns the new facts; `change()` derives
+what the ledger must also write (counters, incidents to re-check) from the difference, so that
+one transaction can record an event's consequences completely or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from chalicelib import domain
+from chalicelib.domain import (
+    OPEN_STATES,
+    ImageFacts,
+    ImagePushed,
+    Location,
+    Presence,
+    Replica,
+    ReplicationConfig,
+    ReplicationReported,
+)
+
+# A FAILED reported before its push waits this long for the push, so that the document that
+# is published (and kept) names the push time whatever the delivery order.
+FAILURE_HOLD = timedelta(minutes=2)
+
+# The replica states that have an incident open for them.
+INCIDENT_OF_STATE = frozenset({"missing", "failed"})
+
+
+@dataclass(frozen=True)
+class NewIncident:
+    """An incident to open with its OPEN notification, deliverable from `deliver_at`."""
+
+    alert: dict
+    deliver_at: datetime
+    resolved_at_once: bool = False
+    held: bool = False  # waits in the outbox until `deliver_at` (a failure before its push)
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Deltas of the status counters; time buckets count arrivals and overwrites."""
+
+    pending: int = 0
+    missing: int = 0
+    failed: int = 0
+    arrivals: tuple[tuple[datetime, int], ...] = ()
+    overwrites: tuple[tuple[datetime, int], ...] = ()
+
+    def __add__(self, other: Counts) -> Counts:
+        return Counts(
+            self.pending + other.pending,
+            self.missing + other.missing,
+            self.failed + other.failed,
+            self.arrivals + other.arrivals,
+            self.overwrites + other.overwrites,
+        )
+
+    @property
+    def empty(self) -> bool:
+        return not (self.pending or self.missing or self.failed or self.arrivals or self.overwrites)
+
+
+@dataclass(frozen=True)
+class ImageChange:
+    """The new facts of one repository@digest and what follows from them."""
+
+    repository: str
+    digest: str
+    before: ImageFacts
+    after: ImageFacts
+    opened: tuple[NewIncident, ...] = ()
+    closed: tuple[tuple[str, datetime], ...] = ()  # (incident id, when its replica closed)
+    counts: Counts = field(default_factory=Counts)
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after or bool(self.opened)
+
+
+# --------------------------------------------------------------------------- facts
+
+
+def find(facts: ImageFacts, source: Location, destination: Location) -> Replica | None:
+    for replica in facts.replicas:
+        if replica.source == source and replica.destination == destination:
+            return replica
+    return None
+
+
+def _with_replica(facts: ImageFacts, replica: Replica) -> ImageFacts:
+    others = tuple(
+        r
+        for r in facts.replicas
+        if (r.source, r.destination) != (replica.source, replica.destination)
+    )
+    ordered = sorted((*others, replica), key=lambda r: (r.destination, r.source))
+    return replace(facts, replicas=tuple(ordered))
+
+
+def _with_presence(facts: ImageFacts, location: Location, presence: Presence) -> ImageFacts:
+    return replace(facts, presence={**facts.presence, location: presence})
+
+
+def seen(facts: ImageFacts, location: Location, moment: datetime, tag: str | None) -> ImageFacts:
+    """The digest is at `location` (under `tag`): keep the earliest sighting and every tag."""
+    old = facts.presence.get(location, Presence())
+    first = moment if old.first_seen is None else min(old.first_seen, moment)
+    tags = old.tags | {tag} if tag else old.tags
+    return _with_presence(facts, location, replace(old, first_seen=first, tags=tags))
+
+
+def deleted(facts: ImageFacts, location: Location, moment: datetime) -> ImageFacts:
+    old = facts.presence.get(location, Presence())
+    return _with_presence(facts, location, replace(old, deletions=old.deletions | {moment}))
+
+
+def expect(facts: ImageFacts, replica: Replica) -> ImageFacts:
+    """Create a pending replica, or move a known one's push (and due time) earlier."""
+    old = find(facts, replica.source, replica.destination)
+    if old is None:
+        return _with_replica(facts, replica)
+    if replica.pushed_at is None or (old.pushed_at and old.pushed_at <= replica.pushed_at):
+        return facts
+    return _with_replica(
+        facts, replace(old, pushed_at=replica.pushed_at, due_at=replica.due_at, tag=replica.tag)
+    )
+
+
+def reconcile_all(facts: ImageFacts) -> ImageFacts:
+    """Apply what the facts imply to every replica: arrivals, earlier arrivals, cancellations."""
+    for replica in facts.replicas:
+        decision = domain.reconcile(replica, facts)
+        if decision is None:
+            continue
+        action, at = decision
+        if action == "cancel":
+            updated = replace(replica, state="cancelled")
+        else:
+            updated = replace(replica, state="replicated", replicated_at=at)
+        facts = _with_replica(facts, updated)
+    return facts
+
+
+# --------------------------------------------------------------------------- events
+
+
+def on_push(
+    push: ImagePushed, facts: ImageFacts, config: ReplicationConfig, grace: timedelta
+) -> ImageFacts:
+    facts = seen(facts, push.location, push.time, push.tag)
+    for replica in domain.expected_replicas(config, push, grace):
+        facts = expect(facts, replica)
+    return reconcile_all(facts)
+
+
+def on_delete(location: Location, moment: datetime, facts: ImageFacts) -> ImageFacts:
+    """The image is gone at `location` (an untagged DELETE, or its last tag removed)."""
+    return reconcile_all(deleted(facts, location, moment))
+
+
+def on_replication(
+    report: ReplicationReported, facts: ImageFacts
+) -> tuple[ImageFacts, tuple[NewIncident, ...]]:
+    """A SUCCESS marks the replica present; a FAILED that is news opens REPLICATION_FAILED.
+
+    An untagged SUCCESS (a platform or attestation manifest of an index) only records the
+    digest as present: the replica it completes, if any, is expected by a tagged push.
+    """
+    if report.tag is not None or not report.succeeded:
+        facts = expect(facts, domain.replica_from_report(report))
+    if report.succeeded:
+        facts = seen(facts, report.location, report.time, report.tag)
+        return reconcile_all(facts), ()
+    replica = find(facts, report.source, report.location)
+    assert replica is not None  # expect() just made sure of it
+    if not domain.failure_is_news(replica, facts):
+        if replica.state == "failed" and replica.failed_at and report.time < replica.failed_at:
+            # an earlier failure delivered late: the incident follows the earliest one
+            earlier = replace(replica, failed_at=report.time, failure_reason=report.failure_reason)
+            facts = _with_replica(facts, earlier)
+        return reconcile_all(facts), ()
+    failed = replace(
+        replica, state="failed", failed_at=report.time, failure_reason=report.failure_reason
+    )
+    held = replica.pushed_at is None  # wait briefly for the push, so the document is whole
+    deliver_at = report.time + FAILURE_HOLD if held else report.time
+    incident = NewIncident(failure_alert(failed), deliver_at, held=held)
+    return _with_replica(facts, failed), (incident,)
+
+
+def failure_alert(replica: Replica) -> dict:
+    """The REPLICATION_FAILED document, built from the replica alone (order-independent)."""
+    assert replica.failed_at is not None
+    return domain.replica_alert(
+        "REPLICATION_FAILED", replica, replica.failed_at, failure_reason=replica.failure_reason
+    )
+
+
+# --------------------------------------------------------------------------- the sweep
+
+
+def on_due(
+    replica: Replica, facts: ImageFacts, now: datetime
+) -> tuple[ImageFacts, tuple[NewIncident, ...]]:
+    """At its due time a replica still absent goes missing (unless the facts close it)."""
+    facts = reconcile_all(facts)
+    current = find(facts, replica.source, replica.destination)
+    if current is None or not domain.is_overdue(current, now):
+        return facts, ()
+    missing = replace(current, state="missing")
+    alert = domain.replica_alert("REPLICA_MISSING", missing, now)
+    return _with_replica(facts, missing), (NewIncident(alert, now),)
+
+
+def recovery(opened: dict, facts: ImageFacts, now: datetime) -> dict | None:
+    """The RECOVERED document for an open replica incident whose replica closed by `now`,
+    timed by the earliest closing fact on the complete history; None while it is open."""
+    replica = find(facts, Location(**opened["source"]), Location(**opened["destination"]))
+    at = domain.closed_at(replica, facts) if replica else None
+    if replica is None or at is None or at > now:
+        return None
+    lag = replace(replica, replicated_at=at).lag_seconds if replica.state == "replicated" else None
+    return domain.recovery_alert(opened, at, lag)
+
+
+# --------------------------------------------------------------------------- consequences
+
+
+def _pending(replicas: Iterable[Replica]) -> int:
+    return sum(1 for r in replicas if r.state == "pending" and r.due_at is not None)
+
+
+def change(
+    repository: str,
+    digest: str,
+    before: ImageFacts,
+    after: ImageFacts,
+    opened: tuple[NewIncident, ...] = (),
+) -> ImageChange:
+    """What the ledger writes besides the facts: counter deltas and incidents to re-check."""
+    arrivals: list[tuple[datetime, int]] = []
+    closed: list[tuple[str, datetime]] = []
+    old = {(r.source, r.destination): r for r in before.replicas}
+    for replica in after.replicas:
+        was = old.get((replica.source, replica.destination))
+        was_at = was.replicated_at if was and was.state == "replicated" else None
+        now_at = replica.replicated_at if replica.state == "replicated" else None
+        if was_at != now_at:
+            if was_at is not None:
+                arrivals.append((was_at, -1))
+            if now_at is not None:
+                arrivals.append((now_at, 1))
+        if was is not None and was.state in INCIDENT_OF_STATE and replica.state not in OPEN_STATES:
+            at = domain.closed_at(replica, after)
+            # a missing replica can fail as well: then both incidents are open for it
+            closing: tuple[domain.AlertKind, ...] = (
+                ("REPLICA_MISSING", "REPLICATION_FAILED")
+                if was.state == "failed"
+                else ("REPLICA_MISSING",)
+            )
+            if at is not None:
+                closed.extend((domain.incident_id_for(kind, was), at) for kind in closing)
+    opened_kinds = [i.alert["kind"] for i in opened if not i.resolved_at_once]
+    counts = Counts(
+        pending=_pending(after.replicas) - _pending(before.replicas),
+        missing=opened_kinds.count("REPLICA_MISSING"),
+        failed=opened_kinds.count("REPLICATION_FAILED"),
+        arrivals=tuple(arrivals),
+    )
+    return ImageChange(repository, digest, before, after, opened, tuple(closed), counts)
+
+
+def resolved_counts(kind: str) -> Counts:
+    """The counters' change when an open incident of `kind` is resolved."""
+    return Counts(
+        missing=-1 if kind == "REPLICA_MISSING" else 0,
+        failed=-1 if kind == "REPLICATION_FAILED" else 0,
+    )

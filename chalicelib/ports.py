@@ -1,0 +1,173 @@
+"""The ports the use cases depend on: narrow protocols per aggregate of the ledger, the alert
+channels, and the value types that cross them. DynamoDB adapters (chalicelib/adapters/ledger/)
+and the in-memory fakes under tests/ implement them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal, Protocol
+
+from chalicelib.decisions import Counts, ImageChange, NewIncident
+from chalicelib.domain import ImageFacts, Location, Replica, TagEntry
+
+# ----------------------------------------------------------------------------- values
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Any]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class Incident:
+    """An incident and the alert document that opened it (the one that was published)."""
+
+    incident_id: str
+    kind: str
+    state: Literal["open", "resolved"]
+    alert: dict[str, Any]
+    detected_at: str
+    resolved_at: str | None = None
+
+
+@dataclass(frozen=True)
+class Notification:
+    """One alert in the outbox, with the channels it still has to reach and their tries."""
+
+    incident_id: str
+    note: str  # OPEN or RECOVERED
+    alert: dict[str, Any]
+    pending: frozenset[str]
+    tries: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def dedup_id(self) -> str:
+        """The same for every copy of this notification: consumers may deduplicate on it."""
+        return f"{self.incident_id}#{self.note}"
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    """What the ledger holds about one repository@digest, and which events it has applied."""
+
+    facts: ImageFacts
+    applied: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class StatusCounts:
+    pending: int
+    missing: int
+    failed: int
+    replicated_24h: int
+    overwritten_24h: int
+
+
+WorkKind = Literal["due", "judge", "untag", "deliver", "close"]
+
+
+@dataclass(frozen=True)
+class Work:
+    """One piece of sweep work that has come due: a replica, a tag entry to judge, a
+    notification to deliver, or an incident whose replica closed."""
+
+    kind: WorkKind
+    at: str  # its place in the queue (time, then identity)
+    replica: Replica | None = None
+    entry: TagEntry | None = None
+    incident_id: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Commit:
+    """Everything one event or one sweep step writes, applied atomically or not at all."""
+
+    event_id: str | None = None  # recorded as applied (on `event_image`) with the rest
+    event_image: tuple[str, str] | None = None
+    event_time: datetime | None = None
+    tag_entry: TagEntry | None = None
+    judge_entry: bool = False  # the new tag entry waits for the overwrite judgement
+    images: tuple[ImageChange, ...] = ()
+    opened: tuple[NewIncident, ...] = ()  # incidents of no image change (overwrites)
+    resolved: tuple[tuple[Incident, dict[str, Any]], ...] = ()  # with their RECOVERED document
+    closing_done: tuple[str, ...] = ()  # incident ids whose closing check is finished
+    judged: tuple[TagEntry, ...] = ()  # entries that leave the judge queues
+    register: str | None = None  # a repository with expected replicas
+    counts: Counts = field(default_factory=Counts)
+
+
+# ----------------------------------------------------------------------------- ports
+
+
+class LedgerConflict(Exception):
+    """A commit raced another writer or found its event applied; the caller re-reads."""
+
+
+class Images(Protocol):
+    def load(self, repository: str, digest: str) -> ImageRecord: ...
+
+    def replicas_page(self, repository: str, limit: int, cursor: str | None) -> Page: ...
+
+    def newest_replica(self, repository: str, destination: Location) -> Replica | None: ...
+
+    def repository_known(self, repository: str) -> bool: ...
+
+    def repositories(self) -> list[str]: ...
+
+
+class TagHistory(Protocol):
+    def heads_as_of(
+        self, location: Location, repository: str, tags: Iterable[str], moment: datetime
+    ) -> dict[str, TagEntry | None]: ...
+
+    def neighbours(self, entry: TagEntry) -> tuple[TagEntry | None, TagEntry | None]: ...
+
+    def repository_tags(self, repository: str) -> dict[Location, dict[str, str]]: ...
+
+
+class Incidents(Protocol):
+    def incident(self, incident_id: str) -> Incident | None: ...
+
+    def incidents_page(self, state: str, limit: int, cursor: str | None) -> Page: ...
+
+
+class Outbox(Protocol):
+    def notification(self, incident_id: str, note: str) -> Notification | None: ...
+
+    def claim(self, notification: Notification, now: datetime, lease: timedelta) -> bool: ...
+
+    def replace_alert(self, notification: Notification, alert: dict[str, Any]) -> None: ...
+
+    def settle(
+        self,
+        notification: Notification,
+        remaining: frozenset[str],
+        tries: Mapping[str, int],
+        now: datetime,
+    ) -> None: ...
+
+
+class Counters(Protocol):
+    def status_counts(self, now: datetime) -> StatusCounts: ...
+
+
+class WorkQueue(Protocol):
+    def due_work(self, now: datetime, limit: int) -> list[Work]: ...
+
+
+class Writer(Protocol):
+    def commit(self, commit: Commit) -> None:
+        """Apply atomically; LedgerConflict when a condition failed (re-read and decide)."""
+        ...
+
+
+class AlertChannel(Protocol):
+    """An alert channel; one with a `max_tries` attribute is given up after that many."""
+
+    name: str
+
+    def send(self, alert: dict[str, Any]) -> None: ...
