@@ -91,7 +91,7 @@ def _deliver_one(notification: Notification, deps: Deps) -> None:
             if limit is not None and tries[channel.name] >= limit:
                 remaining.discard(channel.name)
                 count(f"{channel.name.capitalize()}DeliveryAbandoned")
-                logger.error(f"giving up on {channel.name} delivery", extra=details)
+                logger.error(f"giving up on {channel.name.capitalize()} delivery", extra=details)
             else:
                 logger.warning("alert delivery failed; will retry on the next sweep", extra=details)
             continue

@@ -41,6 +41,7 @@ def test_publishes_the_document_with_subject_and_attributes(session):
         "repository": "team/api",
         "destination_account": doc["destination"]["account"],
         "destination_region": doc["destination"]["region"],
+        "dedup_id": f"{doc['incident_id']}#OPEN",
     }
 
 
