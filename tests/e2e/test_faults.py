@@ -1,0 +1,187 @@
+"""Fault injection: the demo's multi-account day plus extra traffic, delivered with a fraction of
+DynamoDB and SNS calls failing before or after they take effect, each failed invocation retried
+as EventBridge and Lambda would. The ledger and the alerts must equal a fault-free run's: nothing
+lost, and duplicates only from SNS acknowledgements that were lost.
+
+FAULT_RATE=0.3 FAULT_SEED=7 for other mixes; figures of the last run go to
+test-artifacts/fault-injection.json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import uuid
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from botocore.client import BaseClient
+from botocore.exceptions import ClientError, EndpointConnectionError
+
+from chalicelib import bootstrap, queries
+from chalicelib.local import scenario
+from chalicelib.local.provision import provision, subscribe_queue
+from tests.conftest import ROOT, Alerts
+
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)  # the day ends just before it
+RATE = float(os.environ.get("FAULT_RATE", "0.15"))
+MAX_TRIES = 40
+
+
+def extra_traffic(day: scenario.Scenario) -> list[dict[str, Any]]:
+    """Twenty more releases through the day: each replicates to prod, most to DR."""
+    events = []
+    for n in range(20):
+        when = day.start + timedelta(minutes=37 * n + 11)
+        repo, tag, digest = f"team/svc{n % 5}", f"v{n}", scenario.digest(f"svc-{n}")
+        events.append(scenario.image_action("PUSH", scenario.DEV, repo, tag, digest, when))
+        for dest, delay in ((scenario.PROD, 3), (scenario.DR, 4)):
+            if dest == scenario.DR and n % 7 == 3:
+                continue  # a replica that never arrives
+            events.append(
+                scenario.replication_action(
+                    dest, scenario.DEV, repo, tag, digest, when + timedelta(minutes=delay), True
+                )
+            )
+    return events
+
+
+def history() -> list[dict[str, Any]]:
+    day = scenario.build(NOW)
+    events = day.events + extra_traffic(day)
+    events.sort(key=lambda e: (e["time"], e["source"] == "aws.events"))
+    tail = [scenario.scheduled_event(day.end + timedelta(hours=h)) for h in (1, 2, 3)]
+    return events + tail  # late sweeps: every lease has run out, every retry is done
+
+
+class Faults:
+    """Fails DynamoDB and SNS calls before they reach the emulator or after it answered."""
+
+    def __init__(self, rate: float, seed: int) -> None:
+        self.rate = rate
+        self.random = random.Random(seed)
+        self.injected: Counter[str] = Counter()
+        self.enabled = False
+
+    def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        original = BaseClient._make_api_call
+        faults = self
+
+        def call(client: Any, operation: str, params: Any) -> Any:
+            service = client.meta.service_model.service_name
+            if not faults.enabled or service not in ("dynamodb", "sns"):
+                return original(client, operation, params)
+            roll = faults.random.random()
+            if roll < faults.rate / 2:
+                faults.injected[f"{service} before"] += 1
+                code = "ThrottlingException" if service == "dynamodb" else "Throttled"
+                error = {"Error": {"Code": code, "Message": "injected before the call"}}
+                raise ClientError(error, operation)  # type: ignore[arg-type]
+            result = original(client, operation, params)
+            if roll < faults.rate:
+                faults.injected[f"{service} after"] += 1
+                raise EndpointConnectionError(endpoint_url="injected: response lost")
+            return result
+
+        monkeypatch.setattr(BaseClient, "_make_api_call", call)
+
+
+def run(events, session, monkeypatch, faults: Faults | None) -> dict[str, Any]:
+    env = provision(session, suffix=uuid.uuid4().hex[:10])
+    env["REPLICATION_CONFIG"] = json.dumps(scenario.REPLICATION_CONFIG)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    bootstrap.reset()
+    alerts = Alerts(
+        session.client("sqs"),
+        subscribe_queue(session, env["ALERT_TOPIC_ARN"], f"q-{uuid.uuid4().hex[:8]}"),
+    )
+    import app as app_module
+    from chalicelib.local.replay import Replayer
+
+    retries = 0
+    clock = {"now": NOW}
+    with Replayer(app_module.app, ROOT) as replayer:
+        # Wall-clock time follows the history, so that delivery leases run out as in life.
+        bootstrap.deps().clock = lambda: clock["now"]
+        for event in events:
+            clock["now"] = max(
+                clock["now"], datetime.fromisoformat(event["time"].replace("Z", "+00:00"))
+            )
+            for _attempt in range(MAX_TRIES):
+                if faults:
+                    faults.enabled = True
+                try:
+                    delivery = replayer.deliver(event)
+                except Exception:  # the invocation failed: EventBridge/Lambda deliver it again
+                    retries += 1
+                    continue
+                finally:
+                    if faults:
+                        faults.enabled = False
+                assert delivery.outcome != "rejected", delivery.reason
+                break
+            else:
+                pytest.fail(f"event {event['id']} failed {MAX_TRIES} times")
+    deps = bootstrap.deps()
+    repos = sorted(deps.images.repositories())
+    ledger = {
+        "images": {
+            repo: _sorted(queries.describe_images(repo, None, None, 100, None, deps))
+            for repo in repos
+        },
+        "tags": {
+            repo: queries.describe_images(repo, None, None, 100, None, deps)["locations"]
+            for repo in repos
+        },
+        "status": {k: v for k, v in queries.status(deps).items() if k != "as_of"},
+        "matrix": queries.repositories(deps),
+        "incidents": sorted(
+            json.dumps(i, sort_keys=True)
+            for i in queries.list_incidents("all", 100, None, deps)["incidents"]
+        ),
+    }
+    received = [json.dumps(a["body"], sort_keys=True) for a in alerts.drain()]
+    return {"ledger": ledger, "alerts": received, "retries": retries}
+
+
+def _sorted(images: dict[str, Any]) -> dict[str, Any]:
+    images["replicas"] = sorted(images["replicas"], key=lambda r: json.dumps(r, sort_keys=True))
+    return images
+
+
+@pytest.mark.parametrize("seed", [int(os.environ.get("FAULT_SEED", "1"))])
+def test_faults_lose_nothing_and_duplicate_only_lost_acknowledgements(
+    seed, session, monkeypatch, auditor_env
+):
+    events = history()
+    clean = run(events, session, monkeypatch, None)
+    faults = Faults(RATE, seed)
+    faults.install(monkeypatch)
+    faulty = run(events, session, monkeypatch, faults)
+
+    assert faulty["ledger"] == clean["ledger"]
+    expected, got = Counter(clean["alerts"]), Counter(faulty["alerts"])
+    lost = expected - got
+    duplicates = sum((got - expected).values())
+    assert not lost, f"alerts lost: {list(lost)[:2]}"
+    assert set(got) == set(expected), "an alert that the fault-free run did not send"
+    assert duplicates <= faults.injected["sns after"], "a duplicate not explained by a lost ack"
+    assert sum(faults.injected.values()) > 50, "the faults did not really happen"
+
+    figures = {
+        "events": len(events),
+        "faults_injected": dict(faults.injected),
+        "invocations_retried": faulty["retries"],
+        "alerts_expected": sum(expected.values()),
+        "alerts_lost": sum(lost.values()),
+        "duplicates_from_lost_sns_acks": duplicates,
+        "ledger_differences": 0,
+    }
+    artifacts = ROOT / "test-artifacts"
+    artifacts.mkdir(exist_ok=True)
+    (artifacts / "fault-injection.json").write_text(json.dumps(figures, indent=2) + "\n")
+    print(f"fault-injection figures: {figures}")
