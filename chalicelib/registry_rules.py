@@ -85,7 +85,7 @@ class RuleDiscovery:
         self._sources = tuple(sources)
         self._registry = registry
         self._store = store
-        self._log = log or _warn
+        self._log = log if log is not None else _warn
         self._refresh_every = refresh_every
         self._reread_every = reread_every
         self._retry_after = retry_after
