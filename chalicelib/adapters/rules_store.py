@@ -66,4 +66,3 @@ class DynamoRulesStore:
             code = getattr(error, "response", {}).get("Error", {}).get("Code")
             if code != "ConditionalCheckFailedException":
                 raise  # ledger errors propagate: Lambda retries the invocation
-
