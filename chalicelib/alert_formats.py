@@ -112,8 +112,12 @@ def _details(alert: Mapping[str, Any]) -> list[tuple[str, str]]:
     rows: list[tuple[str, str]] = []
     if alert["tag"]:
         rows.append(("Tag", _code(alert["tag"])))
-    rows.append(("Digest", _code(short_digest(alert["digest"]))))
-    if alert["previous_digest"]:
+    drift = kind == "TAG_DRIFT" or alert.get("resolves") == "TAG_DRIFT"
+    rows.append(("Source digest" if drift else "Digest", _code(short_digest(alert["digest"]))))
+    if drift:
+        there = alert["previous_digest"]
+        rows.append(("Destination digest", _code(short_digest(there)) if there else "no image"))
+    elif alert["previous_digest"]:
         rows.append(("Previous digest", _code(short_digest(alert["previous_digest"]))))
     rows.append(
         (
@@ -181,6 +185,34 @@ def next_steps(alert: Mapping[str, Any]) -> list[str]:
             status,
             "ECR replicates once per push: after fixing the cause, push the image again at the "
             "source (a new tag will do); this incident recovers when the replica arrives.",
+        ]
+    if kind == "TAG_DRIFT":
+        there = alert["previous_digest"]
+        return [
+            f"`{repo}:{tag}` names `{digest}` in {src_account}/{src_region} but "
+            + (f"`{there}`" if there else "no image")
+            + f" in {dst_account}/{dst_region}.",
+            f"Tag immutability in the destination is the documented cause (ECR replicates the "
+            f"image without the duplicated tag): `aws ecr describe-repositories "
+            f"--repository-names {repo} --region {dst_region}` in {dst_account} shows "
+            "`imageTagMutability` and its exclusion filters.",
+            f"To converge, move the tag there (mutable repository, or a "
+            f"`IMMUTABLE_WITH_EXCLUSION` filter matching `{tag}`): `aws ecr batch-get-image "
+            f"--repository-name {repo} --image-ids imageDigest={digest}` for its manifest, then "
+            f"`aws ecr put-image --image-tag {tag}`; or deploy by digest instead of by tag.",
+            "This incident recovers when the destination tag names the source's digest, or "
+            "when the source tag moves on or is deleted.",
+        ]
+    if kind == "DELETE_NOT_REPLICATED":
+        image = f"{repo}:{tag}" if tag else f"{repo}@{digest}"
+        return [
+            f"`{image}` was deleted in {src_account}/{src_region} under a rule that replicates "
+            f"deletions, and is still in {dst_account}/{dst_region}: `aws ecr describe-images "
+            f"--repository-name {repo} --image-ids imageDigest={digest} --region {dst_region}`.",
+            f"Check the rule still replicates deletions: `aws ecr describe-registry --region "
+            f"{src_region}` in {src_account} (`deleteReplication.enabled`).",
+            f"Delete it by hand if it must go: `aws ecr batch-delete-image --repository-name "
+            f"{repo} --image-ids imageDigest={digest} --region {dst_region}` in {dst_account}.",
         ]
     image = f"{repo}:{tag}" if tag else repo
     look = (

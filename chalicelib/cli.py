@@ -20,12 +20,14 @@ commands:
   provision   create the table and topic at AWS_ENDPOINT_URL; print the app's environment (JSON)
   replay      deliver EventBridge events from files to the matching handlers
   status      print the auditor's status as a table (or --json)
+  doctor      check that each destination's registry policy lets its source replicate
 
 Examples:
   python -m chalicelib.cli demo --once
   AWS_ENDPOINT_URL=http://127.0.0.1:5000 python -m chalicelib.cli provision > env.json
   python -m chalicelib.cli replay --env-file env.json events.jsonl
   python -m chalicelib.cli status --env-file env.json
+  AUDIT_ROLE_NAME=ecr-replication-auditor-read python -m chalicelib.cli doctor
 """
 
 
@@ -164,6 +166,46 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    _load_env_file(args.env_file)
+    from chalicelib.domain import ConfigError
+    from chalicelib.settings import Settings
+
+    try:
+        settings = Settings.from_env(ledger=False)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if not settings.audit_role_name:
+        print(
+            "error: doctor asks the registries through the audit role: set AUDIT_ROLE_NAME "
+            "(the role infra/forwarder.json creates in every monitored account)",
+            file=sys.stderr,
+        )
+        return 2
+    if not settings.replication.sources and not settings.replication_sources:
+        print(
+            "error: no replication rules to check: set REPLICATION_CONFIG or REPLICATION_SOURCES",
+            file=sys.stderr,
+        )
+        return 2
+    from chalicelib import doctor
+    from chalicelib.adapters.ecr import registry_for
+    from chalicelib.adapters.roles import AuditRoles
+
+    roles = AuditRoles(settings.audit_role_name)
+    report = doctor.run_doctor(
+        settings.replication,
+        settings.replication_sources,
+        lambda location: registry_for(roles, location),
+    )
+    if args.json:
+        print(json.dumps(doctor.render_json(report), indent=2))
+    else:
+        print(doctor.render_text(report))
+    return 0 if report.ok else 1
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from chalicelib.local.demo import run_demo
 
@@ -201,6 +243,22 @@ def parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="print the JSON document")
     status.add_argument("--env-file", help="JSON object of environment variables (provision's)")
     status.set_defaults(func=cmd_status)
+
+    doc = commands.add_parser(
+        "doctor",
+        help="check the destinations' registry policies through the audit role",
+        description=(
+            "For each source and destination the replication rules name (REPLICATION_CONFIG, "
+            "and REPLICATION_SOURCES read live with DescribeRegistry), read the destination's "
+            "registry policy through AUDIT_ROLE_NAME and say whether it lets the source account "
+            "replicate (ecr:ReplicateImage, and ecr:CreateRepository unless the repositories "
+            "exist there). Exit 0 when every pair can, 1 when one cannot or cannot be checked, "
+            "2 on bad usage."
+        ),
+    )
+    doc.add_argument("--json", action="store_true", help="print the JSON report")
+    doc.add_argument("--env-file", help="JSON object of environment variables")
+    doc.set_defaults(func=cmd_doctor)
     return top
 
 

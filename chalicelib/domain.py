@@ -93,6 +93,7 @@ class ConfigError(ValueError):
 class ReplicationRule:
     destinations: tuple[Location, ...]
     prefixes: tuple[str, ...] = ()  # empty: every repository
+    replicate_deletions: bool = False  # the rule's `deleteReplication.enabled` (ECR, Nov 2026)
 
     def matches(self, repository: str) -> bool:
         return not self.prefixes or any(repository.startswith(p) for p in self.prefixes)
@@ -213,7 +214,10 @@ def _parse_rule(rule: Any, where: str) -> ReplicationRule:
         if not isinstance(value, str) or not 2 <= len(value) <= 256:
             raise ConfigError(f"{where}.repositoryFilters[{n}].filter must be 2-256 characters")
         prefixes.append(value)
-    return ReplicationRule(tuple(destinations), tuple(prefixes))
+    deletions = rule.get("deleteReplication") or {"enabled": False}
+    if not isinstance(deletions, dict) or not isinstance(deletions.get("enabled"), bool):
+        raise ConfigError(f"{where}.deleteReplication must be an object with a boolean `enabled`")
+    return ReplicationRule(tuple(destinations), tuple(prefixes), deletions["enabled"])
 
 
 # --------------------------------------------------------------------------- facts (inbound)
@@ -506,11 +510,20 @@ def overwrite_cause(
 
 # --------------------------------------------------------------------------- incidents & alerts
 
-AlertKind = Literal["REPLICA_MISSING", "REPLICATION_FAILED", "TAG_OVERWRITTEN", "RECOVERED"]
+AlertKind = Literal[
+    "REPLICA_MISSING",
+    "REPLICATION_FAILED",
+    "TAG_OVERWRITTEN",
+    "TAG_DRIFT",
+    "DELETE_NOT_REPLICATED",
+    "RECOVERED",
+]
 SEVERITY: dict[str, str] = {
     "REPLICA_MISSING": "critical",
     "REPLICATION_FAILED": "critical",
     "TAG_OVERWRITTEN": "warning",
+    "TAG_DRIFT": "warning",
+    "DELETE_NOT_REPLICATED": "warning",
     "RECOVERED": "info",
 }
 ALERT_KEYS = (
@@ -562,6 +575,11 @@ def short_digest(digest: str | None) -> str:
     return f"{algorithm}:{value[:12]}" if value else digest
 
 
+def _digest_value(digest: str | None) -> str:
+    """The first 12 characters of a digest's value: enough to tell two images apart."""
+    return (digest or "-").partition(":")[2][:12] or (digest or "-")
+
+
 def _image_name(repository: str, tag: str | None, digest: str | None) -> str:
     return f"{repository}:{tag}" if tag else f"{repository}@{short_digest(digest)}"
 
@@ -590,6 +608,11 @@ def _summary(doc: Mapping[str, Any]) -> str:
         text = f"Replication failed: {image} to {where}"
     elif kind == "TAG_OVERWRITTEN":
         text = f"Tag overwritten: {image} in {where} ({CAUSE_SHORT.get(doc['cause'] or '', '?')})"
+    elif kind == "TAG_DRIFT":
+        there = _digest_value(doc["previous_digest"]) if doc["previous_digest"] else "no image"
+        text = f"Tag drift: {image} in {where} is {there}, source {_digest_value(doc['digest'])}"
+    elif kind == "DELETE_NOT_REPLICATED":
+        text = f"Delete not replicated: {image} still in {where}"
     else:
         lag = doc["lag_seconds"]
         after = f" after {lag // 60} min" if isinstance(lag, int) else ""
@@ -650,6 +673,36 @@ def overwrite_alert(
         source=source.as_dict() if source else None,
         destination=current.location.as_dict(),
         pushed_at=iso(current.time),
+        detected_at=iso(detected_at),
+    )
+
+
+def drift_incident_id(replica: Replica, source_digest: str) -> str:
+    """One TAG_DRIFT incident per tag, destination and source digest it should name."""
+    return _stable_id(
+        "TAG_DRIFT", str(replica.destination), replica.repository, replica.tag or "", source_digest
+    )
+
+
+def drift_alert(
+    replica: Replica,
+    source_digest: str,
+    destination_digest: str | None,
+    detected_at: datetime,
+) -> dict[str, Any]:
+    """TAG_DRIFT: the replica's tag in the destination registry names `destination_digest`
+    (None: no image) where the source's names `source_digest`."""
+    return alert_document(
+        kind="TAG_DRIFT",
+        incident_id=drift_incident_id(replica, source_digest),
+        repository=replica.repository,
+        tag=replica.tag,
+        digest=source_digest,
+        previous_digest=destination_digest,
+        source=replica.source.as_dict(),
+        destination=replica.destination.as_dict(),
+        pushed_at=format_time(replica.pushed_at),
+        due_at=format_time(replica.due_at),
         detected_at=iso(detected_at),
     )
 

@@ -25,3 +25,29 @@ class DeliveryFailed(AuditorError):
 
 class IgnoredEvent(AuditorError):
     """A well-formed event the auditor does not act on (unmonitored, untrusted, not a change)."""
+
+
+class RegistryUnavailable(AuditorError):
+    """A registry could not be asked (role not assumable, access denied, throttled, unreachable).
+
+    The message is one line naming the account, the Region and the problem, fit for a log line
+    or a CLI error; `reason` is a short machine-readable code.
+    """
+
+    def __init__(self, account: str, region: str, reason: str, detail: str = "") -> None:
+        self.account = account
+        self.region = region
+        self.reason = reason
+        self.detail = " ".join(detail.split())  # one line, whatever the SDK said
+        text = f"ECR registry {account}/{region}: {reason}"
+        super().__init__(f"{text}: {self.detail}" if self.detail else text)
+
+
+class RepositoryNotFound(AuditorError):
+    """The repository does not exist in that registry (for a replica: it is missing there)."""
+
+    def __init__(self, account: str, region: str, repository: str) -> None:
+        self.account = account
+        self.region = region
+        self.repository = repository
+        super().__init__(f"ECR registry {account}/{region} has no repository {repository}")

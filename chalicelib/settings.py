@@ -4,13 +4,46 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
-from chalicelib.domain import ACCOUNT_RE, ConfigError, ReplicationConfig, parse_replication_config
+from chalicelib.domain import (
+    ACCOUNT_RE,
+    REGION_RE,
+    ConfigError,
+    Location,
+    ReplicationConfig,
+    parse_replication_config,
+)
 
 ALERT_FORMATS = ("json", "chatbot")
+ROLE_NAME_RE = re.compile(r"^[\w+=,.@-]{1,64}$")  # IAM role names (no path)
+
+
+def parse_replication_sources(text: str, listed: ReplicationConfig) -> tuple[Location, ...]:
+    """REPLICATION_SOURCES: comma-separated `account:region` source registries."""
+    sources: list[Location] = []
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        account, _, region = item.partition(":")
+        if not ACCOUNT_RE.match(account) or not REGION_RE.match(region):
+            raise ConfigError(
+                f"REPLICATION_SOURCES item {item!r} is not account:region "
+                "(for example 111111111111:us-west-2)"
+            )
+        location = Location(account, region)
+        if location in sources:
+            raise ConfigError(f"REPLICATION_SOURCES lists {item} twice")
+        if any(registry.location == location for registry in listed.sources):
+            raise ConfigError(
+                f"REPLICATION_SOURCES item {item} is also in REPLICATION_CONFIG: list it once "
+                "(REPLICATION_SOURCES reads its rules from ECR itself)"
+            )
+        sources.append(location)
+    return tuple(sources)
 
 
 @dataclass(frozen=True)
@@ -22,24 +55,39 @@ class Settings:
     monitored_accounts: frozenset[str]
     slack_webhook_secret_arn: str | None
     alert_format: str
+    audit_role_name: str | None = None  # unset: events only, no registry is asked
+    replication_sources: tuple[Location, ...] = ()  # registries whose rules ECR itself gives
 
     def accepts_account(self, account: str) -> bool:
         return account in self.monitored_accounts
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+    def from_env(cls, env: Mapping[str, str] | None = None, *, ledger: bool = True) -> Settings:
+        """`ledger=False` for commands that only ask the registries (doctor): the table and
+        topic may then be unset."""
         env = os.environ if env is None else env
         table = env.get("AUDIT_TABLE", "").strip()
         topic = env.get("ALERT_TOPIC_ARN", "").strip()
-        if not table:
+        if not table and ledger:
             raise ConfigError("AUDIT_TABLE is required: the DynamoDB table holding the ledger")
-        if not topic:
+        if not topic and ledger:
             raise ConfigError("ALERT_TOPIC_ARN is required: the SNS topic for alerts")
         try:
             raw = json.loads(env.get("REPLICATION_CONFIG", "") or "[]")
         except json.JSONDecodeError as exc:
             raise ConfigError(f"REPLICATION_CONFIG is not valid JSON: {exc}") from exc
         replication = parse_replication_config(raw)
+        role_name = env.get("AUDIT_ROLE_NAME", "").strip() or None
+        if role_name and not ROLE_NAME_RE.match(role_name):
+            raise ConfigError(
+                f"AUDIT_ROLE_NAME {role_name!r} is not an IAM role name "
+                "(1-64 characters of A-Z a-z 0-9 +=,.@_-, no path)"
+            )
+        sources = parse_replication_sources(env.get("REPLICATION_SOURCES", ""), replication)
+        if sources and not role_name:
+            raise ConfigError(
+                "REPLICATION_SOURCES needs AUDIT_ROLE_NAME: the rules are read through that role"
+            )
         grace_text = env.get("REPLICATION_GRACE_SECONDS", "1800").strip()
         if not grace_text.isdigit() or int(grace_text) <= 0:
             raise ConfigError("REPLICATION_GRACE_SECONDS must be a positive whole number")
@@ -50,7 +98,7 @@ class Settings:
             if bad:
                 raise ConfigError(f"MONITORED_ACCOUNTS has invalid account ids: {', '.join(bad)}")
         else:
-            accounts = replication.accounts()
+            accounts = replication.accounts() | {s.account for s in sources}
         alert_format = env.get("ALERT_FORMAT", "json").strip() or "json"
         if alert_format not in ALERT_FORMATS:
             raise ConfigError(f"ALERT_FORMAT must be one of {', '.join(ALERT_FORMATS)}")
@@ -62,4 +110,6 @@ class Settings:
             monitored_accounts=accounts,
             slack_webhook_secret_arn=env.get("SLACK_WEBHOOK_SECRET_ARN", "").strip() or None,
             alert_format=alert_format,
+            audit_role_name=role_name,
+            replication_sources=sources,
         )

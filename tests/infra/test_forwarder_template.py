@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from tests.infra.templates import FORWARDER_TEMPLATE, as_list, cfn_lint, statements
@@ -53,15 +54,78 @@ def test_role_may_only_put_events_on_the_audit_bus(forwarder: dict[str, Any]) ->
 
 def test_no_statement_allows_every_action(forwarder: dict[str, Any]) -> None:
     found = list(statements(forwarder))
-    assert len(found) == 4
+    assert len(found) == 7
     for statement in found:
         assert "*" not in as_list(statement["Action"])
+        if statement["Effect"] == "Allow":
+            assert not any(a.endswith(":*") for a in as_list(statement["Action"]))
 
 
 def test_stackset_ready_no_fixed_names(forwarder: dict[str, Any]) -> None:
     # One stack per account and Region: a fixed IAM name would collide across Regions.
-    for resource in forwarder["Resources"].values():
+    for logical_id, resource in forwarder["Resources"].items():
         props = resource["Properties"]
+        if logical_id == "AuditRole":
+            continue  # its name is the point; one Region only creates it (below)
         assert not {"RoleName", "QueueName", "Name"} & set(props)
-    assert set(forwarder["Parameters"]) == {"AuditAccountId", "AuditRegion", "AuditEventBusName"}
+    assert set(forwarder["Parameters"]) == {
+        "AuditAccountId",
+        "AuditRegion",
+        "AuditEventBusName",
+        "AuditRoleName",
+        "AuditPrincipalArns",
+        "AuditRoleRegion",
+    }
     assert "Transform" not in forwarder  # StackSets with macros need extra capabilities
+
+
+def test_audit_role_is_optional_and_made_in_one_region_only(forwarder: dict[str, Any]) -> None:
+    role = forwarder["Resources"]["AuditRole"]
+    assert role["Condition"] == "CreateAuditRole"
+    conditions = forwarder["Conditions"]
+    assert conditions["CreateAuditRole"] == {
+        "Fn::And": [{"Condition": "HasAuditRole"}, {"Condition": "InAuditRoleRegion"}]
+    }
+    region_test = json.dumps(conditions["InAuditRoleRegion"])
+    assert '{"Ref": "AWS::Region"}' in region_test and '{"Ref": "AuditRoleRegion"}' in region_test
+    assert role["Properties"]["RoleName"] == {"Ref": "AuditRoleName"}
+    assert forwarder["Parameters"]["AuditRoleName"]["Default"] == ""  # events only by default
+
+
+def test_audit_role_trusts_only_the_audit_accounts_listed_principals(
+    forwarder: dict[str, Any],
+) -> None:
+    props = forwarder["Resources"]["AuditRole"]["Properties"]
+    (trust,) = props["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Effect"] == "Allow" and trust["Action"] == "sts:AssumeRole"
+    assert trust["Principal"] == {
+        "AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AuditAccountId}:root"}
+    }
+    assert trust["Condition"] == {
+        "StringEquals": {"aws:PrincipalAccount": {"Ref": "AuditAccountId"}},
+        "ArnLike": {"aws:PrincipalArn": {"Fn::Split": [",", {"Ref": "AuditPrincipalArns"}]}},
+    }
+    assert props["MaxSessionDuration"] == 3600
+
+
+def test_audit_role_may_only_read_what_the_code_asks_ecr() -> None:
+    from tests.infra.test_packaged_template import ECR_READ_CALLS, code_calls
+
+    template = json.loads(FORWARDER_TEMPLATE.read_text())
+    (policy,) = template["Resources"]["AuditRole"]["Properties"]["Policies"]
+    allowed = [
+        a for s in statements(policy) if s["Effect"] == "Allow" for a in as_list(s["Action"])
+    ]
+    asked = {call for call in code_calls() if call[0] == "ecr"}
+    assert asked == set(ECR_READ_CALLS), "map every ECR call the code makes in ECR_READ_CALLS"
+    assert sorted(allowed) == sorted(ECR_READ_CALLS.values())
+    assert all(a.startswith(("ecr:Describe", "ecr:List", "ecr:Get")) for a in allowed)
+    by_sid = {s["Sid"]: s for s in statements(policy)}
+    assert by_sid["ReadImagesAndReplicationStatus"]["Resource"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:ecr:*:${AWS::AccountId}:repository/*"
+    }
+    # Registry-level reads have no resource-level permissions in IAM.
+    assert sorted(by_sid["ReadRegistrySettings"]["Action"]) == [
+        "ecr:DescribeRegistry",
+        "ecr:GetRegistryPolicy",
+    ]

@@ -164,7 +164,20 @@ CALL_PERMISSIONS = {
     ("dynamodb", "transact_write_items"): set(),  # checked per item kind, below
     ("sns", "publish"): {"sns:Publish"},
     ("secretsmanager", "get_secret_value"): {"secretsmanager:GetSecretValue"},
+    ("sts", "assume_role"): {"sts:AssumeRole"},  # the audit role in each monitored account
 }
+# ECR is asked through the audit role, so these are granted by the member-account template's
+# AuditRole (infra/forwarder.json), not by the stage policy; tests/infra/test_forwarder_template.py
+# checks that role allows exactly these.
+ECR_READ_CALLS = {
+    ("ecr", "describe_images"): "ecr:DescribeImages",
+    ("ecr", "list_images"): "ecr:ListImages",
+    ("ecr", "describe_image_replication_status"): "ecr:DescribeImageReplicationStatus",
+    ("ecr", "describe_repositories"): "ecr:DescribeRepositories",
+    ("ecr", "describe_registry"): "ecr:DescribeRegistry",
+    ("ecr", "get_registry_policy"): "ecr:GetRegistryPolicy",
+}
+CALL_PERMISSIONS.update({call: set() for call in ECR_READ_CALLS})
 TRANSACT_ITEM_PERMISSIONS = {
     "Put": "dynamodb:PutItem",
     "Update": "dynamodb:UpdateItem",
@@ -267,9 +280,14 @@ def test_policy_scopes_each_permission_to_its_resource() -> None:
     }
     assert by_sid["ReadSlackWebhook"]["Resource"] == {"Ref": "SlackWebhookSecretArn"}
     # Only when a secret is configured, never a wildcard over every secret.
-    (conditional,) = [s for s in document["Statement"] if "Fn::If" in s]
-    assert conditional["Fn::If"][0] == "HasSlackSecret"
-    assert conditional["Fn::If"][2] == {"Ref": "AWS::NoValue"}
+    conditional = {s["Fn::If"][0]: s["Fn::If"] for s in document["Statement"] if "Fn::If" in s}
+    assert set(conditional) == {"HasSlackSecret", "HasAuditRole"}
+    assert all(branches[2] == {"Ref": "AWS::NoValue"} for branches in conditional.values())
+    # Only the audit role's name, in any monitored account, and only when one is configured.
+    assert by_sid["AssumeAuditRole"]["Action"] == ["sts:AssumeRole"]
+    assert by_sid["AssumeAuditRole"]["Resource"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:iam::*:role/${AuditRoleName}"
+    }
 
 
 def test_table_is_on_demand_recoverable_expiring_and_protected_in_prod(packaged: Packaged) -> None:
