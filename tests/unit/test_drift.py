@@ -24,9 +24,10 @@ OLD, NEW, OTHER = ev.digest("old"), ev.digest("new"), ev.digest("other")
 def replica(
     tag: str | None = "latest", state: domain.ReplicaState = "replicated"
 ) -> domain.Replica:
-    push = domain.ImagePushed("e1", ev.at(0), DEV, "team/api", NEW, tag)
+    push = domain.ImagePushed("e1", ev.at(0), DEV, "team/api", NEW, tag or "any")
     (first, *_) = domain.expected_replicas(CONFIG, push, timedelta(minutes=30))
-    return replace(first, state=state, replicated_at=ev.at(3) if state == "replicated" else None)
+    arrived = ev.at(3) if state == "replicated" else None
+    return replace(first, tag=tag, state=state, replicated_at=arrived)  # untagged: known by digest
 
 
 # ----------------------------------------------------------------------------- opening
