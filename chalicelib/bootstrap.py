@@ -37,14 +37,23 @@ def build(settings: Settings | None = None) -> Deps:
     settings = settings or Settings.from_env()
     session = boto3.session.Session()
     channels: list[AlertChannel] = [
-        SnsAlerts(_client(session, "sns"), settings.alert_topic_arn, settings.alert_format)
+        SnsAlerts(
+            _client(session, "sns"),
+            settings.alert_topic_arn,
+            settings.alert_format,
+            settings.location_names,
+        )
     ]
     if settings.slack_webhook_secret_arn:
         from chalicelib.adapters.slack import SlackAlerts, secret_webhook_url
 
         # A short timeout: a hung Slack must not eat the sweep's budget; the outbox retries.
         channels.append(
-            SlackAlerts(secret_webhook_url(settings.slack_webhook_secret_arn), timeout=3.0)
+            SlackAlerts(
+                secret_webhook_url(settings.slack_webhook_secret_arn),
+                timeout=3.0,
+                names=settings.location_names,
+            )
         )
     return Deps(
         settings=settings,

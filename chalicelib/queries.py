@@ -33,7 +33,9 @@ def status(deps: Deps) -> dict[str, Any]:
         overwritten_24h=ledger.count_timeline("OVERWRITTEN", now - timedelta(hours=24), now),
     )
     incidents = [json.loads(item["alert"]) for item in newest]
-    return domain.status_document(now, len(kinds), counts, incidents)
+    document = domain.status_document(now, len(kinds), counts, incidents)
+    # LOCATION_NAMES ("account/region" -> name), so every reader labels locations alike.
+    return {**document, "names": dict(deps.settings.location_names)}
 
 
 def list_incidents(state: str, limit: int, cursor: str | None, deps: Deps) -> dict[str, Any]:
@@ -100,7 +102,8 @@ def repositories(deps: Deps) -> dict[str, Any]:
             if replica is not None:
                 cells.append({**_replica_view(replica), "lag_seconds": replica.lag_seconds})
         rows.append({"repository": repository, "destinations": cells})
-    return {"repositories": rows}
+    # "names": LOCATION_NAMES ("account/region" -> name), so readers label destinations alike.
+    return {"repositories": rows, "names": dict(deps.settings.location_names)}
 
 
 def _replica_view(replica: Replica) -> dict[str, Any]:

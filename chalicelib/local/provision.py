@@ -36,11 +36,14 @@ def table_request(table_name: str) -> dict[str, Any]:
     return request
 
 
-def provision(session: Any, suffix: str | None = None) -> dict[str, str]:
-    """Create table and topic; return the environment variables the app needs."""
+def provision(session: Any, suffix: str | None = None, client_config: Any = None) -> dict[str, str]:
+    """Create table and topic; return the environment variables the app needs.
+
+    `client_config` is a botocore Config for the clients (the command line's short timeouts).
+    """
     suffix = suffix or uuid.uuid4().hex[:8]
     table_name = f"ecr-replication-auditor-{suffix}"
-    dynamodb = session.client("dynamodb")
+    dynamodb = session.client("dynamodb", config=client_config)
     dynamodb.create_table(**table_request(table_name))
     dynamodb.get_waiter("table_exists").wait(TableName=table_name)
     ttl = template_resource("AuditTable").get("TimeToLiveSpecification")
@@ -48,7 +51,8 @@ def provision(session: Any, suffix: str | None = None) -> dict[str, str]:
         dynamodb.update_time_to_live(TableName=table_name, TimeToLiveSpecification=ttl)
     topic_props = template_resource("AlertTopic")
     topic_name = f"{topic_props.get('TopicName', 'ecr-replication-auditor-alerts')}-{suffix}"
-    topic_arn = session.client("sns").create_topic(Name=topic_name)["TopicArn"]
+    sns = session.client("sns", config=client_config)
+    topic_arn = sns.create_topic(Name=topic_name)["TopicArn"]
     return {"AUDIT_TABLE": table_name, "ALERT_TOPIC_ARN": topic_arn}
 
 
