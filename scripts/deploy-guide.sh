@@ -2,6 +2,12 @@
 # Prints the commands that deploy the auditor (audit account) and the forwarder (member accounts).
 # Usage: STAGE=prod sh scripts/deploy-guide.sh   (make deploy-guide STAGE=prod)
 STAGE="${STAGE:-dev}"
+# The same stages `make package` builds (.chalice/config.json): a guide for any other would
+# print commands that cannot work.
+case "$STAGE" in
+  dev|prod) ;;
+  *) echo "error: STAGE must be dev or prod (the stages in .chalice/config.json), not '$STAGE'" >&2; exit 2;;
+esac
 STACK="ecr-replication-auditor-${STAGE}"
 if [ "$STAGE" = prod ]; then PROTECT="on"; else PROTECT="off"; fi
 cat <<GUIDE
