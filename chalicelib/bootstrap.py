@@ -68,5 +68,19 @@ def deps() -> Deps:
     return build()
 
 
+@functools.cache
+def link_mac() -> Any:
+    """The KMS HMAC key that signs dashboard links (the `/view` authorizer's only dependency)."""
+    import boto3
+
+    from chalicelib.adapters.kms import KmsMac
+
+    key = Settings.from_env().dashboard_link_key
+    if not key:
+        raise RuntimeError("DASHBOARD_LINK_KEY_ARN is not set: dashboard links are off")
+    return KmsMac(_client(boto3.session.Session(), "kms"), key)
+
+
 def reset() -> None:
     deps.cache_clear()
+    link_mac.cache_clear()

@@ -349,11 +349,27 @@ def _serve(server: Any, port: int, console: Console) -> None:
         f"API        {base}/status  {base}/incidents?state=all  "
         f"{base}/repositories  {base}/images?repository=team/api"
     )
+    console.line(f"Link       {demo_link(base)}")
+    console.line(
+        "           (a dashboard link, as `dashboard-link` mints one for a deployed stage)"
+    )
     console.line("Serving until Ctrl-C.")
     with warnings.catch_warnings():
         # Chalice local cannot check IAM auth; the server listens on loopback only.
         warnings.filterwarnings("ignore", message="IAMAuthorizer is not a supported")
         server.server.serve_forever()
+
+
+def demo_link(base: str) -> str:
+    """A dashboard link to this demo's `/view`, signed by the emulator's KMS key."""
+    from datetime import UTC
+
+    from chalicelib import bootstrap, dashboard_link
+
+    token, _ = dashboard_link.mint(
+        bootstrap.link_mac(), datetime.now(UTC), dashboard_link.DEFAULT_LIFETIME, "demo"
+    )
+    return dashboard_link.url(f"{base}/view", token)
 
 
 def _replay(

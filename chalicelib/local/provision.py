@@ -37,7 +37,7 @@ def table_request(table_name: str) -> dict[str, Any]:
 
 
 def provision(session: Any, suffix: str | None = None, client_config: Any = None) -> dict[str, str]:
-    """Create table and topic; return the environment variables the app needs.
+    """Create table, topic and link key; return the environment variables the app needs.
 
     `client_config` is a botocore Config for the clients (the command line's short timeouts).
     """
@@ -53,7 +53,17 @@ def provision(session: Any, suffix: str | None = None, client_config: Any = None
     topic_name = f"{topic_props.get('TopicName', 'ecr-replication-auditor-alerts')}-{suffix}"
     sns = session.client("sns", config=client_config)
     topic_arn = sns.create_topic(Name=topic_name)["TopicArn"]
-    return {"AUDIT_TABLE": table_name, "ALERT_TOPIC_ARN": topic_arn}
+    link_key = template_resource("DashboardLinkKey")
+    key_arn = session.client("kms", config=client_config).create_key(
+        Description=f"ecr-replication-auditor-{suffix}: signs dashboard links",
+        KeySpec=link_key["KeySpec"],
+        KeyUsage=link_key["KeyUsage"],
+    )["KeyMetadata"]["Arn"]
+    return {
+        "AUDIT_TABLE": table_name,
+        "ALERT_TOPIC_ARN": topic_arn,
+        "DASHBOARD_LINK_KEY_ARN": key_arn,
+    }
 
 
 def subscribe_queue(

@@ -27,7 +27,13 @@ def test_provision_replay_status_round_trip(moto_endpoint, tmp_path: Path):
     provisioned = cli("provision")
     assert provisioned.returncode == 0, provisioned.stderr
     env = json.loads(provisioned.stdout)
-    assert set(env) == {"AUDIT_TABLE", "ALERT_TOPIC_ARN", "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION"}
+    assert set(env) == {
+        "AUDIT_TABLE",
+        "ALERT_TOPIC_ARN",
+        "DASHBOARD_LINK_KEY_ARN",
+        "AWS_ENDPOINT_URL",
+        "AWS_DEFAULT_REGION",
+    }
     assert "no replication rules given" in provisioned.stderr, "says why events would be ignored"
     env["REPLICATION_CONFIG"] = json.dumps(ev.DEFAULT_CONFIG)
     env_file = tmp_path / "env.json"
