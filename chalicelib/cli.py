@@ -348,7 +348,8 @@ def cmd_dashboard_link(args: argparse.Namespace) -> int:
     except CliError:
         raise
     except Exception as error:
-        described = aws_errors.describe(error)
+        hint = "pass the KMS key of the stage's DashboardLinkKeyArn output, or use --stack"
+        described = aws_errors.describe(error, missing_hint=hint)
         if described is None:
             raise
         raise described from error

@@ -105,8 +105,14 @@ def check_endpoint_reachable() -> None:
         ) from None
 
 
-def describe(error: BaseException, table: str | None = None) -> CliError | None:
-    """The CliError for an AWS SDK exception, or None when `error` is not one."""
+def describe(
+    error: BaseException, table: str | None = None, missing_hint: str | None = None
+) -> CliError | None:
+    """The CliError for an AWS SDK exception, or None when `error` is not one.
+
+    `table`: the ledger the command reads (a missing one gets the `provision` advice);
+    `missing_hint`: what to do about anything else that does not exist.
+    """
     from botocore import exceptions as bx
 
     if isinstance(error, bx.NoCredentialsError | bx.PartialCredentialsError):
@@ -132,13 +138,13 @@ def describe(error: BaseException, table: str | None = None) -> CliError | None:
             FAILED,
         )
     if isinstance(error, bx.ClientError):
-        return _client_error(error, table)
+        return _client_error(error, table, missing_hint)
     if isinstance(error, bx.BotoCoreError):
         return CliError(f"AWS SDK error: {_first_line(error)}", FAILED)
     return None
 
 
-def _client_error(error: object, table: str | None) -> CliError:
+def _client_error(error: object, table: str | None, missing_hint: str | None) -> CliError:
     response = getattr(error, "response", {}) or {}
     detail = response.get("Error", {})
     code = str(detail.get("Code", "?"))
@@ -146,13 +152,16 @@ def _client_error(error: object, table: str | None) -> CliError:
     operation = getattr(error, "operation_name", "call")
     if code in EXISTS_CODES:
         return CliError(f"{operation} at {where()}: {message}; pick another --suffix", USAGE)
-    if code in NOT_FOUND_CODES:
-        thing = f"DynamoDB table {table!r}" if table else "a resource"
+    if code in NOT_FOUND_CODES and table and operation != "GenerateMac":
         return CliError(
-            f"{thing} does not exist at {where()} ({operation}: {message}); run `provision` and "
-            "use its output (an emulator forgets everything when it stops), or fix AUDIT_TABLE",
+            f"DynamoDB table {table!r} does not exist at {where()} ({operation}: {message}); "
+            "run `provision` and use its output (an emulator forgets everything when it stops), "
+            "or fix AUDIT_TABLE",
             USAGE,
         )
+    if code in NOT_FOUND_CODES:
+        hint = missing_hint or "check the name or ARN"
+        return CliError(f"not found at {where()}: {operation}: {message}; {hint}", USAGE)
     if code in CREDENTIAL_CODES:
         return CliError(
             f"{where()} refused the credentials ({code}: {message}); refresh them or point "

@@ -220,6 +220,9 @@ function measure() {
       found.outside.push([name(node), box.left, box.right]);
     }
   }
+  // widths the page sets through the CSSOM, which a strict Content-Security-Policy allows
+  found.bars = [...doc.querySelectorAll("#lag .bar i")].map((bar) => bar.offsetWidth);
+  found.problem = (doc.getElementById("problem") || {textContent: ""}).textContent;
   for (const [list, [panel, item]] of Object.entries(LISTS)) {
     found.lists[list] = {shown: doc.querySelectorAll(item).length,
       text: doc.getElementById(panel).textContent};
@@ -249,6 +252,7 @@ class PageServer:
             def do_GET(self) -> None:
                 path = self.path.split("?", 1)[0]
                 status, kind, body = 200, "application/json", b""
+                extra: dict[str, str] = {}
                 if path == "/__probe":
                     query = urllib.parse.parse_qs(self.path.split("?", 1)[1])
                     page = PROBE_PAGE.replace("__LISTS__", json.dumps(LISTS))
@@ -256,9 +260,19 @@ class PageServer:
                         page = page.replace(f"__{key}__", html.escape(query[key.lower()][0]))
                     kind, body = "text/html; charset=utf-8", page.encode()
                 elif server_self.upstream:
+                    # the link's token travels as a header; the page's CSP comes back as one
+                    request = urllib.request.Request(
+                        server_self.upstream + self.path,
+                        headers={k: v for k, v in self.headers.items() if k == "Authorization"},
+                    )
                     try:
-                        with urllib.request.urlopen(server_self.upstream + self.path) as answer:
+                        with urllib.request.urlopen(request) as answer:
                             kind, body = answer.headers["Content-Type"], answer.read()
+                            extra = {
+                                k: v
+                                for k, v in answer.headers.items()
+                                if k.lower() == "content-security-policy"
+                            }
                     except urllib.error.HTTPError as error:
                         status, body = error.code, error.read()
                 elif path == "/":
@@ -270,6 +284,8 @@ class PageServer:
                 self.send_response(status)
                 self.send_header("Content-Type", kind)
                 self.send_header("Content-Length", str(len(body)))
+                for key, value in extra.items():
+                    self.send_header(key, value)
                 self.end_headers()
                 self.wfile.write(body)
 
@@ -343,6 +359,35 @@ def test_demo_dashboard_fits_without_stray_scrollbars(
     # destinations carry the demo's LOCATION_NAMES, as the command line shows them
     assert "dr 333333333333/us-east-1" in found["lists"]["incidents"]["text"]
     assert "prod" in found["lists"]["matrix"]["text"] and "dr" in found["lists"]["matrix"]["text"]
+
+
+def demo_link(demo: ServedDemo) -> str:
+    found = re.search(r"^Link\s+(\S+#token=\S+)$", demo.output(), re.M)
+    assert found, f"the demo printed no dashboard link:\n{demo.output()}"
+    return found.group(1)
+
+
+@pytest.mark.parametrize("size", SIZES.values(), ids=SIZES.keys())
+def test_a_dashboard_link_opens_the_dashboard_under_its_content_security_policy(
+    browser: Browser, served: ServedDemo, demo_pages: PageServer, size: tuple[int, int]
+) -> None:
+    link = demo_link(served)
+    view = link.removeprefix(served.base)  # /view#token=…, through the probe's origin
+    found = probe(browser, demo_pages, size, src=view)
+    assert found["problem"] == "", found["problem"]
+    assert_nothing_scrolls_sideways_or_stray(found, size)
+    status = get_json(served.base, "status")
+    assert_capped_lists_say_so(found, api_totals(status, get_json(served.base, "repositories")))
+    assert found["bars"] and max(found["bars"]) > 0, "the lag bars got their widths"
+    label = "desktop" if size == DESKTOP else "phone"
+    browser.screenshot(link, ARTIFACTS / f"dashboard-link-{label}.png", size)
+
+
+def test_the_view_without_a_link_says_how_to_get_one(browser: Browser, served: ServedDemo):
+    dom = browser.dom(served.base + "/view")
+    problem = dom.split('id="problem"', 1)[1].split("</div>", 1)[0]
+    assert "ecr-audit dashboard-link" in problem
+    assert 'data-loaded="true"' not in dom and ">LOADING<" in dom, "no data without a link"
 
 
 def crowded_api(repositories: int = 14, incidents: int = 9, overwrites: int = 7) -> dict:
