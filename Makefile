@@ -56,5 +56,6 @@ test-infra: venv ## deployment templates only: cfn-lint, template assertions, mo
 checkov: package ## checkov (own venv .venv-checkov) on the packaged template and the forwarder
 	$(PY) scripts/checkov.py build/$(STAGE)/sam.json infra/forwarder.json
 
-clean:
-	rm -rf $(VENV) .venv-checkov build .pytest_cache .mypy_cache .ruff_cache .hypothesis
+clean: ## remove everything the project writes: venvs, build/, test-artifacts/, caches
+	rm -rf $(VENV) .venv-checkov build dist test-artifacts .pytest_cache .mypy_cache .ruff_cache .hypothesis .chalice/deployments .chalice/venv *.egg-info
+	find . -name __pycache__ -type d -prune -not -path './.git/*' -exec rm -rf {} +

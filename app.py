@@ -5,10 +5,12 @@ from collections.abc import Mapping
 from chalice import Chalice, IAMAuthorizer, Response
 from chalice.app import CloudWatchEvent
 
-from chalicelib import api, bootstrap, entry, queries
+from chalicelib import api, bootstrap, browser, entry, queries
 
 app = Chalice(app_name="ecr-replication-auditor", configure_logs=False)
 app.register_middleware(api.json_errors, "http")
+# `/view`: the dashboard for a browser holding a dashboard link instead of SigV4 credentials.
+app.register_blueprint(browser.view, url_prefix=browser.PREFIX)
 iam = IAMAuthorizer()
 
 ECR_IMAGE_ACTION = {

@@ -64,6 +64,13 @@ def _where(location: Mapping[str, str] | None) -> str:
     return f"{location['account']}/{location['region']}" if location else "unknown"
 
 
+def place(location: Mapping[str, str] | None, names: Mapping[str, str] | None = None) -> str:
+    """`prod 222222222222/eu-west-1` where LOCATION_NAMES names the location, else the ids."""
+    where = _where(location)
+    name = (names or {}).get(where) if location else None
+    return f"{name} {where}" if name else where
+
+
 def _duration(seconds: int) -> str:
     minutes, secs = divmod(seconds, 60)
     hours, minutes = divmod(minutes, 60)
@@ -106,7 +113,9 @@ def _title(alert: Mapping[str, Any], limit: int) -> str:
     return clip(f"{emoji} {alert['kind']}: {alert['repository']}", limit)
 
 
-def _details(alert: Mapping[str, Any]) -> list[tuple[str, str]]:
+def _details(
+    alert: Mapping[str, Any], names: Mapping[str, str] | None = None
+) -> list[tuple[str, str]]:
     """(label, mrkdwn value) pairs that apply to this alert, in reading order."""
     kind = alert["kind"]
     rows: list[tuple[str, str]] = []
@@ -122,7 +131,7 @@ def _details(alert: Mapping[str, Any]) -> list[tuple[str, str]]:
     rows.append(
         (
             "Source → Destination",
-            f"{_code(_where(alert['source']))} → {_code(_where(alert['destination']))}",
+            f"{_code(place(alert['source'], names))} → {_code(place(alert['destination'], names))}",
         )
     )
     if alert["pushed_at"]:
@@ -253,13 +262,29 @@ def next_steps(alert: Mapping[str, Any]) -> list[str]:
 # ----------------------------------------------------------------------------- chatbot
 
 
-def render_chatbot(alert: Mapping[str, Any]) -> dict[str, Any]:
+def _location_names(alert: Mapping[str, Any], names: Mapping[str, str] | None) -> dict[str, str]:
+    """`source_name` / `destination_name` context entries for the locations LOCATION_NAMES names."""
+    found = {}
+    for key in ("source", "destination"):
+        location = alert.get(key)
+        name = (names or {}).get(_where(location)) if location else None
+        if name:
+            found[f"{key}_name"] = name
+    return found
+
+
+def render_chatbot(
+    alert: Mapping[str, Any], names: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """Amazon Q Developer in chat applications custom notification (schema version 1.0).
 
     `threadId` is the incident id, so a RECOVERED (same incident id) threads under its alert.
     """
     description = "\n".join(
-        [_escape(alert["summary"]), *(f"• {label}: {value}" for label, value in _details(alert))]
+        [
+            _escape(alert["summary"]),
+            *(f"• {label}: {value}" for label, value in _details(alert, names)),
+        ]
     )
     destination = alert["destination"] or {}
     keywords = [
@@ -268,6 +293,9 @@ def render_chatbot(alert: Mapping[str, Any]) -> dict[str, Any]:
         clip(alert["repository"], 100),
         *(v for v in (destination.get("account"), destination.get("region")) if v),
     ]
+    destination_name = (names or {}).get(_where(destination)) if destination else None
+    if destination_name:
+        keywords.append(destination_name)
     if alert["cause"]:
         keywords.append(alert["cause"])
     resources = [
@@ -296,7 +324,8 @@ def render_chatbot(alert: Mapping[str, Any]) -> dict[str, Any]:
             "eventType": alert["kind"],
             "relatedResources": list(dict.fromkeys(resources)),
             "additionalContext": {
-                key: clip(_as_text(alert.get(key)), CONTEXT_VALUE_MAX) for key in context_keys
+                **{key: clip(_as_text(alert.get(key)), CONTEXT_VALUE_MAX) for key in context_keys},
+                **_location_names(alert, names),
             },
         },
     }
@@ -317,11 +346,13 @@ def _full_values(alert: Mapping[str, Any]) -> str:
     return f"```{clip(body, SLACK_SECTION_MAX - 6)}```"
 
 
-def render_slack(alert: Mapping[str, Any]) -> dict[str, Any]:
+def render_slack(
+    alert: Mapping[str, Any], names: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """Slack incoming-webhook payload: a fallback `text` and Block Kit blocks within limits."""
     fields = [
         {"type": "mrkdwn", "text": clip(f"*{label}*\n{value}", SLACK_FIELD_MAX)}
-        for label, value in _details(alert)
+        for label, value in _details(alert, names)
     ][:SLACK_FIELDS_MAX]
     blocks: list[dict[str, Any]] = [
         {

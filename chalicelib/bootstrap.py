@@ -38,14 +38,23 @@ def build(settings: Settings | None = None) -> Deps:
     settings = settings or Settings.from_env()
     session = boto3.session.Session()
     channels: list[AlertChannel] = [
-        SnsAlerts(_client(session, "sns"), settings.alert_topic_arn, settings.alert_format)
+        SnsAlerts(
+            _client(session, "sns"),
+            settings.alert_topic_arn,
+            settings.alert_format,
+            settings.location_names,
+        )
     ]
     if settings.slack_webhook_secret_arn:
         from chalicelib.adapters.slack import SlackAlerts, secret_webhook_url
 
         # A short timeout: a hung Slack must not eat the sweep's budget; the outbox retries.
         channels.append(
-            SlackAlerts(secret_webhook_url(settings.slack_webhook_secret_arn), timeout=3.0)
+            SlackAlerts(
+                secret_webhook_url(settings.slack_webhook_secret_arn),
+                timeout=3.0,
+                names=settings.location_names,
+            )
         )
     table = ledger.Table(_client(session, "dynamodb"), settings.audit_table)
     return Deps(
@@ -67,5 +76,19 @@ def deps() -> Deps:
     return build()
 
 
+@functools.cache
+def link_mac() -> Any:
+    """The KMS HMAC key that signs dashboard links (the `/view` authorizer's only dependency)."""
+    import boto3
+
+    from chalicelib.adapters.kms import KmsMac
+
+    key = Settings.from_env().dashboard_link_key
+    if not key:
+        raise RuntimeError("DASHBOARD_LINK_KEY_ARN is not set: dashboard links are off")
+    return KmsMac(_client(boto3.session.Session(), "kms"), key)
+
+
 def reset() -> None:
     deps.cache_clear()
+    link_mac.cache_clear()

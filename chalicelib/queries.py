@@ -31,7 +31,10 @@ def status(deps: Deps) -> dict[str, Any]:
         overwritten_24h=counts.overwritten_24h,
     )
     open_total = counts.missing + counts.failed
-    return domain.status_document(now, open_total, document_counts, [i.alert for i in newest])
+    incidents = [i.alert for i in newest]
+    document = domain.status_document(now, open_total, document_counts, incidents)
+    # LOCATION_NAMES ("account/region" -> name), so every reader labels locations alike.
+    return {**document, "names": dict(deps.settings.location_names)}
 
 
 def list_incidents(state: str, limit: int, cursor: str | None, deps: Deps) -> dict[str, Any]:
@@ -96,7 +99,8 @@ def repositories(deps: Deps) -> dict[str, Any]:
             if replica is not None:
                 cells.append({**_replica_view(replica), "lag_seconds": replica.lag_seconds})
         rows.append({"repository": repository, "destinations": cells})
-    return {"repositories": rows}
+    # "names": LOCATION_NAMES ("account/region" -> name), so readers label destinations alike.
+    return {"repositories": rows, "names": dict(deps.settings.location_names)}
 
 
 def _replica_view(replica: Replica) -> dict[str, Any]:

@@ -6,7 +6,7 @@ import json
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from chalicelib.domain import (
@@ -57,6 +57,10 @@ class Settings:
     alert_format: str
     audit_role_name: str | None = None  # unset: events only, no registry is asked
     replication_sources: tuple[Location, ...] = ()  # registries whose rules ECR itself gives
+    # "account/region" -> a friendly name people know the location by ("prod", "dr").
+    location_names: dict[str, str] = field(default_factory=dict, hash=False)
+    # The KMS HMAC key that signs dashboard links (see chalicelib/dashboard_link.py).
+    dashboard_link_key: str | None = None
 
     def accepts_account(self, account: str) -> bool:
         return account in self.monitored_accounts
@@ -112,4 +116,49 @@ class Settings:
             alert_format=alert_format,
             audit_role_name=role_name,
             replication_sources=sources,
+            location_names=parse_location_names(env.get("LOCATION_NAMES", "")),
+            dashboard_link_key=env.get("DASHBOARD_LINK_KEY_ARN", "").strip() or None,
         )
+
+
+LOCATION_RE = re.compile(r"^[0-9]{12}/[0-9a-z-]{2,25}$")
+NAME_MAX = 32
+
+
+def parse_location_names(text: str) -> dict[str, str]:
+    """LOCATION_NAMES: `{"222222222222/eu-west-1": "prod"}` or `222222222222/eu-west-1=prod,...`."""
+    text = text.strip()
+    if not text:
+        return {}
+    if text[0] in "{[":
+        try:
+            raw = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"LOCATION_NAMES is not valid JSON: {exc}") from exc
+        if not isinstance(raw, dict):
+            raise ConfigError("LOCATION_NAMES must be a JSON object of account/region to name")
+        pairs = list(raw.items())
+    else:
+        pairs = []
+        for part in (p.strip() for p in text.split(",")):
+            location, equals, name = part.partition("=")
+            if not equals:
+                raise ConfigError(
+                    f"LOCATION_NAMES entry {part!r} must look like 222222222222/eu-west-1=prod"
+                )
+            pairs.append((location.strip(), name.strip()))
+    names: dict[str, str] = {}
+    for location, name in pairs:
+        if not isinstance(location, str) or not LOCATION_RE.match(location):
+            raise ConfigError(
+                f"LOCATION_NAMES key {location!r} must be account/region, "
+                "e.g. 222222222222/eu-west-1"
+            )
+        if not isinstance(name, str) or not 1 <= len(name) <= NAME_MAX or not name.isprintable():
+            raise ConfigError(
+                f"LOCATION_NAMES name for {location} must be 1-{NAME_MAX} printable characters"
+            )
+        if name in names.values():
+            raise ConfigError(f"LOCATION_NAMES gives the name {name!r} to two locations")
+        names[location] = name
+    return names

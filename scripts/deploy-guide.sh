@@ -2,6 +2,12 @@
 # Prints the commands that deploy the auditor (audit account) and the forwarder (member accounts).
 # Usage: STAGE=prod sh scripts/deploy-guide.sh   (make deploy-guide STAGE=prod)
 STAGE="${STAGE:-dev}"
+# The same stages `make package` builds (.chalice/config.json): a guide for any other would
+# print commands that cannot work.
+case "$STAGE" in
+  dev|prod) ;;
+  *) echo "error: STAGE must be dev or prod (the stages in .chalice/config.json), not '$STAGE'" >&2; exit 2;;
+esac
 STACK="ecr-replication-auditor-${STAGE}"
 if [ "$STAGE" = prod ]; then PROTECT="on"; else PROTECT="off"; fi
 cat <<GUIDE
@@ -30,11 +36,15 @@ aws cloudformation deploy \\
     OrganizationId=o-exampleorgid \\
     SourceAccounts= \\
     SlackWebhookSecretArn= \\
-    AlertFormat=json
+    AlertFormat=json \\
+    LocationNames=222222222222/eu-west-1=prod,333333333333/us-east-1=dr
 
 # 3. Read the outputs: subscribe on-call to OpsTopicArn (alarms), consumers to AlertTopicArn.
 aws cloudformation describe-stacks --stack-name ${STACK} --query 'Stacks[0].Outputs' --output table
 aws sns subscribe --topic-arn "\$OPS_TOPIC_ARN" --protocol email --notification-endpoint oncall@example.com
+#    Dashboard links: grant kms:GenerateMac on the DashboardLinkKeyArn output to whoever may
+#    hand them out, then mint one (8 hours by default) and open it in a browser:
+.venv/bin/ecr-audit dashboard-link --stack ${STACK}
 
 # 4. Member accounts: the forwarder as a service-managed StackSet (run in the management or a
 #    delegated administrator account). AuditRegion is the Region of step 2.

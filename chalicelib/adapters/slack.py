@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -82,10 +82,14 @@ class SlackAlerts:
     max_tries = 5  # then given up with an error log and a metric; SNS is retried until it works
 
     def __init__(
-        self, webhook_url: Callable[[], str], timeout: float = DEFAULT_TIMEOUT_SECONDS
+        self,
+        webhook_url: Callable[[], str],
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        names: Mapping[str, str] | None = None,
     ) -> None:
         self._webhook_url = webhook_url
         self._timeout = timeout
+        self._names = dict(names or {})  # LOCATION_NAMES, for "prod 222222222222/eu-west-1"
 
     def send(self, alert: dict[str, Any]) -> None:
         from slack_sdk.webhook import WebhookClient
@@ -100,7 +104,7 @@ class SlackAlerts:
             retry_handlers=list(_retry_handlers()),
         )
         try:
-            response = client.send_dict(render_slack(alert))
+            response = client.send_dict(render_slack(alert, self._names))
         except Exception as error:  # timeouts, refused connections, DNS: all transient here
             reason = _scrub(str(error), url)[:200]
             raise DeliveryFailed(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from chalicelib.errors import DeliveryFailed
@@ -42,16 +43,23 @@ class SnsAlerts:
 
     name = "sns"
 
-    def __init__(self, client: Any, topic_arn: str, alert_format: str = "json") -> None:
+    def __init__(
+        self,
+        client: Any,
+        topic_arn: str,
+        alert_format: str = "json",
+        names: Mapping[str, str] | None = None,
+    ) -> None:
         self._client = client
         self._topic_arn = topic_arn
         self._format = alert_format
+        self._names = dict(names or {})
 
     def render(self, alert: dict[str, Any]) -> str:
         if self._format == "chatbot":
             from chalicelib.alert_formats import render_chatbot
 
-            return json.dumps(render_chatbot(alert))
+            return json.dumps(render_chatbot(alert, self._names))
         return json.dumps(alert)
 
     def send(self, alert: dict[str, Any]) -> None:

@@ -197,6 +197,7 @@ def _isolate_environment(endpoint: str, scenario: day.Scenario) -> None:
         REPLICATION_CONFIG=json.dumps(scenario.replication_config),
         REPLICATION_GRACE_SECONDS=str(scenario.grace_seconds),
         ALERT_FORMAT="json",
+        LOCATION_NAMES=json.dumps(day.LOCATION_NAMES),
     )
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
@@ -233,30 +234,6 @@ def _describe_topology(scenario: day.Scenario) -> list[str]:
             )
             lines.append(f"{source} -> {targets}  for {', '.join(prefixes) or 'every repository'}")
     return lines
-
-
-def _render_matrix(repositories: dict[str, Any]) -> list[str]:
-    rows = []
-    for repo in repositories["repositories"]:
-        for cell in repo["destinations"]:
-            lag = cell.get("lag_seconds")
-            rows.append(
-                (
-                    repo["repository"],
-                    cell["tag"] or "-",
-                    _place(cell["destination"]),
-                    cell["state"],
-                    f"{lag // 60} min" if isinstance(lag, int) else "-",
-                )
-            )
-    if not rows:
-        return []
-    header = ("REPOSITORY", "NEWEST TAG", "DESTINATION", "STATE", "LAG")
-    widths = [max(len(r[c]) for r in [header, *rows]) for c in range(len(header))]
-    return [
-        "  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip()
-        for r in [header, *rows]
-    ]
 
 
 def _port_problem(port: int) -> str | None:
@@ -361,14 +338,9 @@ def _print_state(console: Console) -> None:
     from chalicelib import bootstrap, queries
     from chalicelib.cli import render_status
 
+    deps = bootstrap.deps()
     console.line()
-    console.line(render_status(queries.status(bootstrap.deps())))
-    matrix = _render_matrix(queries.repositories(bootstrap.deps()))
-    if matrix:
-        console.line()
-        console.line("Replicas of each repository's newest image:")
-        for row in matrix:
-            console.line(f"  {row}")
+    console.line(render_status(queries.status(deps), queries.repositories(deps)))
 
 
 def _serve(server: Any, port: int, console: Console) -> None:
@@ -379,11 +351,27 @@ def _serve(server: Any, port: int, console: Console) -> None:
         f"API        {base}/status  {base}/incidents?state=all  "
         f"{base}/repositories  {base}/images?repository=team/api"
     )
+    console.line(f"Link       {demo_link(base)}")
+    console.line(
+        "           (a dashboard link, as `dashboard-link` mints one for a deployed stage)"
+    )
     console.line("Serving until Ctrl-C.")
     with warnings.catch_warnings():
         # Chalice local cannot check IAM auth; the server listens on loopback only.
         warnings.filterwarnings("ignore", message="IAMAuthorizer is not a supported")
         server.server.serve_forever()
+
+
+def demo_link(base: str) -> str:
+    """A dashboard link to this demo's `/view`, signed by the emulator's KMS key."""
+    from datetime import UTC
+
+    from chalicelib import bootstrap, dashboard_link
+
+    token, _ = dashboard_link.mint(
+        bootstrap.link_mac(), datetime.now(UTC), dashboard_link.DEFAULT_LIFETIME, "demo"
+    )
+    return dashboard_link.url(f"{base}/view", token)
 
 
 def _replay(

@@ -36,11 +36,14 @@ def table_request(table_name: str) -> dict[str, Any]:
     return request
 
 
-def provision(session: Any, suffix: str | None = None) -> dict[str, str]:
-    """Create table and topic; return the environment variables the app needs."""
+def provision(session: Any, suffix: str | None = None, client_config: Any = None) -> dict[str, str]:
+    """Create table, topic and link key; return the environment variables the app needs.
+
+    `client_config` is a botocore Config for the clients (the command line's short timeouts).
+    """
     suffix = suffix or uuid.uuid4().hex[:8]
     table_name = f"ecr-replication-auditor-{suffix}"
-    dynamodb = session.client("dynamodb")
+    dynamodb = session.client("dynamodb", config=client_config)
     dynamodb.create_table(**table_request(table_name))
     dynamodb.get_waiter("table_exists").wait(TableName=table_name)
     ttl = template_resource("AuditTable").get("TimeToLiveSpecification")
@@ -48,8 +51,19 @@ def provision(session: Any, suffix: str | None = None) -> dict[str, str]:
         dynamodb.update_time_to_live(TableName=table_name, TimeToLiveSpecification=ttl)
     topic_props = template_resource("AlertTopic")
     topic_name = f"{topic_props.get('TopicName', 'ecr-replication-auditor-alerts')}-{suffix}"
-    topic_arn = session.client("sns").create_topic(Name=topic_name)["TopicArn"]
-    return {"AUDIT_TABLE": table_name, "ALERT_TOPIC_ARN": topic_arn}
+    sns = session.client("sns", config=client_config)
+    topic_arn = sns.create_topic(Name=topic_name)["TopicArn"]
+    link_key = template_resource("DashboardLinkKey")
+    key_arn = session.client("kms", config=client_config).create_key(
+        Description=f"ecr-replication-auditor-{suffix}: signs dashboard links",
+        KeySpec=link_key["KeySpec"],
+        KeyUsage=link_key["KeyUsage"],
+    )["KeyMetadata"]["Arn"]
+    return {
+        "AUDIT_TABLE": table_name,
+        "ALERT_TOPIC_ARN": topic_arn,
+        "DASHBOARD_LINK_KEY_ARN": key_arn,
+    }
 
 
 def subscribe_queue(

@@ -24,7 +24,7 @@ DEV: Where = ("111111111111", "us-west-2")
 PROD: Where = ("222222222222", "eu-west-1")
 DR: Where = ("333333333333", "us-east-1")
 
-# Friendly names for printing; the auditor itself only knows account/region.
+# Friendly names: the demo sets them as LOCATION_NAMES (`provision --demo-rules` prints them).
 LOCATION_NAMES = {f"{a}/{r}": name for name, (a, r) in {"dev": DEV, "prod": PROD, "dr": DR}.items()}
 
 GRACE_SECONDS = 1800

@@ -23,18 +23,18 @@ def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
     )
 
 
-def test_help_lists_every_command():
-    result = cli("--help")
-    assert result.returncode == 0
-    for command in ("demo", "provision", "replay", "status"):
-        assert command in result.stdout
-
-
 def test_provision_replay_status_round_trip(moto_endpoint, tmp_path: Path):
     provisioned = cli("provision")
     assert provisioned.returncode == 0, provisioned.stderr
     env = json.loads(provisioned.stdout)
-    assert set(env) == {"AUDIT_TABLE", "ALERT_TOPIC_ARN", "AWS_ENDPOINT_URL"}
+    assert set(env) == {
+        "AUDIT_TABLE",
+        "ALERT_TOPIC_ARN",
+        "DASHBOARD_LINK_KEY_ARN",
+        "AWS_ENDPOINT_URL",
+        "AWS_DEFAULT_REGION",
+    }
+    assert "no replication rules given" in provisioned.stderr, "says why events would be ignored"
     env["REPLICATION_CONFIG"] = json.dumps(ev.DEFAULT_CONFIG)
     env_file = tmp_path / "env.json"
     env_file.write_text(json.dumps(env))
@@ -66,12 +66,22 @@ def test_provision_replay_status_round_trip(moto_endpoint, tmp_path: Path):
     assert as_json["counts"]["missing"] == 1
 
 
+def one_line_error(result: subprocess.CompletedProcess[str], code: int, *words: str) -> str:
+    """The command failed with `code` and one line on stderr naming the problem."""
+    assert result.returncode == code, (result.returncode, result.stderr)
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if not line.startswith("provisioning")]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    for word in words:
+        assert word in lines[0], (word, lines[0])
+    return lines[0]
+
+
 def test_helpful_errors():
     no_env = cli("status", env={"AUDIT_TABLE": "", "ALERT_TOPIC_ARN": ""})
-    assert no_env.returncode != 0 and "AUDIT_TABLE is required" in no_env.stderr
-    assert "--env-file" in no_env.stderr
+    one_line_error(no_env, 2, "AUDIT_TABLE is required", "--env-file")
     refused = cli("provision", env={"AWS_ENDPOINT_URL": ""})
-    assert refused.returncode == 2 and "refusing" in refused.stderr
+    one_line_error(refused, 2, "refusing", "--real-aws")
     missing = cli("replay", "--env-file", "/nonexistent/env.json", "x.json")
     assert missing.returncode == 2 and "cannot read x.json" in missing.stderr
     assert "AUDIT_TABLE" not in missing.stderr  # the missing file is named first
@@ -111,3 +121,94 @@ def test_replay_refuses_empty_and_broken_files(tmp_path: Path):
     broken.write_text('{"id": 1}\n{"id": \n')
     result = cli("replay", str(broken))
     assert result.returncode == 2 and "broken.jsonl:2:8: not JSON" in result.stderr
+
+
+def test_every_command_has_help_and_the_top_level_lists_each_once():
+    top = cli("--help")
+    assert top.returncode == 0
+    for command in ("demo", "provision", "replay", "status"):
+        listed = [line for line in top.stdout.splitlines() if line.split()[:1] == [command]]
+        assert len(listed) == 1, (command, top.stdout)
+        own = cli(command, "--help")
+        assert own.returncode == 0 and own.stdout.startswith("usage:"), own.stderr
+        assert "examples:" in own.stdout
+    assert "exit codes" in top.stdout
+
+
+def test_usage_errors_are_one_line_with_exit_2():
+    one_line_error(cli(), 2, "COMMAND", "--help")
+    one_line_error(cli("nope"), 2, "invalid choice", "--help")
+    one_line_error(cli("status", "--nope"), 2, "--nope")
+    one_line_error(cli("demo", "--port", "0"), 2, "--port")
+
+
+def test_a_stopped_emulator_is_one_line_and_exit_1(tmp_path: Path):
+    from chalicelib.local.emulator import free_port
+
+    down = {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}"}  # nothing listens there
+    one_line_error(cli("provision", env=down), 1, "cannot reach", down["AWS_ENDPOINT_URL"])
+    env_file = tmp_path / "env.json"
+    env_file.write_text(json.dumps({"AUDIT_TABLE": "t", "ALERT_TOPIC_ARN": "arn:aws:sns:x"}))
+    status = cli("status", "--env-file", str(env_file), env=down)
+    one_line_error(status, 1, "cannot reach", "start the emulator")
+
+
+def test_status_of_a_table_that_does_not_exist(moto_endpoint, tmp_path: Path):
+    env_file = tmp_path / "env.json"
+    topic = "arn:aws:sns:us-east-1:123456789012:nope"
+    env_file.write_text(json.dumps({"AUDIT_TABLE": "no-such-table", "ALERT_TOPIC_ARN": topic}))
+    result = cli("status", "--env-file", str(env_file))
+    one_line_error(result, 2, "'no-such-table' does not exist", "provision")
+
+
+def test_bad_settings_name_the_setting(tmp_path: Path):
+    env_file = tmp_path / "env.json"
+    env_file.write_text(
+        json.dumps({"AUDIT_TABLE": "t", "ALERT_TOPIC_ARN": "a", "LOCATION_NAMES": "prod"})
+    )
+    one_line_error(cli("status", "--env-file", str(env_file)), 2, "LOCATION_NAMES")
+    env_file.write_text("{not json")
+    one_line_error(cli("status", "--env-file", str(env_file)), 2, "not JSON")
+
+
+def test_provision_takes_replication_rules_and_names(moto_endpoint, tmp_path: Path):
+    rules = ROOT / "examples" / "replication-config.json"
+    names = "222222222222/eu-west-1=prod,333333333333/us-east-1=dr"
+    result = cli("provision", "--replication-config", str(rules), "--location-names", names)
+    assert result.returncode == 0, result.stderr
+    env = json.loads(result.stdout)
+    assert json.loads(env["REPLICATION_CONFIG"]) == json.loads(rules.read_text())
+    assert json.loads(env["LOCATION_NAMES"]) == {
+        "222222222222/eu-west-1": "prod",
+        "333333333333/us-east-1": "dr",
+    }
+    demo = json.loads(cli("provision", "--demo-rules").stdout)
+    from chalicelib.local import scenario
+
+    assert json.loads(demo["REPLICATION_CONFIG"]) == scenario.REPLICATION_CONFIG
+    assert json.loads(demo["LOCATION_NAMES"])["222222222222/eu-west-1"] == "prod"
+
+
+def test_the_example_rules_are_the_demos():
+    rules = json.loads((ROOT / "examples" / "replication-config.json").read_text())
+    from chalicelib.local import scenario
+
+    assert rules == scenario.REPLICATION_CONFIG
+
+
+def test_provision_refuses_bad_rules_before_creating_anything(tmp_path: Path):
+    down = {"AWS_ENDPOINT_URL": "http://127.0.0.1:9"}  # never reached: input is checked first
+    rules = tmp_path / "rules.json"
+    one_line_error(cli("provision", "--replication-config", str(rules), env=down), 2, "cannot read")
+    rules.write_text("[{")
+    one_line_error(cli("provision", "--replication-config", str(rules), env=down), 2, "not JSON")
+    rules.write_text(json.dumps({"registryId": "111111111111", "replicationConfiguration": {}}))
+    error = cli("provision", "--replication-config", str(rules), env=down)
+    one_line_error(error, 2, '"region"')
+    rules.write_text(json.dumps([{"registryId": "1", "region": "us-west-2"}]))
+    error = cli("provision", "--replication-config", str(rules), env=down)
+    one_line_error(error, 2, "registryId must be a 12-digit account id")
+    both = cli("provision", "--demo-rules", "--replication-config", str(rules), env=down)
+    one_line_error(both, 2, "not allowed with")
+    names = cli("provision", "--location-names", "prod", env=down)
+    one_line_error(names, 2, "--location-names", "LOCATION_NAMES")

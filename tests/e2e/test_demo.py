@@ -88,7 +88,11 @@ def test_demo_once_tells_the_story_and_prints_the_status() -> None:
     status = output[status_at:]
     assert "UNHEALTHY" in status.splitlines()[0]
     assert "Open incidents: 1" in status
-    assert re.search(r"REPLICA_MISSING\s+team/worker\s+v3\.1\.0\s+333333333333/us-east-1", status)
+    # destinations carry the demo's LOCATION_NAMES
+    assert re.search(
+        r"REPLICA_MISSING\s+team/worker\s+v3\.1\.0\s+dr 333333333333/us-east-1", status
+    )
+    assert re.search(r"team/worker\s+v3\.1\.0\s+dr 333333333333/us-east-1\s+missing", status)
     assert re.search(r"overwritten \(24h\) 2\b", status)
     assert not re.search(r"replicated \(24h\) 0\b", status), "the day ends within the 24 h window"
 

@@ -4,7 +4,7 @@ moto implements a subset of CloudFormation resource types; the app stack is depl
 types it knows (table, topics, key, queue, roles, functions, rules, log groups) and the rest
 (alarms, queue and bus policies, API Gateway) is checked on the template only
 (test_packaged_template.py). Properties moto accepts but ignores (TTL, point-in-time recovery,
-deletion protection, the Lambda DLQ) are also checked there.
+deletion protection, the Lambda DLQ, a KMS key's KeySpec) are also checked there.
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ def app_stack(audit: Any, package_stage: Any) -> dict[str, Any]:
         "RestAPI",
         "RestAPIapiStage",
         "APIHandlerInvokePermission",
+        "DashboardLinkInvokePermission",
         "DeadLetterQueuePolicy",
         "OrganizationBusPolicy",
         "AccountsBusPolicy",
@@ -90,6 +91,8 @@ def test_every_deployable_resource_is_created(app_stack: dict[str, Any]) -> None
         "OnReplicationAction",
         "Sweep",
         "APIHandler",
+        "DashboardLink",
+        "DashboardLinkKey",
     ):
         assert app_stack[logical_id], logical_id
 
@@ -246,3 +249,14 @@ def test_member_events_reach_the_audit_rules(audit: Any, member: Any, package_st
     assert sorted(e["detail"]["action-type"] for e in images) == ["DELETE", "PUSH"]
     assert sorted(e["detail"]["result"] for e in replications) == ["FAILED", "SUCCESS"]
     assert all(e["source"] == "aws.ecr" for e in images + replications)
+
+
+def test_the_authorizer_knows_the_dashboard_link_key(audit: Any, app_stack: dict) -> None:
+    # moto creates every CloudFormation KMS key as a symmetric encryption key (it ignores
+    # KeySpec and KeyUsage): the HMAC properties are checked on the template instead.
+    config = audit.client("lambda").get_function_configuration(
+        FunctionName=app_stack["DashboardLink"]
+    )
+    assert config["FunctionName"] == f"{STACK}-dashboard-link"
+    variables = config["Environment"]["Variables"]
+    assert variables["DASHBOARD_LINK_KEY_ARN"] == app_stack["DashboardLinkKey"]

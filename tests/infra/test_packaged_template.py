@@ -58,8 +58,9 @@ def test_every_function_gets_every_variable_it_reads(packaged: Packaged, functio
         assert isinstance(value, str) or set(value) == {"Ref"}
 
 
-def test_every_route_is_iam_authorised(packaged: Packaged) -> None:
+def test_every_route_is_iam_authorised_except_the_dashboard_link_view(packaged: Packaged) -> None:
     from app import app
+    from chalicelib import browser
 
     body = packaged.cfn["Resources"]["RestAPI"]["Properties"]["Body"]
     schemes = {
@@ -69,12 +70,62 @@ def test_every_route_is_iam_authorised(packaged: Packaged) -> None:
     }
     assert schemes
     assert set(body["paths"]) == set(app.routes)
+    view_data = {browser.PREFIX + path for path in browser.DATA_ROUTES}
     for path, methods in body["paths"].items():
         for method, operation in methods.items():
             if method == "options":  # CORS pre-flight, if ever enabled, carries no data
                 continue
             security = operation.get("security", [])
-            assert security and all(set(s) <= schemes for s in security), (path, method)
+            if path == browser.PREFIX:  # the static page, the same HTML as the source: no data
+                assert (method, security) == ("get", []), (path, method)
+            elif path in view_data:  # read-only data for a browser holding a dashboard link
+                assert (method, security) == ("get", [{"dashboard_link": []}]), (path, method)
+            else:
+                assert security and all(set(s) <= schemes for s in security), (path, method)
+
+
+def test_dashboard_links_are_checked_by_a_token_authorizer_with_a_short_cache(
+    packaged: Packaged,
+) -> None:
+    from chalicelib import browser
+
+    body = packaged.cfn["Resources"]["RestAPI"]["Properties"]["Body"]
+    scheme = body["securityDefinitions"]["dashboard_link"]
+    assert scheme["x-amazon-apigateway-authtype"] == "custom"
+    authorizer = scheme["x-amazon-apigateway-authorizer"]
+    assert authorizer["type"] == "token" and scheme["name"] == "Authorization"
+    assert authorizer["authorizerResultTtlInSeconds"] == browser.AUTHORIZER_CACHE_SECONDS <= 300
+    assert "${DashboardLink.Arn}" in authorizer["authorizerUri"]["Fn::Sub"]
+
+
+def test_dashboard_link_key_is_an_hmac_key_only_iam_principals_of_the_account_use(
+    packaged: Packaged,
+) -> None:
+    key = packaged.cfn["Resources"]["DashboardLinkKey"]["Properties"]
+    assert (key["KeySpec"], key["KeyUsage"]) == ("HMAC_256", "GENERATE_VERIFY_MAC")
+    (statement,) = key["KeyPolicy"]["Statement"]
+    # the key policy delegates to IAM: minting a link needs kms:GenerateMac granted by IAM
+    assert statement["Principal"] == {
+        "AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}
+    }
+    outputs = packaged.cfn["Outputs"]
+    assert outputs["DashboardLinkKeyArn"]["Value"] == {"Fn::GetAtt": ["DashboardLinkKey", "Arn"]}
+    assert "EndpointURL" in outputs, "ecr-audit dashboard-link --stack reads it"
+
+
+def test_the_authorizer_may_only_verify_links_and_write_its_logs(packaged: Packaged) -> None:
+    role = packaged.cfn["Resources"]["DashboardLinkRole"]["Properties"]
+    expected = json.loads((ROOT / ".chalice" / "policy-dashboard-link.json").read_text())
+    assert [p["PolicyDocument"] for p in role["Policies"]] == [expected]
+    assert allowed_actions(expected) == {
+        "kms:VerifyMac",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+    }
+    by_sid = {s["Sid"]: s for s in statements(expected)}
+    assert by_sid["VerifyDashboardLinks"]["Resource"] == {"Fn::GetAtt": ["DashboardLinkKey", "Arn"]}
+    # what the authorizer's code calls is exactly that
+    assert code_calls(authorizer=True) == {("kms", "verify_mac"), ("kms", "generate_mac")}
 
 
 def test_every_rule_target_has_a_dead_letter_queue_and_retry_policy(packaged: Packaged) -> None:
@@ -139,7 +190,8 @@ def role_policies(packaged: Packaged) -> list[dict[str, Any]]:
 def test_function_roles_use_the_stage_policy_file_and_nothing_else(packaged: Packaged) -> None:
     expected = json.loads((ROOT / ".chalice" / f"policy-{packaged.stage}.json").read_text())
     roles = packaged.resources("AWS::IAM::Role")
-    assert len(roles) == len(FUNCTIONS)
+    assert len(roles) == len(FUNCTIONS) + 1 and "DashboardLinkRole" in roles
+    roles.pop("DashboardLinkRole")  # its own policy: test_the_authorizer_may_only_verify_links…
     for role in roles.values():
         assert "ManagedPolicyArns" not in role["Properties"]
         assert [p["PolicyDocument"] for p in role["Properties"]["Policies"]] == [expected]
@@ -209,14 +261,23 @@ def aws_operations() -> dict[str, set[str]]:
     return operations
 
 
-def code_calls() -> set[tuple[str, str]]:
-    """(service, operation) for every call on something named *client* in the Lambda code."""
+# The dashboard-link authorizer's code: its role has its own policy file. GenerateMac there is
+# called by people minting links (the CLI), never by a function.
+AUTHORIZER_FILES = {"chalicelib/adapters/kms.py"}
+
+
+def code_calls(authorizer: bool = False) -> set[tuple[str, str]]:
+    """(service, operation) for every call on something named *client* in the Lambda code
+    but the authorizer's files (or, with `authorizer`, in those files only)."""
     operations = aws_operations()
     calls = set()
     files = [ROOT / "app.py", *(ROOT / "chalicelib").rglob("*.py")]
     for path in files:
-        if "local" in path.relative_to(ROOT).parts or path.name == "cli.py":
+        relative = path.relative_to(ROOT)
+        if "local" in relative.parts or path.name == "cli.py":
             continue  # developer tooling, never run in Lambda
+        if (relative.as_posix() in AUTHORIZER_FILES) != authorizer:
+            continue
         source = path.read_text()
         for node in ast.walk(ast.parse(source)):
             if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
