@@ -23,6 +23,10 @@ class DeliveryFailed(AuditorError):
     """An alert channel (SNS, Slack) did not accept a message; it will be retried."""
 
 
+class SweepIncomplete(AuditorError):
+    """Some sweep steps failed (and stay queued) after every other step was done."""
+
+
 class IgnoredEvent(AuditorError):
     """A well-formed event the auditor does not act on (unmonitored, untrusted, not a change)."""
 

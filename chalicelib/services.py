@@ -14,6 +14,7 @@ from datetime import datetime
 from chalicelib import decisions, delivery, domain
 from chalicelib.decisions import Counts, NewIncident
 from chalicelib.domain import ImageDeleted, ImagePushed, Location, ReplicationReported, TagEntry
+from chalicelib.errors import SweepIncomplete
 from chalicelib.observability import count, logger
 from chalicelib.ports import (
     AlertChannel,
@@ -177,6 +178,7 @@ class SweepReport:
     now: datetime
     checked: int = 0
     judged: int = 0
+    failed: int = 0
 
 
 def sweep(now: datetime, deps: Deps, has_time: Callable[[], bool] = lambda: True) -> SweepReport:
@@ -198,7 +200,19 @@ def sweep(now: datetime, deps: Deps, has_time: Callable[[], bool] = lambda: True
             if not has_time():
                 break
             done.add(work.at)
-            STEPS[work.kind](work, now, deps, report)
+            try:
+                STEPS[work.kind](work, now, deps, report)
+            except Exception as error:  # throttled, unreachable: the rest of the work goes on
+                report.failed += 1
+                count("SweepStepFailures")
+                logger.warning(
+                    f"sweep step {work.kind} failed and stays queued: {type(error).__name__}",
+                    extra={"work": work.at[:300], "error": str(error)[:300]},
+                )
+    if report.failed:
+        # Everything else is done; failing the invocation makes the failure visible (errors,
+        # alarms) and lets the scheduler's retry pick up what is still queued.
+        raise SweepIncomplete(f"{report.failed} sweep step(s) failed; they stay queued")
     return report
 
 
