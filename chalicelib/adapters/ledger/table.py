@@ -139,7 +139,7 @@ class Table:
         try:
             self.client.transact_write_items(TransactItems=list(operations))
         except Exception as error:
-            response = getattr(error, "response", {})
+            response = getattr(error, "response", None) or {}
             if response.get("Error", {}).get("Code") != "TransactionCanceledException":
                 raise
             reasons = response.get("CancellationReasons") or []
@@ -154,7 +154,7 @@ class Table:
         try:
             self.client.update_item(TableName=self.name, Key=self.key(pk, sk), **kwargs)
         except Exception as error:
-            code = getattr(error, "response", {}).get("Error", {}).get("Code")
+            code = (getattr(error, "response", None) or {}).get("Error", {}).get("Code")
             if code == "ConditionalCheckFailedException":
                 return False
             raise
