@@ -420,6 +420,99 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def _ledger_settings() -> Any:
+    """Settings for commands that use the ledger but publish nothing: AUDIT_TABLE is needed,
+    ALERT_TOPIC_ARN is not."""
+    from chalicelib.domain import ConfigError
+    from chalicelib.settings import Settings
+
+    try:
+        settings = Settings.from_env(ledger=False)
+    except ConfigError as error:
+        raise CliError(f"{error}; fix it in the --env-file or the environment", USAGE) from None
+    if not settings.audit_table:
+        raise CliError(
+            "AUDIT_TABLE is required: the DynamoDB table holding the ledger; pass provision's "
+            "output with --env-file, or the deployed stack's table name",
+            USAGE,
+        )
+    return settings
+
+
+def _check_image_arguments(args: argparse.Namespace) -> None:
+    from chalicelib.domain import DIGEST_RE, REPOSITORY_RE, TAG_RE
+
+    if not REPOSITORY_RE.match(args.repository) or len(args.repository) > 256:
+        raise CliError(
+            f"--repository {args.repository!r} is not an ECR repository name (e.g. team/api)",
+            USAGE,
+        )
+    if args.digest is not None and not DIGEST_RE.match(args.digest):
+        raise CliError(f"--digest {args.digest!r} is not a digest like sha256:<hex>", USAGE)
+    if args.tag is not None and not TAG_RE.match(args.tag):
+        raise CliError(f"--tag {args.tag!r} is not an image tag", USAGE)
+
+
+def _stored_rules(settings: Any, client: Any) -> Any:
+    """REPLICATION_CONFIG plus the rules REPLICATION_SOURCES keeps in the ledger (no role)."""
+    from chalicelib.adapters.rules_store import DynamoRulesStore
+    from chalicelib.registry_rules import merge
+
+    if not settings.replication_sources:
+        return settings.replication
+    stored = DynamoRulesStore(client, settings.audit_table).load_all()
+    items = [stored[s].registry for s in settings.replication_sources if s in stored]
+    return merge(settings.replication, items)
+
+
+def cmd_wait(args: argparse.Namespace) -> int:
+    from chalicelib.local import aws_errors
+
+    if args.timeout < 0 or args.timeout > 86400:
+        raise CliError("--timeout must be from 0 to 86400 seconds", USAGE)
+    if not 0 < args.interval <= 3600:
+        raise CliError("--interval must be more than 0 and at most 3600 seconds", USAGE)
+    _check_image_arguments(args)
+    _load_env_file(args.env_file)
+    settings = _ledger_settings()
+    aws_errors.check_endpoint_reachable()
+    import boto3
+
+    from chalicelib import bootstrap, gate
+
+    client = boto3.session.Session().client("dynamodb", config=aws_errors.client_config())
+    deps = bootstrap.build_ledger_only(settings, client)
+    names = settings.location_names
+    config = _stored_rules(settings, client)
+
+    def look() -> Any:
+        return gate.image_state(
+            args.repository, deps, digest=args.digest, tag=args.tag, config=config
+        )
+
+    def progress(verdict: Any, elapsed: float) -> None:
+        print(gate.progress_line(verdict, elapsed, names), file=sys.stderr, flush=True)
+
+    def trouble(error: Exception, elapsed: float) -> bool:
+        described = aws_errors.describe(error, table=settings.audit_table)
+        if described is None or described.code == USAGE:
+            return False  # a bug, or something to fix first: say so at once
+        print(f"[{elapsed:5.0f}s] warning: {described}; still waiting", file=sys.stderr)
+        return True
+
+    try:
+        result = gate.wait_for(
+            look, timeout=args.timeout, interval=args.interval, progress=progress, trouble=trouble
+        )
+    except TimeoutError as error:
+        raise CliError(f"{error}; check the table and the credentials", FAILED) from None
+    if args.json:
+        print(json.dumps(gate.document(result, args.timeout), indent=2))
+    else:
+        print(gate.outcome_line(result, names, args.timeout))
+    return 0 if result.verdict.ok and not result.timed_out else 1
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from chalicelib.local.demo import run_demo
 
@@ -601,6 +694,43 @@ def parser() -> argparse.ArgumentParser:
     doc.add_argument("--json", action="store_true", help="print the JSON report")
     doc.add_argument("--env-file", metavar="F", help="JSON object of environment variables")
     doc.set_defaults(func=cmd_doctor)
+
+    wait = command(
+        "wait",
+        "wait until every expected replica of one image is present (a deploy gate)",
+        "Reads the ledger (AUDIT_TABLE) with any credentials allowed dynamodb:Query on the table,\n"
+        "so it runs in CI against a deployed stage. Prints a progress line whenever a replica\n"
+        "changes state (stderr), then the outcome (stdout, or the JSON document with --json).\n"
+        "An image the auditor has not recorded yet is waited for: its push may not be processed.\n"
+        "Exit 0 when every expected replica is present (or none is expected), 1 at once when\n"
+        "one failed, went missing or its source image was deleted, 1 at the timeout, 2 on bad\n"
+        "usage.\n\n"
+        "examples:\n"
+        "  python -m chalicelib.cli wait --repository team/api --tag v1.4.2 --timeout 1800\n"
+        "  python -m chalicelib.cli wait --env-file env.json --repository team/api \\\n"
+        "      --digest sha256:0123… --timeout 600 --interval 5 --json",
+    )
+    wait.add_argument("--repository", required=True, metavar="R", help="repository name")
+    image = wait.add_mutually_exclusive_group(required=True)
+    image.add_argument("--digest", metavar="D", help="the image digest (sha256:…)")
+    image.add_argument("--tag", metavar="T", help="the tag at the source (its current digest)")
+    wait.add_argument(
+        "--timeout",
+        type=float,
+        default=1800.0,
+        metavar="SECONDS",
+        help="give up (exit 1) after this long (default 1800, the default grace period)",
+    )
+    wait.add_argument(
+        "--interval",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="seconds between looks at the ledger (default 10; each look is 1-3 Queries)",
+    )
+    wait.add_argument("--json", action="store_true", help="print the outcome as a JSON document")
+    wait.add_argument("--env-file", metavar="F", help="JSON object of environment variables")
+    wait.set_defaults(func=cmd_wait)
     return top
 
 
