@@ -23,7 +23,14 @@ from typing import Any, Protocol
 
 from chalicelib import decisions, domain, services
 from chalicelib.adapters.ecr import RegistryImage, ReplicationStatus
-from chalicelib.domain import ImageFacts, Location, Replica, ReplicationConfig, TagEntry
+from chalicelib.domain import (
+    ImageFacts,
+    Location,
+    Replica,
+    ReplicationConfig,
+    TagEntry,
+    parse_replication_config,
+)
 from chalicelib.errors import RegistryUnavailable, RepositoryNotFound
 from chalicelib.ports import Commit
 from chalicelib.services import Deps
@@ -265,6 +272,7 @@ def reconcile_repository(
         except RegistryUnavailable as error:
             view.error, registry = str(error), None
         asked[location] = _Asked(view, registry)
+    calls_before = {loc: getattr(one.registry, "calls", 0) for loc, one in asked.items()}
     ledger_tags = deps.tags.repository_tags(repository)
     digests = _digests(repository, selection, roles, asked, ledger_tags)
     for one in asked.values():
@@ -283,7 +291,9 @@ def reconcile_repository(
     for location, one in asked.items():
         _tags(repository, selection, one, ledger_tags.get(location, {}), digests, deps, report)
     report.errors = [f"{v.location}: {v.error}" for v in report.locations if v.error]
-    report.calls = sum(getattr(one.registry, "calls", 0) for one in asked.values())
+    report.calls = sum(
+        getattr(one.registry, "calls", 0) - calls_before[loc] for loc, one in asked.items()
+    )
     return report
 
 
@@ -463,6 +473,22 @@ def _tags(
         services._commit(lambda: correction, deps)  # noqa: B023 (called at once)
         view.corrected = True
         report.corrected += 1
+
+
+def live_rules(
+    static: ReplicationConfig, sources: Iterable[Location], registry_of: Callable[[Location], Any]
+) -> tuple[ReplicationConfig, list[str]]:
+    """REPLICATION_CONFIG plus the rules of REPLICATION_SOURCES read now (DescribeRegistry
+    through the audit role), and a line per source whose rules could not be read."""
+    items: list[dict[str, Any]] = []
+    errors: list[str] = []
+    for source in sources:
+        try:
+            item = registry_of(source).replication_rules()
+            items.append({**item, "registryId": source.account, "region": source.region})
+        except (RegistryUnavailable, RepositoryNotFound) as error:
+            errors.append(f"cannot read the replication rules of {source}: {error}")
+    return ReplicationConfig(static.sources + parse_replication_config(items).sources), errors
 
 
 # ----------------------------------------------------------------------------- rendering

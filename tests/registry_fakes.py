@@ -95,3 +95,20 @@ class Registries:
     @property
     def calls(self) -> int:
         return sum(r.calls for r in self.at.values())
+
+
+class InMemoryCheckpointStore:
+    """The checkpoint store's fake: keeps the JSON the DynamoDB item would hold."""
+
+    def __init__(self) -> None:
+        self.text: str | None = None
+        self.saves = 0
+
+    def load(self):  # -> Checkpoint | None
+        from chalicelib.inventory import Checkpoint
+
+        return Checkpoint.from_json(self.text) if self.text else None
+
+    def save(self, checkpoint) -> None:
+        self.saves += 1
+        self.text = checkpoint.to_json()
