@@ -627,19 +627,23 @@ def _reconcile_all(
 
     store = DynamoCheckpointStore(dynamodb, deps.settings.audit_table)
     tty = sys.stderr.isatty()
-    shown = [float("-inf")]
+    shown: list[Any] = [float("-inf"), None, None]  # when, what was printed, the latest
 
     def progress(p: Any) -> None:
         text = inventory.progress_text(p)
+        shown[2] = text
         if tty:
             print("\r" + text, end="", file=sys.stderr, flush=True)
         elif p.done == p.total or time.monotonic() - shown[0] >= 10:
+            # a log, not a terminal: a line every 10 s at most
             print(text, file=sys.stderr, flush=True)
-            shown[0] = time.monotonic()
+            shown[0], shown[1] = time.monotonic(), text
 
     result = inventory.walk(deps, registry_of, config, store, resume=args.resume, progress=progress)
     if tty:
         print(file=sys.stderr)
+    elif shown[2] != shown[1]:
+        print(shown[2], file=sys.stderr)  # where it stopped
     if args.resume and not result.resumed:
         print("note: no unfinished walk to resume: walked from the start", file=sys.stderr)
     started: list[Any] = []

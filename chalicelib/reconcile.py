@@ -247,7 +247,8 @@ def roles_of(config: ReplicationConfig, repository: str) -> dict[Location, str]:
         roles.setdefault(registry.location, set()).add("source")
         for destination in destinations:
             roles.setdefault(destination, set()).add("destination")
-    return {loc: " and ".join(sorted(r, reverse=True)) for loc, r in sorted(roles.items())}
+    ordered = sorted(roles.items(), key=lambda kv: ("source" not in kv[1], kv[0]))  # sources first
+    return {loc: " and ".join(sorted(r, reverse=True)) for loc, r in ordered}
 
 
 def reconcile_repository(
