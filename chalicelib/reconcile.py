@@ -282,15 +282,28 @@ def reconcile_repository(
         if selection.tag is None:
             for image in one.images.values():
                 one.tags.update(dict.fromkeys(image.tags, image.digest))
+    corrections: list[tuple[TagView, TagEntry]] = []
+    for location, one in asked.items():
+        corrections += _tags(
+            repository, selection, one, ledger_tags.get(location, {}), digests, deps
+        )
+    digests |= {entry.digest for _, entry in corrections if entry.digest}
     report.images = len({d for one in asked.values() for d in one.images})
     statuses: dict[tuple[str, Location], dict[Location, ReplicationStatus | str]] = {}
     for digest in sorted(digests):
         sightings = {loc: one.images[digest] for loc, one in asked.items() if digest in one.images}
         if ask_status:
             statuses.update(_statuses(repository, digest, sightings, roles, asked))
-        _record_image(repository, digest, sightings, deps, config, now, report, asked, statuses)
-    for location, one in asked.items():
-        _tags(repository, selection, one, ledger_tags.get(location, {}), digests, deps, report)
+        # The image's first tag correction rides in its commit (a Commit holds one tag entry).
+        first = next((c for c in corrections if c[1].digest == digest), None)
+        if _record_image(
+            repository, digest, sightings, deps, config, now, report, asked, statuses, first
+        ):
+            corrections.remove(first)  # type: ignore[arg-type]
+    for tag_view, entry in corrections:
+        correction = Commit(tag_entry=entry)
+        services._commit(lambda: correction, deps)  # noqa: B023 (called at once)
+        _corrected(tag_view, report)
     report.errors = [f"{v.location}: {v.error}" for v in report.locations if v.error]
     report.calls = sum(
         getattr(one.registry, "calls", 0) - calls_before[loc] for loc, one in asked.items()
@@ -363,8 +376,12 @@ def _record_image(
     report: RepositoryReport,
     asked: Mapping[Location, _Asked],
     statuses: Mapping[tuple[str, Location], Mapping[Location, ReplicationStatus | str]],
-) -> None:
+    correction: tuple[TagView, TagEntry] | None = None,
+) -> bool:
+    """One commit: the image's new facts, and `correction` with them; True when the
+    correction was committed."""
     outcome: dict[str, ImageFacts] = {}
+    changed = [False]
 
     def decide() -> Commit | None:
         record = deps.images.load(repository, digest)
@@ -372,15 +389,23 @@ def _record_image(
         after = learn(before, repository, digest, sightings, config, deps.settings.grace, now)
         outcome.update(before=before, after=after)
         change = decisions.change(repository, digest, before, after)
-        if not change.changed:
+        changed[0] = change.changed
+        if not change.changed and correction is None:
             return None
         added = {(r.source, r.destination) for r in after.replicas} - {
             (r.source, r.destination) for r in before.replicas
         }
-        return Commit(images=(change,), register=repository if added else None)
+        return Commit(
+            images=(change,) if change.changed else (),
+            tag_entry=correction[1] if correction else None,
+            register=repository if added else None,
+        )
 
-    if services._commit(decide, deps) is not None:
+    committed = services._commit(decide, deps) is not None
+    if committed and changed[0]:
         report.recorded += 1
+    if committed and correction is not None:
+        _corrected(correction[0], report)
     before, after = outcome["before"], outcome["after"]
     if not before.presence and not before.replicas:
         report.predating += 1
@@ -417,6 +442,7 @@ def _record_image(
                 ecr=_status_text(status),
             )
         )
+    return committed and correction is not None
 
 
 def _status_text(status: ReplicationStatus | str | None) -> str | None:
@@ -432,15 +458,15 @@ def _tags(
     ledger: Mapping[str, str],
     digests: set[str],
     deps: Deps,
-    report: RepositoryReport,
-) -> None:
-    """Compare the location's tags with the ledger's heads; correct the heads that differ.
+) -> list[tuple[TagView, TagEntry]]:
+    """Compare the location's tags with the ledger's heads; the corrections of those that
+    differ (committed by the caller).
 
     A ledger tag the answers so far do not show is asked about (it may name another image
     there now), unless the answers are complete already (a tag asked for, a whole listing).
     """
     if not asked.usable or not asked.view.exists:
-        return
+        return []
     location = asked.view.location
     in_scope = {
         tag
@@ -461,7 +487,8 @@ def _tags(
         if others:
             asked.images.update(_ask(asked, lambda r: r.images(repository, others), {}))
         if not asked.usable:
-            return
+            return []
+    corrections = []
     for tag in sorted(in_scope | set(asked.tags)):
         registry_digest = asked.tags.get(tag)
         view = TagView(tag, registry_digest, ledger.get(tag))
@@ -470,10 +497,13 @@ def _tags(
         if view.agrees or image is None:
             continue  # a tag the registry lacks is reported, not removed (no deletion event)
         head = deps.tags.heads_as_of(location, repository, [tag], deps.clock())[tag]
-        correction = Commit(tag_entry=head_correction(location, repository, tag, image, head))
-        services._commit(lambda: correction, deps)  # noqa: B023 (called at once)
-        view.corrected = True
-        report.corrected += 1
+        corrections.append((view, head_correction(location, repository, tag, image, head)))
+    return corrections
+
+
+def _corrected(view: TagView, report: RepositoryReport) -> None:
+    view.corrected = True
+    report.corrected += 1
 
 
 def live_rules(
