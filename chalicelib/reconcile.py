@@ -181,6 +181,7 @@ class ReplicaView:
     present: bool | None  # in the destination registry; None: it could not be asked
     arrived_at: datetime | None
     ecr: str | None = None  # ECR's own replication status, from the source registry
+    due_at: datetime | None = None  # the ledger's due time, for a pending one
 
     @property
     def disagrees(self) -> bool:
@@ -205,8 +206,14 @@ class RepositoryReport:
 
     @property
     def never_reached(self) -> list[ReplicaView]:
-        """Tagged source images a destination does not have (and the ledger does not either)."""
-        return [r for r in self.replicas if r.present is False and r.after != "replicated"]
+        """Tagged source images a destination does not have and will not get by itself: not
+        expected (older than the grace period when first seen) or already missing or failed.
+        A pending one is still on its way."""
+        return [
+            r
+            for r in self.replicas
+            if r.present is False and r.after in (None, "missing", "failed", "cancelled")
+        ]
 
 
 # ----------------------------------------------------------------------------- asking
@@ -440,6 +447,7 @@ def _record_image(
                 present=present,
                 arrived_at=there.images[digest].pushed_at if present else None,
                 ecr=_status_text(status),
+                due_at=now_is.due_at if now_is else None,
             )
         )
     return committed and correction is not None
@@ -575,8 +583,10 @@ def _replica_line(replica: ReplicaView, names: Mapping[str, str]) -> str:
     )
     if replica.after != replica.before:
         text += f" -> recorded {replica.after}"
-    if replica.present is False and replica.after != "replicated" and replica.before is None:
+    if replica.present is False and replica.after is None:
         text += " (never reached: a backfill candidate)"
+    elif replica.present is False and replica.after == "pending" and replica.due_at:
+        text += f" (on its way: due {domain.iso(replica.due_at)})"
     if replica.ecr:
         text += f"; ECR: {replica.ecr}"
     return text

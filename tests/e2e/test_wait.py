@@ -183,3 +183,20 @@ def test_bad_usage_is_one_line_and_exit_2(env_file: Path, tmp_path: Path) -> Non
     result = wait(gone, "--repository", "team/api", "--tag", "v1", "--timeout", "5")
     assert result.returncode == 2 and "does not exist" in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_wait_and_reconcile_have_help_with_examples() -> None:
+    top = subprocess.run(
+        [sys.executable, "-m", "chalicelib.cli", "--help"], cwd=ROOT, capture_output=True, text=True
+    )
+    for command in ("wait", "reconcile"):
+        listed = [line for line in top.stdout.splitlines() if line.split()[:1] == [command]]
+        assert len(listed) == 1, (command, top.stdout)
+        own = subprocess.run(
+            [sys.executable, "-m", "chalicelib.cli", command, "--help"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
+        assert own.returncode == 0 and own.stdout.startswith("usage:"), own.stderr
+        assert "examples:" in own.stdout and "Exit 0" in own.stdout
