@@ -282,6 +282,7 @@ class Replica:
     replicated_at: datetime | None = None
     failure_reason: str | None = None
     failed_at: datetime | None = None  # the earliest FAILED reported for it
+    drift_check: bool = False  # its tag is still to be compared in both registries when due
     rev: int = 0  # the ledger's revision of the stored item (optimistic concurrency)
 
     @property
@@ -731,6 +732,7 @@ class StatusCounts:
     failed: int
     replicated_24h: int
     overwritten_24h: int
+    drifted: int = 0
 
 
 def status_document(
@@ -744,6 +746,7 @@ def status_document(
             "pending": counts.pending,
             "missing": counts.missing,
             "failed": counts.failed,
+            "drifted": counts.drifted,
             "replicated_24h": counts.replicated_24h,
             "overwritten_24h": counts.overwritten_24h,
         },

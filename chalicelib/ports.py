@@ -64,6 +64,7 @@ class StatusCounts:
     failed: int
     replicated_24h: int
     overwritten_24h: int
+    drifted: int = 0
 
 
 WorkKind = Literal["due", "judge", "untag", "deliver", "close"]
@@ -95,6 +96,7 @@ class Commit:
     opened: tuple[NewIncident, ...] = ()  # incidents of no image change (overwrites)
     resolved: tuple[tuple[Incident, dict[str, Any]], ...] = ()  # with their RECOVERED document
     closing_done: tuple[str, ...] = ()  # incident ids whose closing check is finished
+    recheck: tuple[tuple[str, datetime], ...] = ()  # incidents to check again at a time
     judged: tuple[TagEntry, ...] = ()  # entries that leave the judge queues
     register: str | None = None  # a repository with expected replicas
     counts: Counts = field(default_factory=Counts)
@@ -163,6 +165,23 @@ class Writer(Protocol):
     def commit(self, commit: Commit) -> None:
         """Apply atomically; LedgerConflict when a condition failed (re-read and decide)."""
         ...
+
+
+class Registries(Protocol):
+    """The ECR registries themselves, asked read-only through the audit role. Raise
+    RegistryUnavailable (a one-line reason naming the account) or RepositoryNotFound."""
+
+    def find_digests(
+        self, location: Location, repository: str, digests: Iterable[str]
+    ) -> dict[str, datetime]: ...
+
+    def tag_digests(
+        self, location: Location, repository: str, tags: Iterable[str]
+    ) -> dict[str, str]: ...
+
+    def replication_status(
+        self, source: Location, repository: str, digest: str, destination: Location
+    ) -> str | None: ...
 
 
 class AlertChannel(Protocol):

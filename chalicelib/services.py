@@ -10,20 +10,31 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from chalicelib import decisions, delivery, domain
 from chalicelib.decisions import Counts, NewIncident
-from chalicelib.domain import ImageDeleted, ImagePushed, Location, ReplicationReported, TagEntry
-from chalicelib.errors import SweepIncomplete
+from chalicelib.domain import (
+    ImageDeleted,
+    ImagePushed,
+    Location,
+    Replica,
+    ReplicationConfig,
+    ReplicationReported,
+    TagEntry,
+)
+from chalicelib.errors import RegistryUnavailable, RepositoryNotFound, SweepIncomplete
 from chalicelib.observability import count, logger
 from chalicelib.ports import (
     AlertChannel,
     Commit,
     Counters,
     Images,
+    Incident,
     Incidents,
     LedgerConflict,
     Outbox,
+    Registries,
     TagHistory,
     Work,
     WorkQueue,
@@ -49,6 +60,14 @@ class Deps:
     writer: Writer
     channels: Sequence[AlertChannel]
     clock: Callable[[], datetime]
+    registries: Registries | None = None  # with AUDIT_ROLE_NAME: the registries are asked
+    discovery: Any = None  # with REPLICATION_SOURCES: a RuleDiscovery (registry_rules.py)
+
+    def rules(self, now: datetime) -> ReplicationConfig:
+        """REPLICATION_CONFIG, plus the rules read from ECR for REPLICATION_SOURCES."""
+        if self.discovery is None:
+            return self.settings.replication
+        return self.discovery.rules(now).config  # type: ignore[no-any-return]
 
 
 @dataclass
@@ -88,10 +107,12 @@ def _opened(commit: Commit | None) -> list[NewIncident]:
 def untrusted(fact: domain.Fact, deps: Deps) -> str | None:
     """Why an event is not to be acted on: an unmonitored account, or a replication from a
     source whose rules do not send that repository to that destination. None: trusted."""
-    settings = deps.settings
-    if not settings.accepts_account(fact.location.account):
-        return f"from unmonitored account {fact.location.account}"
-    if isinstance(fact, ReplicationReported) and not settings.replication.names_replication(
+    settings, rules = deps.settings, deps.rules(fact.time)
+    account = fact.location.account
+    discovered = not settings.allowlist_explicit and account in rules.accounts()
+    if not settings.accepts_account(account) and not discovered:
+        return f"from unmonitored account {account}"
+    if isinstance(fact, ReplicationReported) and not rules.names_replication(
         fact.source, fact.location, fact.repository
     ):
         return (
@@ -107,7 +128,8 @@ def record_image_action(fact: ImagePushed | ImageDeleted, deps: Deps) -> Outcome
     A DELETE that carries a tag removes that tag; whether it also deleted the image (its last
     tag there) is judged by the sweep on the complete tag history.
     """
-    config, grace = deps.settings.replication, deps.settings.grace
+    config, grace = deps.rules(fact.time), deps.settings.grace
+    drift = deps.registries is not None
 
     def decide() -> Commit | None:
         record = deps.images.load(fact.repository, fact.digest)
@@ -115,7 +137,7 @@ def record_image_action(fact: ImagePushed | ImageDeleted, deps: Deps) -> Outcome
             return None  # a duplicate: one read, no write
         before = record.facts
         if isinstance(fact, ImagePushed):
-            after = decisions.on_push(fact, before, config, grace)
+            after = decisions.on_push(fact, before, config, grace, check_drift=drift)
         elif fact.tag is None:
             after = decisions.on_delete(fact.location, fact.time, before)
         else:
@@ -156,7 +178,7 @@ def _event_commit(
 ) -> Commit:
     entry = domain.tag_entry(fact)
     # Only replica locations have tag moves to judge; elsewhere the entry just moves the head.
-    judge = entry is not None and deps.settings.replication.is_replica_location(
+    judge = entry is not None and deps.rules(fact.time).is_replica_location(
         entry.location, entry.repository
     )
     return Commit(
@@ -179,6 +201,41 @@ class SweepReport:
     checked: int = 0
     judged: int = 0
     failed: int = 0
+    asked: int = 0  # digests looked up in destination registries
+    # (destination, repository, digest) -> imagePushedAt there, for due pending replicas found
+    found: dict[tuple[Location, str, str], datetime] = field(default_factory=dict)
+    unreachable: set[Location] = field(default_factory=set)
+
+
+MAX_REGISTRY_CHECKS = 2000  # digests asked of the registries per sweep, at most
+
+
+def _ask_destinations(batch: Sequence[Work], deps: Deps, report: SweepReport) -> None:
+    """Before anything goes missing, ask the destination registries for the due digests (an
+    event may have been lost): batched per destination and repository, bounded per sweep. A
+    registry that cannot be asked is logged once, and the sweep decides from what it knows."""
+    if deps.registries is None:
+        return
+    wanted: dict[tuple[Location, str], set[str]] = {}
+    for work in batch:
+        replica = work.replica
+        if work.kind == "due" and replica is not None and replica.state == "pending":
+            wanted.setdefault((replica.destination, replica.repository), set()).add(replica.digest)
+    for (destination, repository), digests in sorted(wanted.items()):
+        if destination in report.unreachable or report.asked >= MAX_REGISTRY_CHECKS:
+            continue
+        report.asked += len(digests)
+        try:
+            found = deps.registries.find_digests(destination, repository, digests)
+        except RepositoryNotFound:
+            continue  # no repository there: the replicas are missing
+        except RegistryUnavailable as error:
+            report.unreachable.add(destination)
+            count("RegistryChecksFailed")
+            logger.warning(f"registry check skipped: {error}")
+            continue
+        for digest, pushed_at in found.items():
+            report.found[(destination, repository, digest)] = pushed_at
 
 
 def sweep(now: datetime, deps: Deps, has_time: Callable[[], bool] = lambda: True) -> SweepReport:
@@ -196,6 +253,7 @@ def sweep(now: datetime, deps: Deps, has_time: Callable[[], bool] = lambda: True
         batch = [w for w in deps.work.due_work(now, SWEEP_BATCH) if w.at not in done]
         if not batch:
             break
+        _ask_destinations(batch, deps, report)
         for work in batch:
             if not has_time():
                 break
@@ -220,14 +278,84 @@ def _step_due(work: Work, now: datetime, deps: Deps, report: SweepReport) -> Non
     assert work.replica is not None
     replica = work.replica
     report.checked += 1
+    if replica.state != "pending":
+        _check_drift(replica, now, deps)
+        return
+    found_at = report.found.get((replica.destination, replica.repository, replica.digest))
+    reasons: dict[str, str | None] = {}
 
     def decide() -> Commit | None:
         record = deps.images.load(replica.repository, replica.digest)
-        after, opened = decisions.on_due(replica, record.facts, now)
+        after, opened = decisions.on_due(replica, record.facts, now, found_at)
+        if opened and deps.registries is not None:  # ECR's own view, for the alert
+            if "reason" not in reasons:
+                reasons["reason"] = _replication_status(replica, deps, report)
+            after, opened = decisions.on_due(
+                replica, record.facts, now, found_at, reasons["reason"]
+            )
         change = decisions.change(replica.repository, replica.digest, record.facts, after, opened)
         return Commit(images=(change,)) if change.changed else None
 
-    count("IncidentsOpened", len(_opened(_commit(decide, deps))))
+    opened = _opened(_commit(decide, deps))
+    if found_at is not None:
+        count("LostEventsFound")  # the registry had it; no event ever said so
+    count("IncidentsOpened", len(opened))
+
+
+def _replication_status(replica: Replica, deps: Deps, report: SweepReport) -> str | None:
+    assert deps.registries is not None
+    if replica.source in report.unreachable:
+        return None
+    try:
+        return deps.registries.replication_status(
+            replica.source, replica.repository, replica.digest, replica.destination
+        )
+    except (RegistryUnavailable, RepositoryNotFound) as error:
+        report.unreachable.add(replica.source)
+        logger.warning(f"replication status not asked: {error}")
+        return None
+
+
+def _registry_tags(replica: Replica, deps: Deps) -> tuple[str | None, str | None] | None:
+    """(source's, destination's) digest for the replica's tag; None if a registry is out."""
+    assert deps.registries is not None and replica.tag is not None
+    try:
+        return (
+            deps.registries.tag_digests(replica.source, replica.repository, [replica.tag]).get(
+                replica.tag
+            ),
+            deps.registries.tag_digests(replica.destination, replica.repository, [replica.tag]).get(
+                replica.tag
+            ),
+        )
+    except RepositoryNotFound:
+        return None
+    except RegistryUnavailable as error:
+        logger.warning(f"tag drift not checked: {error}")
+        return None
+
+
+def _check_drift(replica: Replica, now: datetime, deps: Deps) -> None:
+    """A due, arrived, tagged replica: compare its tag in both registries (TAG_DRIFT)."""
+    answers: dict[str, Any] = {}
+
+    def decide() -> Commit | None:
+        record = deps.images.load(replica.repository, replica.digest)
+        current = decisions.find(record.facts, replica.source, replica.destination)
+        asked = current is not None and current.state == "replicated" and current.tag
+        if asked and deps.registries is not None and "tags" not in answers:
+            answers["tags"] = _registry_tags(current, deps)  # type: ignore[arg-type]
+        tags = answers.get("tags")
+        explained = False
+        if tags is not None and current is not None and current.tag:
+            # the ledger saw the destination's tag move there: a TAG_OVERWRITTEN told of it
+            heads = deps.tags.repository_tags(replica.repository).get(replica.destination, {})
+            explained = heads.get(current.tag) == tags[1] != tags[0]
+        after, opened = decisions.on_drift_check(replica, record.facts, now, tags, explained)
+        change = decisions.change(replica.repository, replica.digest, record.facts, after, opened)
+        return Commit(images=(change,)) if change.changed else None
+
+    count("TagDrifts", len(_opened(_commit(decide, deps))))
 
 
 def _step_untag(work: Work, now: datetime, deps: Deps, report: SweepReport) -> None:
@@ -309,6 +437,8 @@ def _step_close(work: Work, now: datetime, deps: Deps, report: SweepReport) -> N
         if incident is None or incident.state != "open":
             return Commit(closing_done=(incident_id,))
         opened = incident.alert
+        if incident.kind == "TAG_DRIFT":
+            return _drift_settled(incident, now, deps)
         facts = deps.images.load(opened["repository"], opened["digest"]).facts
         recovery = decisions.recovery(opened, facts, now)
         if recovery is None:
@@ -322,6 +452,39 @@ def _step_close(work: Work, now: datetime, deps: Deps, report: SweepReport) -> N
     commit = _commit(decide, deps)
     if commit is not None and commit.resolved:
         count("IncidentsResolved")  # its notification is in the queue, due now
+
+
+def _drift_settled(incident: Incident, now: datetime, deps: Deps) -> Commit:
+    """An open TAG_DRIFT: RECOVERED once the destination's tag names the source's digest
+    again (or the source tag moved on or went); otherwise asked again later."""
+    from chalicelib.drift import drift_recovery
+
+    opened = incident.alert
+    later = Commit(recheck=((incident.incident_id, now + decisions.DRIFT_RECHECK),))
+    if deps.registries is None:
+        return later
+    source, destination = Location(**opened["source"]), Location(**opened["destination"])
+    try:
+        source_digest = deps.registries.tag_digests(source, opened["repository"], [opened["tag"]])
+        destination_digest = deps.registries.tag_digests(
+            destination, opened["repository"], [opened["tag"]]
+        )
+    except RepositoryNotFound:
+        source_digest, destination_digest = {}, {}
+    except RegistryUnavailable as error:
+        logger.warning(f"tag drift not re-checked: {error}")
+        return later
+    why = drift_recovery(
+        opened, source_digest.get(opened["tag"]), destination_digest.get(opened["tag"])
+    )
+    if why is None:
+        return later
+    recovery = domain.recovery_alert(opened, now, None)
+    return Commit(
+        resolved=((incident, recovery),),
+        closing_done=(incident.incident_id,),
+        counts=decisions.resolved_counts(incident.kind),
+    )
 
 
 def _step_deliver(work: Work, now: datetime, deps: Deps, report: SweepReport) -> None:

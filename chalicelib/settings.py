@@ -61,6 +61,7 @@ class Settings:
     location_names: dict[str, str] = field(default_factory=dict, hash=False)
     # The KMS HMAC key that signs dashboard links (see chalicelib/dashboard_link.py).
     dashboard_link_key: str | None = None
+    allowlist_explicit: bool = False  # MONITORED_ACCOUNTS set: rules read from ECR add none
 
     def accepts_account(self, account: str) -> bool:
         return account in self.monitored_accounts
@@ -118,6 +119,7 @@ class Settings:
             replication_sources=sources,
             location_names=parse_location_names(env.get("LOCATION_NAMES", "")),
             dashboard_link_key=env.get("DASHBOARD_LINK_KEY_ARN", "").strip() or None,
+            allowlist_explicit=bool(accounts_text),
         )
 
 

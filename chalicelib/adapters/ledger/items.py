@@ -53,6 +53,7 @@ def replica_item(replica: Replica) -> dict[str, Any]:
         "replicated_at": format_time(replica.replicated_at),
         "failure_reason": replica.failure_reason,
         "failed_at": format_time(replica.failed_at),
+        "drift_check": replica.drift_check or None,
         "gsi2pk": f"REPO#{replica.repository}",
         "gsi2sk": keys.catalog_sk(replica),
     }
@@ -82,6 +83,7 @@ def replica(item: Mapping[str, Any]) -> Replica:
         replicated_at=_time(item.get("replicated_at")),
         failure_reason=item.get("failure_reason"),
         failed_at=_time(item.get("failed_at")),
+        drift_check=bool(item.get("drift_check")),
         rev=int(item.get("rev", 0)),
     )
 

@@ -99,7 +99,10 @@ def work_sk(at: str, kind: str, *identity: str) -> str:
 
 
 def due_work(replica: Replica) -> str | None:
-    if replica.state != "pending" or replica.due_at is None:
+    """Pending replicas are due at their due time; so are those whose tag is still to be
+    compared in both registries (TAG_DRIFT)."""
+    waiting = replica.state == "pending" or (replica.drift_check and replica.state != "cancelled")
+    if not waiting or replica.due_at is None:
         return None
     return work_sk(iso(replica.due_at), "due", *replica_key(replica))
 
