@@ -28,6 +28,9 @@ from chalicelib.domain import (
 # is published (and kept) names the push time whatever the delivery order.
 FAILURE_HOLD = timedelta(minutes=2)
 
+# Incidents the sweep re-checks in the registries until they are over.
+RECHECKED = frozenset({"TAG_DRIFT", "DELETE_NOT_REPLICATED"})
+
 # The replica states that have an incident open for them.
 INCIDENT_OF_STATE = frozenset({"missing", "failed"})
 
@@ -52,6 +55,7 @@ class Counts:
     arrivals: tuple[tuple[datetime, int], ...] = ()
     overwrites: tuple[tuple[datetime, int], ...] = ()
     drifted: int = 0
+    undeleted: int = 0
 
     def __add__(self, other: Counts) -> Counts:
         return Counts(
@@ -61,6 +65,7 @@ class Counts:
             self.arrivals + other.arrivals,
             self.overwrites + other.overwrites,
             self.drifted + other.drifted,
+            self.undeleted + other.undeleted,
         )
 
 
@@ -162,9 +167,28 @@ def on_push(
     return reconcile_all(facts)
 
 
-def on_delete(location: Location, moment: datetime, facts: ImageFacts) -> ImageFacts:
-    """The image is gone at `location` (an untagged DELETE, or its last tag removed)."""
-    return reconcile_all(deleted(facts, location, moment))
+def on_delete(
+    location: Location,
+    moment: datetime,
+    facts: ImageFacts,
+    config: ReplicationConfig | None = None,
+    grace: timedelta | None = None,
+) -> ImageFacts:
+    """The image is gone at `location` (an untagged DELETE, or its last tag removed). Where the
+    source's rule replicates deletions, each destination that has the image must lose it too
+    within the grace period: a check is due then (DELETE_NOT_REPLICATED)."""
+    facts = reconcile_all(deleted(facts, location, moment))
+    if config is None or grace is None:
+        return facts
+    for replica in facts.replicas:
+        if replica.source != location or replica.state != "replicated":
+            continue
+        if replica.destination not in config.deletions_replicated_to(location, replica.repository):
+            continue
+        due = moment + grace
+        if replica.deletion_check_at is None or due < replica.deletion_check_at:
+            facts = _with_replica(facts, replace(replica, deletion_check_at=due))
+    return facts
 
 
 def on_replication(
@@ -229,7 +253,31 @@ def on_due(
     return _with_replica(facts, missing), (NewIncident(alert, now),)
 
 
-DRIFT_RECHECK = timedelta(minutes=15)
+DRIFT_RECHECK = timedelta(minutes=15)  # open TAG_DRIFT and DELETE_NOT_REPLICATED re-checks
+
+
+def deletion_replicated(replica: Replica, facts: ImageFacts) -> bool:
+    """The destination recorded a deletion of the image since the source's own."""
+    deleted_at = facts.deleted_since(replica.source, replica.pushed_at)
+    return (
+        deleted_at is not None and facts.deleted_since(replica.destination, deleted_at) is not None
+    )
+
+
+def on_deletion_check(
+    replica: Replica, facts: ImageFacts, now: datetime, still_listed: bool | None
+) -> tuple[ImageFacts, tuple[NewIncident, ...]]:
+    """At `deletion_check_at`: DELETE_NOT_REPLICATED unless the destination deleted it too
+    (`still_listed`: what its registry says, None when it was not asked)."""
+    current = find(facts, replica.source, replica.destination)
+    if current is None or current.deletion_check_at is None or current.deletion_check_at > now:
+        return facts, ()
+    facts = _with_replica(facts, replace(current, deletion_check_at=None))
+    deleted_at = facts.deleted_since(current.source, current.pushed_at)
+    if deleted_at is None or deletion_replicated(current, facts) or still_listed is False:
+        return facts, ()
+    alert = domain.undeleted_alert(current, deleted_at, now)
+    return facts, (NewIncident(alert, now),)
 
 
 def on_drift_check(
@@ -309,7 +357,7 @@ def change(
                 closed.extend((domain.incident_id_for(kind, was), at) for kind in closing)
     opened_kinds = [i.alert["kind"] for i in opened if not i.resolved_at_once]
     for incident in opened:
-        if incident.alert["kind"] == "TAG_DRIFT":  # re-checked until the tags agree again
+        if incident.alert["kind"] in RECHECKED:  # re-checked until the registries agree
             closed.append((incident.alert["incident_id"], incident.deliver_at + DRIFT_RECHECK))
     counts = Counts(
         pending=_pending(after.replicas) - _pending(before.replicas),
@@ -317,6 +365,7 @@ def change(
         failed=opened_kinds.count("REPLICATION_FAILED"),
         arrivals=tuple(arrivals),
         drifted=opened_kinds.count("TAG_DRIFT"),
+        undeleted=opened_kinds.count("DELETE_NOT_REPLICATED"),
     )
     return ImageChange(repository, digest, before, after, opened, tuple(closed), counts)
 
@@ -327,4 +376,5 @@ def resolved_counts(kind: str) -> Counts:
         missing=-1 if kind == "REPLICA_MISSING" else 0,
         failed=-1 if kind == "REPLICATION_FAILED" else 0,
         drifted=-1 if kind == "TAG_DRIFT" else 0,
+        undeleted=-1 if kind == "DELETE_NOT_REPLICATED" else 0,
     )

@@ -123,6 +123,18 @@ class ReplicationConfig:
         found.discard(source)
         return frozenset(found)
 
+    def deletions_replicated_to(self, source: Location, repository: str) -> frozenset[Location]:
+        """Destinations to which a rule of `source` that replicates deletions sends the
+        repository (`deleteReplication`, ECR since November 2026)."""
+        found: set[Location] = set()
+        for registry in self.sources:
+            if registry.location == source:
+                for rule in registry.rules:
+                    if rule.replicate_deletions and rule.matches(repository):
+                        found.update(rule.destinations)
+        found.discard(source)
+        return frozenset(found)
+
     def sources_replicating_to(self, destination: Location, repository: str) -> frozenset[Location]:
         return frozenset(
             registry.location
@@ -283,6 +295,8 @@ class Replica:
     failure_reason: str | None = None
     failed_at: datetime | None = None  # the earliest FAILED reported for it
     drift_check: bool = False  # its tag is still to be compared in both registries when due
+    deletion_check_at: datetime | None = None  # the source deleted the image and its rule
+    # replicates deletions: the destination must not have it any more by then
     rev: int = 0  # the ledger's revision of the stored item (optimistic concurrency)
 
     @property
@@ -674,6 +688,25 @@ def overwrite_alert(
         source=source.as_dict() if source else None,
         destination=current.location.as_dict(),
         pushed_at=iso(current.time),
+        detected_at=iso(detected_at),
+    )
+
+
+def undeleted_alert(
+    replica: Replica, deleted_at: datetime, detected_at: datetime
+) -> dict[str, Any]:
+    """DELETE_NOT_REPLICATED: the source deleted the image at `deleted_at`, its rule replicates
+    deletions, and the destination still has it at its due time."""
+    return alert_document(
+        kind="DELETE_NOT_REPLICATED",
+        incident_id=_stable_id("DELETE_NOT_REPLICATED", replica.replica_id, iso(deleted_at)),
+        repository=replica.repository,
+        tag=replica.tag,
+        digest=replica.digest,
+        source=replica.source.as_dict(),
+        destination=replica.destination.as_dict(),
+        pushed_at=format_time(replica.pushed_at),
+        due_at=format_time(detected_at),
         detected_at=iso(detected_at),
     )
 

@@ -65,6 +65,7 @@ class StatusCounts:
     replicated_24h: int
     overwritten_24h: int
     drifted: int = 0
+    undeleted: int = 0  # open DELETE_NOT_REPLICATED incidents
 
 
 WorkKind = Literal["due", "judge", "untag", "deliver", "close"]

@@ -31,7 +31,7 @@ def status(deps: Deps) -> dict[str, Any]:
         overwritten_24h=counts.overwritten_24h,
         drifted=counts.drifted,
     )
-    open_total = counts.missing + counts.failed + counts.drifted
+    open_total = counts.missing + counts.failed + counts.drifted + counts.undeleted
     incidents = [i.alert for i in newest]
     document = domain.status_document(now, open_total, document_counts, incidents)
     # LOCATION_NAMES ("account/region" -> name), so every reader labels locations alike.

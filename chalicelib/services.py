@@ -139,7 +139,7 @@ def record_image_action(fact: ImagePushed | ImageDeleted, deps: Deps) -> Outcome
         if isinstance(fact, ImagePushed):
             after = decisions.on_push(fact, before, config, grace, check_drift=drift)
         elif fact.tag is None:
-            after = decisions.on_delete(fact.location, fact.time, before)
+            after = decisions.on_delete(fact.location, fact.time, before, config, grace)
         else:
             after = before  # a tag removal: judged by the sweep
         expects = isinstance(fact, ImagePushed) and domain.expected_replicas(config, fact, grace)
@@ -278,9 +278,16 @@ def _step_due(work: Work, now: datetime, deps: Deps, report: SweepReport) -> Non
     assert work.replica is not None
     replica = work.replica
     report.checked += 1
-    if replica.state != "pending":
+    due = replica.due_at is not None and replica.due_at <= now
+    if replica.state == "pending" and due:
+        _check_missing(replica, now, deps, report)
+    elif replica.drift_check and due:
         _check_drift(replica, now, deps)
-        return
+    if replica.deletion_check_at is not None and replica.deletion_check_at <= now:
+        _check_deletion(replica, now, deps)
+
+
+def _check_missing(replica: Replica, now: datetime, deps: Deps, report: SweepReport) -> None:
     found_at = report.found.get((replica.destination, replica.repository, replica.digest))
     reasons: dict[str, str | None] = {}
 
@@ -300,6 +307,40 @@ def _step_due(work: Work, now: datetime, deps: Deps, report: SweepReport) -> Non
     if found_at is not None:
         count("LostEventsFound")  # the registry had it; no event ever said so
     count("IncidentsOpened", len(opened))
+
+
+def _still_listed(replica: Replica, deps: Deps) -> bool | None:
+    """Whether the destination registry still lists the digest (None: not asked)."""
+    if deps.registries is None:
+        return None
+    try:
+        found = deps.registries.find_digests(
+            replica.destination, replica.repository, [replica.digest]
+        )
+    except RepositoryNotFound:
+        return False
+    except RegistryUnavailable as error:
+        logger.warning(f"deletion not checked in the registry: {error}")
+        return None
+    return replica.digest in found
+
+
+def _check_deletion(replica: Replica, now: datetime, deps: Deps) -> None:
+    """The source deleted the image and its rule replicates deletions: by now the destination
+    must not have it (DELETE_NOT_REPLICATED otherwise)."""
+    listed: dict[str, bool | None] = {}
+
+    def decide() -> Commit | None:
+        record = deps.images.load(replica.repository, replica.digest)
+        if "listed" not in listed:
+            current = decisions.find(record.facts, replica.source, replica.destination)
+            gone = current is not None and decisions.deletion_replicated(current, record.facts)
+            listed["listed"] = None if gone else _still_listed(replica, deps)
+        after, opened = decisions.on_deletion_check(replica, record.facts, now, listed["listed"])
+        change = decisions.change(replica.repository, replica.digest, record.facts, after, opened)
+        return Commit(images=(change,)) if change.changed else None
+
+    count("DeletesNotReplicated", len(_opened(_commit(decide, deps))))
 
 
 def _replication_status(replica: Replica, deps: Deps, report: SweepReport) -> str | None:
@@ -374,7 +415,8 @@ def _step_untag(work: Work, now: datetime, deps: Deps, report: SweepReport) -> N
         heads = deps.tags.heads_as_of(removal.location, removal.repository, tags, removal.time)
         after = before
         if domain.removal_deletes_image(removal, heads):
-            after = decisions.on_delete(removal.location, removal.time, before)
+            config, grace = deps.rules(removal.time), deps.settings.grace
+            after = decisions.on_delete(removal.location, removal.time, before, config, grace)
         change = decisions.change(removal.repository, digest, before, after)
         return Commit(images=(change,), judged=(removal,))
 
@@ -439,6 +481,8 @@ def _step_close(work: Work, now: datetime, deps: Deps, report: SweepReport) -> N
         opened = incident.alert
         if incident.kind == "TAG_DRIFT":
             return _drift_settled(incident, now, deps)
+        if incident.kind == "DELETE_NOT_REPLICATED":
+            return _deletion_settled(incident, now, deps)
         facts = deps.images.load(opened["repository"], opened["digest"]).facts
         recovery = decisions.recovery(opened, facts, now)
         if recovery is None:
@@ -452,6 +496,24 @@ def _step_close(work: Work, now: datetime, deps: Deps, report: SweepReport) -> N
     commit = _commit(decide, deps)
     if commit is not None and commit.resolved:
         count("IncidentsResolved")  # its notification is in the queue, due now
+
+
+def _deletion_settled(incident: Incident, now: datetime, deps: Deps) -> Commit:
+    """An open DELETE_NOT_REPLICATED: RECOVERED once the destination deleted the image (a
+    DELETE there, or its registry no longer lists it); otherwise asked again later."""
+    opened = incident.alert
+    facts = deps.images.load(opened["repository"], opened["digest"]).facts
+    replica = decisions.find(facts, Location(**opened["source"]), Location(**opened["destination"]))
+    gone = replica is not None and (
+        decisions.deletion_replicated(replica, facts) or _still_listed(replica, deps) is False
+    )
+    if not gone:
+        return Commit(recheck=((incident.incident_id, now + decisions.DRIFT_RECHECK),))
+    return Commit(
+        resolved=((incident, domain.recovery_alert(opened, now, None)),),
+        closing_done=(incident.incident_id,),
+        counts=decisions.resolved_counts(incident.kind),
+    )
 
 
 def _drift_settled(incident: Incident, now: datetime, deps: Deps) -> Commit:

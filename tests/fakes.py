@@ -64,7 +64,7 @@ class InMemoryLedger:
         self._incidents: dict[str, Incident] = {}
         self._notes: dict[tuple[str, str], _Note] = {}
         self._closing: dict[str, str] = {}
-        self._status = {"pending": 0, "missing": 0, "failed": 0, "drifted": 0}
+        self._status = {"pending": 0, "missing": 0, "failed": 0, "drifted": 0, "undeleted": 0}
         self._buckets: dict[tuple[str, str], int] = {}  # (name, minute) -> count
 
     # ------------------------------------------------------------------ Images
@@ -218,6 +218,7 @@ class InMemoryLedger:
             missing=max(0, self._status["missing"]),
             failed=max(0, self._status["failed"]),
             drifted=max(0, self._status["drifted"]),
+            undeleted=max(0, self._status["undeleted"]),
             replicated_24h=window("ARRIVED"),
             overwritten_24h=window("OVERWRITTEN"),
         )
@@ -233,11 +234,14 @@ class InMemoryLedger:
                 waiting = replica.state == "pending" or (
                     replica.drift_check and replica.state != "cancelled"
                 )
-                if waiting and replica.due_at is not None:
+                times = [
+                    t for t in (replica.due_at if waiting else None, replica.deletion_check_at) if t
+                ]
+                if times:
                     work.append(
                         Work(
                             "due",
-                            f"{iso(replica.due_at)}#due#{replica.replica_id}",
+                            f"{iso(min(times))}#due#{replica.replica_id}",
                             replica=replica,
                         )
                     )
@@ -373,6 +377,7 @@ class InMemoryLedger:
         self._status["missing"] += counts.missing
         self._status["failed"] += counts.failed
         self._status["drifted"] += counts.drifted
+        self._status["undeleted"] += counts.undeleted
         for name, moments in (("ARRIVED", counts.arrivals), ("OVERWRITTEN", counts.overwrites)):
             for moment, delta in moments:
                 key = (name, _minute(moment))

@@ -119,3 +119,56 @@ def test_without_registries_nothing_is_asked_and_no_drift_is_checked(sns):
     before = deps.work.calls
     services.sweep(ev.at(31), deps)  # nothing is due at the due time: no drift check
     assert sns.kinds() == [] and deps.work.calls == before + 1  # an idle sweep: one read
+
+
+def deleting_config() -> list:
+    config = ev.registry(ev.DEV, ([ev.PROD, ev.DR], []))
+    config["replicationConfiguration"]["rules"][0]["deleteReplication"] = {"enabled": True}
+    return [config]
+
+
+def delete(where, digest, minute):
+    from chalicelib.domain import ImageDeleted
+
+    return ImageDeleted(f"del-{where.account}-{minute}", ev.at(minute), where, REPO, digest, None)
+
+
+def test_a_deletion_the_rule_replicates_must_reach_every_destination(sns):
+    deps = fake_deps(config=deleting_config(), channels=[sns])
+    record(push(DEV, "v1", D1, 0), deps)
+    for dest in (PROD, DR):
+        record(replicated(dest, "v1", D1, 3), deps)
+    record(delete(DEV, D1, 40), deps)  # e.g. a leaked image removed at the source
+    record(delete(PROD, D1, 45), deps)  # replicated to prod; DR still has it
+    sweep(69, deps)
+    assert [a["kind"] for a in sns.sent if a["kind"] != "TAG_OVERWRITTEN"] == []
+    sweep(71, deps)
+    [undeleted] = [a for a in sns.sent if a["kind"] == "DELETE_NOT_REPLICATED"]
+    assert undeleted["destination"] == DR.as_dict() and undeleted["severity"] == "warning"
+    record(delete(DR, D1, 80), deps)
+    sweep(90, deps)
+    assert sns.kinds()[-1] == "RECOVERED" and sns.sent[-1]["resolves"] == "DELETE_NOT_REPLICATED"
+    incidents = deps.incidents.incidents_page("open", 10, None).items
+    assert incidents == []
+
+
+def test_without_delete_replication_a_deletion_expects_nothing_elsewhere(sns):
+    deps = fake_deps(channels=[sns])
+    record(push(DEV, "v1", D1, 0), deps)
+    for dest in (PROD, DR):
+        record(replicated(dest, "v1", D1, 3), deps)
+    record(delete(DEV, D1, 40), deps)
+    sweep(120, deps)
+    assert "DELETE_NOT_REPLICATED" not in sns.kinds()
+
+
+def test_a_registry_that_no_longer_lists_the_image_settles_the_deletion(sns, registries):
+    deps = fake_deps(config=deleting_config(), channels=[sns], registries=registries)
+    record(push(DEV, "v1", D1, 0), deps)
+    for dest in (PROD, DR):
+        record(replicated(dest, "v1", D1, 3), deps)
+        registries.put(dest, REPO, D0, ev.at(-60), tag="old")  # the repository, not D1
+    registries.put(DEV, REPO, D1, ev.at(0), tag="v1")
+    record(delete(DEV, D1, 40), deps)  # no DELETE events at the destinations: lost
+    sweep(120, deps)
+    assert "DELETE_NOT_REPLICATED" not in sns.kinds()

@@ -186,6 +186,7 @@ class DynamoWriter:
             "missing": counts.missing,
             "failed": counts.failed,
             "drifted": counts.drifted,
+            "undeleted": counts.undeleted,
         }
         status = {k: v for k, v in status.items() if v}
         if status:
