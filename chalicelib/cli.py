@@ -168,9 +168,12 @@ def cmd_provision(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    """Deliver each event; exit 2 when any was refused (bad input), 0 otherwise."""
+    """Deliver each event; exit 2 when any was refused (bad input), 1 when a dead letter's
+    handler failed again, 0 otherwise."""
     from chalicelib.local.replay import read_events
 
+    if bool(args.files) == bool(args.from_queue):
+        raise CliError("give event FILEs or --from-queue URL (one of the two)", USAGE)
     events: list[Any] = []
     for path in args.files:
         try:
@@ -186,8 +189,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
     import app as app_module
     from chalicelib.local.replay import Replayer
 
-    counts = dict.fromkeys(("delivered", "rejected", "ignored", "unmatched"), 0)
     with Replayer(app_module.app, ROOT) as replayer:
+        if args.from_queue:
+            return _replay_queue(args, replayer)
+        counts = dict.fromkeys(("delivered", "rejected", "ignored", "unmatched"), 0)
         for number, event in enumerate(events, 1):
             delivery = replayer.deliver(event)
             counts[delivery.outcome] += 1
@@ -209,6 +214,29 @@ def cmd_replay(args: argparse.Namespace) -> int:
                 )
     summary = ", ".join(f"{n} {name}" for name, n in counts.items())
     print(f"replayed {len(events)} event(s): {summary}", file=sys.stderr)
+    return 2 if counts["rejected"] else 0
+
+
+def _replay_queue(args: argparse.Namespace, replayer: Any) -> int:
+    """`replay --from-queue URL`: the dead-letter queue's events, deleted once delivered."""
+    import boto3
+
+    from chalicelib.local.dead_letters import replay_queue
+
+    sqs = boto3.session.Session().client("sqs")
+    counts = replay_queue(
+        sqs,
+        args.from_queue,
+        replayer.deliver,
+        lambda line: None if args.quiet and "kept" not in line else print(line, file=sys.stderr),
+    )
+    summary = ", ".join(f"{n} {name}" for name, n in counts.items())
+    kept = counts["rejected"] + counts["failed"]
+    print(
+        f"replayed {sum(counts.values())} dead letter(s): {summary}; {kept} kept", file=sys.stderr
+    )
+    if counts["failed"]:
+        return 1
     return 2 if counts["rejected"] else 0
 
 
@@ -539,9 +567,17 @@ def parser() -> argparse.ArgumentParser:
         "as of their own time.\n\n"
         "examples:\n  python -m chalicelib.cli replay --env-file env.json examples/push.json\n"
         "  python -m chalicelib.local.scenario > day.jsonl && "
-        "python -m chalicelib.cli replay --env-file env.json --quiet day.jsonl",
+        "python -m chalicelib.cli replay --env-file env.json --quiet day.jsonl\n"
+        "  python -m chalicelib.cli replay --from-queue "
+        "https://sqs.eu-west-1.amazonaws.com/999999999999/ecr-audit-dlq",
     )
-    replay.add_argument("files", nargs="+", metavar="FILE", help="JSON lines or JSON arrays")
+    replay.add_argument("files", nargs="*", metavar="FILE", help="JSON lines or JSON arrays")
+    replay.add_argument(
+        "--from-queue",
+        metavar="URL",
+        help="read the events from a dead-letter queue (SQS URL) instead; delivered ones are "
+        "deleted from it, the others stay",
+    )
     replay.add_argument(
         "--env-file", metavar="F", help="JSON object of environment variables (provision's)"
     )
