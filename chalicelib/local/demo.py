@@ -400,7 +400,6 @@ def _replay(
     import boto3
 
     from chalicelib.local.registries import RegistryMirror
-
     from chalicelib.observability import logger
 
     # The emulator has no DescribeImageReplicationStatus: the sweep's one-line warnings about
