@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib import bootstrap, delivery, services
+from chalicelib import sweep as sweeping
 from chalicelib.domain import Fact
 from chalicelib.errors import IgnoredEvent, InvalidEvent
 from chalicelib.observability import logger, metrics
@@ -104,7 +105,7 @@ def scheduled_sweep(raw: Any, context: Any = None) -> dict[str, Any]:
     with invocation(raw, "sweep") as handled:
         deps = bootstrap.deps()
         now = ecr_events.parse_schedule_time(raw, deps.clock())
-        report = services.sweep(now, deps, has_time)
+        report = sweeping.sweep(now, deps, has_time)
         logger.info(
             "sweep completed",
             extra={

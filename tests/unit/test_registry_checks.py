@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from chalicelib import services
+from chalicelib import sweep as sweep_module
 from tests import events as ev
 from tests.fakes import InMemoryRegistries, RecordingChannel, fake_deps
 from tests.unit.test_services import DEV, DR, PROD, REPO, push, record, replicated, states, sweep
@@ -114,10 +114,10 @@ def test_without_registries_nothing_is_asked_and_no_drift_is_checked(sns):
     record(push(DEV, "latest", D1, 0), deps)
     for dest in (PROD, DR):
         record(replicated(dest, "latest", D1, 3), deps)
-    services.sweep(ev.at(10), deps)  # judges the tag entries
+    sweep_module.sweep(ev.at(10), deps)  # judges the tag entries
     assert not any(r.drift_check for r in deps.images.load(REPO, D1).facts.replicas)
     before = deps.work.calls
-    services.sweep(ev.at(31), deps)  # nothing is due at the due time: no drift check
+    sweep_module.sweep(ev.at(31), deps)  # nothing is due at the due time: no drift check
     assert sns.kinds() == [] and deps.work.calls == before + 1  # an idle sweep: one read
 
 
