@@ -63,7 +63,7 @@ def _load_env_file(path: str | None) -> None:
 
 
 def _settings_or_exit() -> Any:
-    from chalicelib.domain import ConfigError
+    from chalicelib.errors import ConfigError
     from chalicelib.settings import Settings
 
     try:
@@ -79,7 +79,8 @@ def _settings_or_exit() -> Any:
 
 def _read_replication_config(path: str) -> list[dict[str, Any]]:
     """A `describe-registry` output plus "region" (or an array of them), validated."""
-    from chalicelib.domain import ConfigError, parse_replication_config
+    from chalicelib.errors import ConfigError
+    from chalicelib.rules import parse_replication_config
 
     try:
         raw = json.loads(Path(path).read_text())
@@ -110,7 +111,7 @@ def _read_replication_config(path: str) -> list[dict[str, Any]]:
 
 
 def _location_names(text: str | None) -> dict[str, str]:
-    from chalicelib.domain import ConfigError
+    from chalicelib.errors import ConfigError
     from chalicelib.settings import parse_location_names
 
     try:
@@ -410,7 +411,7 @@ def cmd_dashboard_link(args: argparse.Namespace) -> int:
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     _load_env_file(args.env_file)
-    from chalicelib.domain import ConfigError
+    from chalicelib.errors import ConfigError
     from chalicelib.settings import Settings
 
     try:

@@ -20,9 +20,9 @@ from chalicelib.domain import (
     Location,
     Presence,
     Replica,
-    ReplicationConfig,
     ReplicationReported,
 )
+from chalicelib.rules import ReplicationConfig
 
 # A FAILED reported before its push waits this long for the push, so that the document that
 # is published (and kept) names the push time whatever the delivery order.

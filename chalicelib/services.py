@@ -15,7 +15,7 @@ from typing import Any
 
 from chalicelib import decisions, delivery, domain
 from chalicelib.decisions import NewIncident
-from chalicelib.domain import ImageDeleted, ImagePushed, ReplicationConfig, ReplicationReported
+from chalicelib.domain import ImageDeleted, ImagePushed, ReplicationReported
 from chalicelib.observability import count, logger
 from chalicelib.ports import (
     AlertChannel,
@@ -30,6 +30,7 @@ from chalicelib.ports import (
     WorkQueue,
     Writer,
 )
+from chalicelib.rules import ReplicationConfig
 from chalicelib.settings import Settings
 
 COMMIT_ATTEMPTS = 5

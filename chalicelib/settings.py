@@ -9,14 +9,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from chalicelib.domain import (
-    ACCOUNT_RE,
-    REGION_RE,
-    ConfigError,
-    Location,
-    ReplicationConfig,
-    parse_replication_config,
-)
+from chalicelib.domain import ACCOUNT_RE, REGION_RE, Location
+from chalicelib.errors import ConfigError
+from chalicelib.rules import ReplicationConfig, parse_replication_config
 
 ALERT_FORMATS = ("json", "chatbot")
 ROLE_NAME_RE = re.compile(r"^[\w+=,.@-]{1,64}$")  # IAM role names (no path)
