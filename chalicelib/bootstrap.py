@@ -10,8 +10,7 @@ import functools
 from datetime import UTC, datetime
 from typing import Any
 
-from chalicelib.ports import AlertChannel
-from chalicelib.services import Deps
+from chalicelib.ports import AlertChannel, Deps
 from chalicelib.settings import Settings
 
 

@@ -11,10 +11,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal
-
-if TYPE_CHECKING:  # the rules only name the destinations of a push
-    from chalicelib.rules import ReplicationConfig
+from typing import Any, Literal, Protocol
 
 ALERT_SCHEMA = "ecr-replication-auditor/alert/v1"
 
@@ -163,9 +160,13 @@ class Replica:
         return max(0, int((self.replicated_at - self.pushed_at).total_seconds()))
 
 
-def expected_replicas(
-    config: ReplicationConfig, push: ImagePushed, grace: timedelta
-) -> list[Replica]:
+class Destinations(Protocol):
+    """What the core needs of the replication rules (rules.ReplicationConfig has it)."""
+
+    def destinations_for(self, source: Location, repository: str) -> frozenset[Location]: ...
+
+
+def expected_replicas(config: Destinations, push: ImagePushed, grace: timedelta) -> list[Replica]:
     """A push creates one expected replica per destination its source's rules name.
 
     An untagged push (a buildx platform or attestation manifest, a signature) travels with its

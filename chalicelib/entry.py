@@ -12,6 +12,7 @@ from chalicelib import sweep as sweeping
 from chalicelib.domain import Fact
 from chalicelib.errors import IgnoredEvent, InvalidEvent
 from chalicelib.observability import logger, metrics
+from chalicelib.ports import Deps
 
 
 @dataclass
@@ -58,7 +59,7 @@ def invocation(raw: Any, handler: str) -> Iterator[Handled]:
         metrics.clear_metrics()
 
 
-def record(fact: Fact, use_case: Callable[[Any, services.Deps], services.Outcome]) -> None:
+def record(fact: Fact, use_case: Callable[[Any, Deps], services.Outcome]) -> None:
     """Apply the allowlist and the trust rule, run one use case, then deliver what it queued."""
     deps = bootstrap.deps()
     untrusted = services.untrusted(fact, deps)

@@ -4,13 +4,15 @@ and the in-memory fakes under tests/ implement them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from chalicelib.decisions import Counts, ImageChange, NewIncident
 from chalicelib.domain import ImageFacts, Location, Replica, TagEntry
+from chalicelib.rules import ReplicationConfig
+from chalicelib.settings import Settings
 
 # ----------------------------------------------------------------------------- values
 
@@ -191,3 +193,30 @@ class AlertChannel(Protocol):
     name: str
 
     def send(self, alert: dict[str, Any]) -> None: ...
+
+
+# ----------------------------------------------------------------------------- the bundle
+
+
+@dataclass
+class Deps:
+    """The ports and the clock, built once by bootstrap.py (or by a test)."""
+
+    settings: Settings
+    images: Images
+    tags: TagHistory
+    incidents: Incidents
+    outbox: Outbox
+    counters: Counters
+    work: WorkQueue
+    writer: Writer
+    channels: Sequence[AlertChannel]
+    clock: Callable[[], datetime]
+    registries: Registries | None = None  # with AUDIT_ROLE_NAME: the registries are asked
+    discovery: Any = None  # with REPLICATION_SOURCES: a RuleDiscovery (registry_rules.py)
+
+    def rules(self, now: datetime) -> ReplicationConfig:
+        """REPLICATION_CONFIG, plus the rules read from ECR for REPLICATION_SOURCES."""
+        if self.discovery is None:
+            return self.settings.replication
+        return self.discovery.rules(now).config  # type: ignore[no-any-return]

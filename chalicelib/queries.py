@@ -11,7 +11,7 @@ from typing import Any
 from chalicelib import domain
 from chalicelib.domain import Replica
 from chalicelib.errors import InvalidRequest, NotFound
-from chalicelib.services import Deps
+from chalicelib.ports import Deps
 
 INCIDENT_STATES = ("open", "resolved", "all")
 MAX_PAGE = 100

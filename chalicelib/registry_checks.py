@@ -5,17 +5,14 @@ logged in one line and the sweep decides from what the ledger knows."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from chalicelib import decisions, domain
 from chalicelib.domain import Location, Replica
 from chalicelib.errors import RegistryUnavailable, RepositoryNotFound
 from chalicelib.observability import count, logger
-from chalicelib.ports import Commit, Incident
-from chalicelib.services import Deps, commit, opened_incidents
-
-if TYPE_CHECKING:
-    from chalicelib.sweep import SweepReport
+from chalicelib.ports import Commit, Deps, Incident
+from chalicelib.services import commit, opened_incidents
 
 
 def still_listed(replica: Replica, deps: Deps) -> bool | None:
@@ -52,16 +49,16 @@ def check_deletion(replica: Replica, now: datetime, deps: Deps) -> None:
     count("DeletesNotReplicated", len(opened_incidents(commit(decide, deps))))
 
 
-def replication_status(replica: Replica, deps: Deps, report: SweepReport) -> str | None:
+def replication_status(replica: Replica, deps: Deps, unreachable: set[Location]) -> str | None:
     assert deps.registries is not None
-    if replica.source in report.unreachable:
+    if replica.source in unreachable:
         return None
     try:
         return deps.registries.replication_status(
             replica.source, replica.repository, replica.digest, replica.destination
         )
     except (RegistryUnavailable, RepositoryNotFound) as error:
-        report.unreachable.add(replica.source)
+        unreachable.add(replica.source)
         logger.warning(f"replication status not asked: {error}")
         return None
 

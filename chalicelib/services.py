@@ -10,54 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
 
 from chalicelib import decisions, delivery, domain
 from chalicelib.decisions import NewIncident
 from chalicelib.domain import ImageDeleted, ImagePushed, ReplicationReported
 from chalicelib.observability import count, logger
 from chalicelib.ports import (
-    AlertChannel,
     Commit,
-    Counters,
-    Images,
-    Incidents,
+    Deps,
     LedgerConflict,
-    Outbox,
-    Registries,
-    TagHistory,
-    WorkQueue,
-    Writer,
 )
-from chalicelib.rules import ReplicationConfig
-from chalicelib.settings import Settings
 
 COMMIT_ATTEMPTS = 5
-
-
-@dataclass
-class Deps:
-    """The ports and the clock, built once by bootstrap.py (or by a test)."""
-
-    settings: Settings
-    images: Images
-    tags: TagHistory
-    incidents: Incidents
-    outbox: Outbox
-    counters: Counters
-    work: WorkQueue
-    writer: Writer
-    channels: Sequence[AlertChannel]
-    clock: Callable[[], datetime]
-    registries: Registries | None = None  # with AUDIT_ROLE_NAME: the registries are asked
-    discovery: Any = None  # with REPLICATION_SOURCES: a RuleDiscovery (registry_rules.py)
-
-    def rules(self, now: datetime) -> ReplicationConfig:
-        """REPLICATION_CONFIG, plus the rules read from ECR for REPLICATION_SOURCES."""
-        if self.discovery is None:
-            return self.settings.replication
-        return self.discovery.rules(now).config  # type: ignore[no-any-return]
 
 
 @dataclass

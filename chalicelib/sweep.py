@@ -12,8 +12,8 @@ from chalicelib.decisions import Counts, NewIncident
 from chalicelib.domain import Location, Replica, TagEntry
 from chalicelib.errors import RegistryUnavailable, RepositoryNotFound, SweepIncomplete
 from chalicelib.observability import count, logger
-from chalicelib.ports import Commit, Work
-from chalicelib.services import Deps, commit, opened_incidents
+from chalicelib.ports import Commit, Deps, Work
+from chalicelib.services import commit, opened_incidents
 
 SWEEP_BATCH = 500
 
@@ -119,7 +119,9 @@ def _check_missing(replica: Replica, now: datetime, deps: Deps, report: SweepRep
         after, opened = decisions.on_due(replica, record.facts, now, found_at)
         if opened and deps.registries is not None:  # ECR's own view, for the alert
             if "reason" not in reasons:
-                reasons["reason"] = registry_checks.replication_status(replica, deps, report)
+                reasons["reason"] = registry_checks.replication_status(
+                    replica, deps, report.unreachable
+                )
             after, opened = decisions.on_due(
                 replica, record.facts, now, found_at, reasons["reason"]
             )

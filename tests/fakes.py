@@ -441,7 +441,7 @@ def fake_deps(
     """Deps wired to one InMemoryLedger and recording channels, as bootstrap wires DynamoDB."""
     import json
 
-    from chalicelib.services import Deps
+    from chalicelib.ports import Deps
     from chalicelib.settings import Settings
     from tests import events as ev
 

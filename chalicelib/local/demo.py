@@ -348,7 +348,7 @@ def _set_up(endpoint: str, scenario: day.Scenario, console: Console) -> AlertFee
 def _print_state(console: Console) -> None:
     """The status table, then the newest image's replicas per repository."""
     from chalicelib import bootstrap, queries
-    from chalicelib.cli import render_status
+    from chalicelib.status_text import render_status
 
     deps = bootstrap.deps()
     console.line()
