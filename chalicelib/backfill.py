@@ -21,8 +21,7 @@ from typing import Any, Literal, Protocol
 from chalicelib import decisions, domain, services
 from chalicelib.domain import Location, Replica
 from chalicelib.errors import AuditorError, RegistryUnavailable
-from chalicelib.ports import Commit
-from chalicelib.services import Deps
+from chalicelib.ports import Commit, Deps
 
 ACTIVE = frozenset({"PREPARING", "IN_PROGRESS", "STOPPING"})
 TERMINAL = frozenset({"COMPLETE", "FAILED", "STOPPED"})
@@ -62,7 +61,7 @@ class BackfillResult:
 
 
 class BackfillApi(Protocol):
-    """One source registry's backfill operations (adapters/backfill.py; a Stubber in tests)."""
+    """One source registry's backfill operations (local/backfills.py; a Stubber in tests)."""
 
     location: Location
 
@@ -232,7 +231,7 @@ def _record(backfill: Backfill, results: list[BackfillResult], deps: Deps) -> in
             }
             return Commit(images=(change,), register=repository if new else None)
 
-        if services._commit(decide, deps) is not None:
+        if services.commit(decide, deps) is not None:
             recorded += 1
     return recorded
 

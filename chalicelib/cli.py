@@ -382,7 +382,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 def _ledger_settings() -> Any:
     """Settings for commands that use the ledger but publish nothing: AUDIT_TABLE is needed,
     ALERT_TOPIC_ARN is not."""
-    from chalicelib.domain import ConfigError
+    from chalicelib.errors import ConfigError
     from chalicelib.settings import Settings
 
     try:
@@ -539,7 +539,7 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     )
 
     def backfills_of(location: Any) -> Any:
-        from chalicelib.adapters.backfill import EcrBackfills
+        from chalicelib.local.backfills import EcrBackfills
 
         client = RoleClient(lambda: backfill_roles.client("ecr", location.account, location.region))
         return EcrBackfills(client, location)

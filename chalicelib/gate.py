@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from chalicelib import domain
-from chalicelib.domain import ImageFacts, Location, Replica, ReplicationConfig
-from chalicelib.services import Deps
+from chalicelib.domain import ImageFacts, Location, Replica
+from chalicelib.ports import Deps
+from chalicelib.rules import ReplicationConfig
 
 State = Literal[
     "replicated",  # every expected replica is present

@@ -17,10 +17,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 from chalicelib import domain
-from chalicelib.domain import Location, ReplicationConfig
+from chalicelib.domain import Location
 from chalicelib.errors import RegistryUnavailable, RepositoryNotFound
+from chalicelib.ports import Deps
 from chalicelib.reconcile import RepositoryReport, Selection, reconcile_repository
-from chalicelib.services import Deps
+from chalicelib.rules import ReplicationConfig
 
 NEVER_REACHED_KEPT = 1000  # listed in the checkpoint (a DynamoDB item holds 400 KB); all counted
 ERRORS_KEPT = 100

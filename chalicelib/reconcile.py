@@ -27,13 +27,11 @@ from chalicelib.domain import (
     ImageFacts,
     Location,
     Replica,
-    ReplicationConfig,
     TagEntry,
-    parse_replication_config,
 )
 from chalicelib.errors import RegistryUnavailable, RepositoryNotFound
-from chalicelib.ports import Commit
-from chalicelib.services import Deps
+from chalicelib.ports import Commit, Deps
+from chalicelib.rules import ReplicationConfig, parse_replication_config
 
 ONE_SECOND = timedelta(seconds=1)
 
@@ -81,6 +79,7 @@ def learn(
     config: ReplicationConfig,
     grace: timedelta,
     now: datetime,
+    check_drift: bool = False,
 ) -> ImageFacts:
     """The image's facts once the registries' `sightings` of it are known.
 
@@ -91,6 +90,8 @@ def learn(
     within its grace period (then the sweep judges it as any other); an older one is not
     expected, since ECR replicates only what is pushed after a rule exists (the caller lists it
     as never reached, a backfill candidate), and an expectation already overdue would alert.
+    An expected one is due for the TAG_DRIFT check with `check_drift`, as after a push; one
+    found present is history and is not.
     """
     after = facts
     for location, image in sorted(sightings.items()):
@@ -113,6 +114,7 @@ def learn(
                 tag=sorted(image.tags)[0],
                 pushed_at=image.pushed_at,
                 due_at=due,
+                drift_check=check_drift and destination not in sightings,
             )
             after = decisions.expect(after, replica)
     return decisions.reconcile_all(after)
@@ -309,7 +311,7 @@ def reconcile_repository(
             corrections.remove(first)  # type: ignore[arg-type]
     for tag_view, entry in corrections:
         correction = Commit(tag_entry=entry)
-        services._commit(lambda: correction, deps)  # noqa: B023 (called at once)
+        services.commit(lambda: correction, deps)  # noqa: B023 (called at once)
         _corrected(tag_view, report)
     report.errors = [f"{v.location}: {v.error}" for v in report.locations if v.error]
     report.calls = sum(
@@ -393,7 +395,16 @@ def _record_image(
     def decide() -> Commit | None:
         record = deps.images.load(repository, digest)
         before = record.facts
-        after = learn(before, repository, digest, sightings, config, deps.settings.grace, now)
+        after = learn(
+            before,
+            repository,
+            digest,
+            sightings,
+            config,
+            deps.settings.grace,
+            now,
+            check_drift=bool(deps.settings.audit_role_name),
+        )
         outcome.update(before=before, after=after)
         change = decisions.change(repository, digest, before, after)
         changed[0] = change.changed
@@ -408,7 +419,7 @@ def _record_image(
             register=repository if added else None,
         )
 
-    committed = services._commit(decide, deps) is not None
+    committed = services.commit(decide, deps) is not None
     if committed and changed[0]:
         report.recorded += 1
     if committed and correction is not None:

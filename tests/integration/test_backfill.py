@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber
 
-from chalicelib import backfill
-from chalicelib.adapters.backfill import EcrBackfills
+from chalicelib import backfill, sweep
 from chalicelib.backfill import BackfillInProgress, BackfillLimit
 from chalicelib.domain import Location
 from chalicelib.errors import RegistryUnavailable
+from chalicelib.local.backfills import EcrBackfills
 from tests import events as ev
 from tests.fakes import RecordingChannel, fake_deps
 
@@ -218,5 +218,5 @@ def test_follow_on_the_adapter_records_the_completed_images(stubbed: Any) -> Non
     assert f"{IDS[0]} {DEV} -> {PROD}: FAILED (THRESHOLD), ended 2026-11-28T09:40:00Z" in text
     document = backfill.render_json([followed], [])
     assert document["backfills"][0]["results"][0]["status"] == "COMPLETE"
-    services.sweep(ev.at(24 * 60), deps)
+    sweep.sweep(ev.at(24 * 60), deps)
     assert sns.kinds() == []

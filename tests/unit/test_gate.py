@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib import delivery, gate, services
+from chalicelib import delivery, gate, services, sweep
 from chalicelib.domain import ImagePushed, Location, Replica, ReplicationReported
 from tests import events as ev
 from tests.fakes import fake_deps
@@ -70,7 +70,7 @@ def test_a_failed_or_missing_replica_is_final_at_once(deps):
     verdict = by_tag(deps)
     assert (verdict.state, verdict.final, verdict.ok) == ("failed", True, False)
     record(deps, push(DEV, "v2", D2, 0))
-    services.sweep(ev.at(31), deps)
+    sweep.sweep(ev.at(31), deps)
     assert by_tag(deps, "v2").state == "missing"
 
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from chalicelib import backfill, inventory, services
+from chalicelib import backfill, inventory, sweep
 from chalicelib.adapters.throttle import RateLimit, RoleClient
 from chalicelib.backfill import Backfill, BackfillInProgress, BackfillResult
 from chalicelib.domain import Location
@@ -65,7 +65,7 @@ def test_every_covered_repository_is_walked_and_recorded_without_alerts(deps, sn
     assert [p.done for p in seen] == list(range(7)) and seen[-1].eta == 0
     assert "other/tool" not in {n["repository"] for n in c.never_reached}
     assert store.saves == 7
-    services.sweep(ev.at(60), deps)
+    sweep.sweep(ev.at(60), deps)
     assert sns.kinds() == []
     assert result.calls_now == registries.calls - 1  # all but the planning listing
     again = run(deps, registries, InMemoryCheckpointStore())
@@ -272,7 +272,7 @@ def test_following_records_what_a_finished_backfill_replicated(deps, sns):
     text = backfill.render_followed(followed, errors)
     assert "b-1 111111111111/us-west-2 -> 222222222222/eu-west-1: COMPLETE" in text
     assert "FAILED team/old:v2" in text and "b-2" in text and "no progress yet" in text
-    services.sweep(ev.at(60), deps)
+    sweep.sweep(ev.at(60), deps)
     assert sns.kinds() == []
     again, _ = backfill.follow([DEV], lambda s: api, deps)
     assert [f.recorded for f in again] == [0, 0]

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from chalicelib import delivery, queries, reconcile, services
+from chalicelib import delivery, queries, reconcile, services, sweep
 from chalicelib.adapters.ecr import RegistryImage, ReplicationStatus
 from chalicelib.domain import ImageFacts, ImagePushed, Location, ReplicationReported
 from chalicelib.reconcile import Selection
@@ -69,7 +69,7 @@ def states(deps, digest=D1):
 
 
 def sweep_kinds(deps, sns, minute=24 * 60 + 5):
-    services.sweep(ev.at(minute), deps)
+    sweep.sweep(ev.at(minute), deps)
     return sns.kinds()
 
 
@@ -97,10 +97,11 @@ def test_learn_records_an_old_image_where_it_is_and_expects_no_overdue_replica()
 def test_learn_expects_a_recent_image_as_its_push_would_have():
     config = fake_deps().settings.replication
     sightings = {DEV: image(D1, 24 * 60 - 10, "v1")}
-    after = reconcile.learn(ImageFacts(), REPO, D1, sightings, config, GRACE, NOW)
-    assert {r.destination: (r.state, r.due_at) for r in after.replicas} == {
-        PROD: ("pending", ev.at(24 * 60 + 20)),
-        DR: ("pending", ev.at(24 * 60 + 20)),
+    sightings[PROD] = image(D1, 24 * 60 - 8)
+    after = reconcile.learn(ImageFacts(), REPO, D1, sightings, config, GRACE, NOW, True)
+    assert {r.destination: (r.state, r.due_at, r.drift_check) for r in after.replicas} == {
+        PROD: ("replicated", ev.at(24 * 60 + 20), False),  # history: no drift check
+        DR: ("pending", ev.at(24 * 60 + 20), True),  # as a push would have: judged when due
     }
 
 
@@ -149,7 +150,7 @@ def test_a_missing_replica_found_present_closes_its_incident_with_one_recovery(
     deps, sns, registries
 ):
     record(deps, push(DEV, "v1", D1, 0), arrived(PROD, "v1", D1, 3))
-    services.sweep(ev.at(31), deps)
+    sweep.sweep(ev.at(31), deps)
     assert sns.kinds() == ["REPLICA_MISSING"]
     registries(DEV).put(REPO, D1, "v1", ev.at(0))
     registries(PROD).put(REPO, D1, "v1", ev.at(3))
@@ -190,7 +191,7 @@ def test_a_destination_tag_that_differs_is_marked_and_corrected(deps, sns, regis
     record(deps, push(DEV, "v1", D1, 0), arrived(PROD, "v1", D1, 3), arrived(DR, "v1", D1, 3))
     # The sweep has judged the events' tag entries. (One still waiting for its judgement
     # would be judged against the corrected head as its successor, as for any late event.)
-    services.sweep(ev.at(10), deps)
+    sweep.sweep(ev.at(10), deps)
     registries(DEV).put(REPO, D1, "v1", ev.at(0))
     registries(DR).put(REPO, D1, "v1", ev.at(3))
     registries(PROD).put(REPO, D1, "v1", ev.at(3))

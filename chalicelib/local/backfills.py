@@ -2,7 +2,9 @@
 ListReplicationBackfills, DescribeReplicationBackfillResults; ECR, October 2026, botocore
 1.43.119 and later), translated into chalicelib/backfill.py's values and exceptions.
 
-moto has none of these operations: tests/integration/test_backfill.py drives this adapter
+Command-line only (`reconcile --backfill`, `--backfill-status`), hence here: the functions never
+start a backfill, and the audit role they assume stays read-only. moto has none of these
+operations: tests/integration/test_backfill.py drives this adapter
 through botocore's Stubber on the shapes of botocore's own service model.
 """
 
