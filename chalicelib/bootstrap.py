@@ -90,6 +90,30 @@ def build(settings: Settings | None = None) -> Deps:
     )
 
 
+def build_ledger_only(settings: Settings, dynamodb: Any = None) -> Deps:
+    """The ledger's ports and no alert channel, for commands that read the ledger or record
+    facts that alert nobody (`wait`, `reconcile`): they need the table, not the topic.
+    `dynamodb`: a client of the caller's (the command line's short timeouts)."""
+    import boto3
+
+    from chalicelib.adapters import ledger
+
+    client = dynamodb or _client(boto3.session.Session(), "dynamodb")
+    table = ledger.Table(client, settings.audit_table)
+    return Deps(
+        settings=settings,
+        images=ledger.DynamoImages(table),
+        tags=ledger.DynamoTagHistory(table),
+        incidents=ledger.DynamoIncidents(table),
+        outbox=ledger.DynamoOutbox(table),
+        counters=ledger.DynamoCounters(table),
+        work=ledger.DynamoWorkQueue(table),
+        writer=ledger.DynamoWriter(table, frozenset()),
+        channels=[],
+        clock=wall_clock,
+    )
+
+
 @functools.cache
 def deps() -> Deps:
     return build()

@@ -145,6 +145,25 @@ class EcrRegistry:
                         found[tag] = detail["imageDigest"]
         return found
 
+    def all_images(self, repository: str) -> list[RegistryImage]:
+        """Every image of the repository (archived ones included), 1000 a DescribeImages page;
+        RepositoryNotFound when the repository is not there."""
+        found: list[RegistryImage] = []
+        token: str | None = None
+        while True:
+            with self._asking(repository):
+                page = self._client.describe_images(
+                    registryId=self.location.account,
+                    repositoryName=repository,
+                    maxResults=LIST_PAGE,
+                    filter=ANY_STATUS,
+                    **({"nextToken": token} if token else {}),
+                )
+            found.extend(_image(detail) for detail in page.get("imageDetails", []))
+            token = page.get("nextToken")
+            if not token:
+                return found
+
     def tag_digest(self, repository: str, tag: str) -> str | None:
         """The digest `tag` names in the repository, None when the tag is not there."""
         return self.tag_digests(repository, [tag]).get(tag)
