@@ -11,7 +11,11 @@ Items (pk / sk):
   INC#<id> / INC                                      incident (state, alert document)
   INC#<id> / NOTE#OPEN | NOTE#RECOVERED               notification (outbox entry)
   INC#<id> / CLOSE                                    the incident's replica closed: re-check
-  COUNTS / STATUS                                     pending, missing, failed counters
+  COUNTS / STATUS                                     pending, missing, failed, drifted,
+                                                      undeleted counters
+  RULES / <acct>#<region>                             replication rules read from ECR
+                                                      (REPLICATION_SOURCES, registry_rules.py)
+  RECONCILE / checkpoint                              where `reconcile --all` stopped
   COUNTS#ARRIVED#<date> / COUNTS, COUNTS#OVERWRITTEN#<date> / COUNTS
                                                       per-minute buckets `m<HHMM>` (24 h counts)
 
