@@ -28,6 +28,14 @@ def wall_clock() -> datetime:
     return datetime.now(UTC)
 
 
+def _cursors(settings: Settings) -> Any:
+    from chalicelib.adapters.cursors import CursorCodec, secret_key, table_key
+
+    if settings.cursor_key_secret_arn:
+        return CursorCodec(secret_key(settings.cursor_key_secret_arn))
+    return CursorCodec(table_key(settings.audit_table))
+
+
 def build(settings: Settings | None = None) -> Deps:
     import boto3
 
@@ -48,7 +56,9 @@ def build(settings: Settings | None = None) -> Deps:
         )
     return Deps(
         settings=settings,
-        ledger=DynamoLedger(_client(session, "dynamodb"), settings.audit_table),
+        ledger=DynamoLedger(
+            _client(session, "dynamodb"), settings.audit_table, cursors=_cursors(settings)
+        ),
         channels=channels,
         clock=wall_clock,
     )

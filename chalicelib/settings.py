@@ -22,6 +22,9 @@ class Settings:
     monitored_accounts: frozenset[str]
     slack_webhook_secret_arn: str | None
     alert_format: str
+    # Secrets Manager secret holding the HMAC key of pagination cursors (adapters/cursors.py);
+    # unset: a key derived from the table name.
+    cursor_key_secret_arn: str | None = None
 
     def accepts_account(self, account: str) -> bool:
         return account in self.monitored_accounts
@@ -62,4 +65,5 @@ class Settings:
             monitored_accounts=accounts,
             slack_webhook_secret_arn=env.get("SLACK_WEBHOOK_SECRET_ARN", "").strip() or None,
             alert_format=alert_format,
+            cursor_key_secret_arn=env.get("CURSOR_KEY_SECRET_ARN", "").strip() or None,
         )

@@ -19,15 +19,13 @@ conditional write, so two racing invocations cannot both open or close the same 
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.adapters.cursors import CursorCodec, table_key
 from chalicelib.domain import (
     ImageFacts,
     Location,
@@ -38,7 +36,6 @@ from chalicelib.domain import (
     iso,
     parse_time,
 )
-from chalicelib.errors import InvalidRequest
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -80,11 +77,14 @@ def _ttl(moment: datetime, keep: timedelta) -> int:
 class DynamoLedger:
     """Reads and writes the ledger; the only module that knows the table's key layout."""
 
-    def __init__(self, client: DynamoDBClient, table: str) -> None:
+    def __init__(
+        self, client: DynamoDBClient, table: str, cursors: CursorCodec | None = None
+    ) -> None:
         from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
         self._client = client
         self._table = table
+        self._cursors = cursors or CursorCodec(table_key(table))
         self._ser = TypeSerializer()
         self._de = TypeDeserializer()
 
@@ -167,11 +167,11 @@ class DynamoLedger:
         listing = f"{kwargs.get('IndexName', 'table')}:{kwargs['ExpressionAttributeValues']}"
         kwargs.update(TableName=self._table, Limit=limit)
         if cursor:
-            kwargs["ExclusiveStartKey"] = _decode_cursor(cursor, listing)
+            kwargs["ExclusiveStartKey"] = self._cursors.decode(cursor, listing, *_start_key(kwargs))
         response = self._client.query(**kwargs)
         items = [self._plain(i) for i in response.get("Items", [])]
         last = response.get("LastEvaluatedKey")
-        return Page(items, _encode_cursor(last, listing) if last else None)
+        return Page(items, self._cursors.encode(last, listing) if last else None)
 
     # ------------------------------------------------------------------ tags
 
@@ -893,29 +893,18 @@ def _notification(item: Mapping[str, Any]) -> Notification:
     )
 
 
-def _listing_tag(listing: str) -> str:
-    return hashlib.sha256(listing.encode()).hexdigest()[:12]
+# ------------------------------------------------------------------ cursor shapes
+
+# Key attributes of the table and of each index; a page's LastEvaluatedKey on an index holds
+# the table's key and the index's.
+INDEX_KEYS = {"table": ("pk", "sk"), "work": ("gsi1pk", "gsi1sk"), "catalog": ("gsi2pk", "gsi2sk")}
 
 
-def _encode_cursor(key: Mapping[str, Any], listing: str) -> str:
-    payload = {"l": _listing_tag(listing), "k": key}
-    return base64.urlsafe_b64encode(json.dumps(payload, sort_keys=True).encode()).decode()
-
-
-def _decode_cursor(cursor: str, listing: str) -> dict[str, Any]:
-    invalid = InvalidRequest("cursor is not valid; pass next_cursor from a previous page")
-    try:
-        payload = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
-        raise invalid from exc
-    if not isinstance(payload, dict) or not isinstance(payload.get("k"), dict):
-        raise invalid
-    if payload.get("l") != _listing_tag(listing):
-        raise InvalidRequest("cursor belongs to another listing; pass this listing's next_cursor")
-    key = payload["k"]
-    valid = all(
-        isinstance(v, dict) and len(v) == 1 and isinstance(v.get("S"), str) for v in key.values()
-    )
-    if not valid or not {"pk", "sk"} <= set(key):
-        raise invalid
-    return dict(key)
+def _start_key(query: Mapping[str, Any]) -> tuple[frozenset[str], tuple[str, str]]:
+    """The attributes an ExclusiveStartKey of this Query must have, and its partition value
+    (every paginated Query names its partition `:p`)."""
+    partition, sort = INDEX_KEYS[query.get("IndexName", "table")]
+    if not query["KeyConditionExpression"].startswith(f"{partition} = :p"):
+        raise ValueError(f"a paginated query must select {partition} = :p")
+    value = query["ExpressionAttributeValues"][":p"]["S"]
+    return frozenset({"pk", "sk", partition, sort}), (partition, value)

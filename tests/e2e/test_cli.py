@@ -34,7 +34,12 @@ def test_provision_replay_status_round_trip(moto_endpoint, tmp_path: Path):
     provisioned = cli("provision")
     assert provisioned.returncode == 0, provisioned.stderr
     env = json.loads(provisioned.stdout)
-    assert set(env) == {"AUDIT_TABLE", "ALERT_TOPIC_ARN", "AWS_ENDPOINT_URL"}
+    assert set(env) == {
+        "AUDIT_TABLE",
+        "ALERT_TOPIC_ARN",
+        "CURSOR_KEY_SECRET_ARN",
+        "AWS_ENDPOINT_URL",
+    }
     env["REPLICATION_CONFIG"] = json.dumps(ev.DEFAULT_CONFIG)
     env_file = tmp_path / "env.json"
     env_file.write_text(json.dumps(env))
