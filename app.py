@@ -84,3 +84,12 @@ def get_repositories() -> Response:
         return queries.repositories(bootstrap.deps())
 
     return api.respond(body)
+
+
+@app.route("/openapi.json", methods=["GET"], authorizer=iam)
+def get_openapi() -> Response:
+    def body() -> dict:
+        api.no_query(_query())
+        return api.openapi_document()
+
+    return api.respond(body)

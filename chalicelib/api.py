@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -133,3 +134,13 @@ def dashboard_html() -> str:
 @functools.cache
 def _read_dashboard() -> str:
     return (Path(__file__).parent / "dashboard.html").read_text(encoding="utf-8")
+
+
+def openapi_document() -> dict[str, Any]:
+    """`GET /openapi.json`: the OpenAPI 3 description of this API, shipped beside this module."""
+    return _read_openapi()
+
+
+@functools.cache
+def _read_openapi() -> dict[str, Any]:
+    return dict(json.loads((Path(__file__).parent / "openapi.json").read_text(encoding="utf-8")))

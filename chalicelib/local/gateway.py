@@ -1,5 +1,6 @@
 """Local HTTP runs (`chalice local`, chalice.test.Client, the demo) answer an unknown route with
-a 404 `{"error": ...}`, the shape of every other error of the API.
+a 404 `{"error": ...}`, and an unknown method (TRACE, CONNECT, any token) with a 405, the shape
+of every other error of the API.
 
 Chalice's local gateway imitates API Gateway, which answers a path it has no resource for with
 403 `{"message": "Missing Authentication Token"}` before the app runs, so the app's own error
@@ -26,12 +27,27 @@ def install_if_local() -> None:
 
 
 def install() -> None:
-    """Make chalice.local.LocalGateway answer unknown routes with a JSON 404 (idempotent)."""
-    from chalice.local import LocalGateway, LocalGatewayException, RouteMatcher
+    """Make chalice.local answer unknown routes and methods in JSON (idempotent)."""
+    from chalice.local import (
+        ChaliceRequestHandler,
+        LocalGateway,
+        LocalGatewayException,
+        RouteMatcher,
+    )
 
     original = LocalGateway.handle_request
     if getattr(original, _MARK, False):
         return
+
+    # http.server answers a method its handler has no do_<METHOD> for (TRACE, CONNECT, QUERY,
+    # any token) with a 501 HTML page; passed to the app like the others, it gets a JSON 405
+    # (or the 404 below).
+    def any_method(self: Any, name: str) -> Any:
+        if name.startswith("do_"):
+            return self._generic_handle
+        raise AttributeError(name)
+
+    ChaliceRequestHandler.__getattr__ = any_method  # type: ignore[attr-defined]
 
     class RouteNotFound(LocalGatewayException):
         CODE = 404
