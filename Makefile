@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DEMO_STAMP := $(VENV)/.demo-installed
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 
-.PHONY: venv demo test lint typecheck check bench clean package deploy-guide test-infra checkov
+.PHONY: venv demo test lint typecheck check bench clean package deploy-guide test-infra checkov audit bandit
 
 venv: $(STAMP)
 
@@ -56,5 +56,11 @@ test-infra: venv ## deployment templates only: cfn-lint, template assertions, mo
 checkov: package ## checkov (own venv .venv-checkov) on the packaged template and the forwarder
 	$(PY) scripts/checkov.py build/$(STAGE)/sam.json infra/forwarder.json
 
+bandit: venv ## bandit on app.py and chalicelib/ (offline); accepted findings: scripts/audit-skips.yaml
+	$(PY) scripts/audit.py bandit
+
+audit: venv ## bandit, then pip-audit on constraints.txt (own venv .venv-audit; needs PyPI's JSON API or OSV)
+	$(PY) scripts/audit.py all $(if $(SERVICE),--service $(SERVICE))
+
 clean:
-	rm -rf $(VENV) .venv-checkov build .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .venv-checkov .venv-audit build .pytest_cache .mypy_cache .ruff_cache .hypothesis

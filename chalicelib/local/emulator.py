@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import http.client
 import os
 import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -70,11 +69,15 @@ def _wait_until_ready(server: MotoServer, timeout: float) -> None:
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
             raise RuntimeError(f"moto server exited with code {server.process.returncode}")
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=1)
         try:
-            with urllib.request.urlopen(f"{server.endpoint}/moto-api/", timeout=1):
-                return
-        except (urllib.error.URLError, OSError):
+            connection.request("GET", "/moto-api/")
+            connection.getresponse().read()
+            return
+        except (http.client.HTTPException, OSError):
             time.sleep(0.1)
+        finally:
+            connection.close()
     raise RuntimeError(f"moto server did not answer on port {server.port} within {timeout:.0f}s")
 
 
