@@ -6,7 +6,7 @@ through `GET /images` (all pages, signed cursors) and compared with what the eve
     LOAD_EVENTS=10000 .venv/bin/python -m pytest tests/e2e/test_load.py
 
 The figures (events, replicas verified, wrong final states, duration) land in
-test-artifacts/load.json; nothing here asserts on time.
+test-artifacts/load-<events>.json; nothing here asserts on time.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ WORKERS = 4
 REPOS = tuple(f"team/service-{n:02d}" for n in range(20))
 DESTINATIONS = (ev.PROD, ev.DR, ("444444444444", "eu-central-1"), ("555555555555", "ap-south-1"))
 CONFIG = [ev.registry(ev.DEV, (list(DESTINATIONS), []))]
-ARTIFACT = Path(__file__).resolve().parents[2] / "test-artifacts" / "load.json"
+ARTIFACT = Path(__file__).resolve().parents[2] / "test-artifacts" / f"load-{EVENTS}.json"
 
 
 def workload(count: int, seed: int = 13) -> tuple[list[dict[str, Any]], dict[tuple, str]]:
