@@ -31,18 +31,18 @@ def _query() -> Mapping[str, str] | None:
 
 
 @app.on_cw_event(ECR_IMAGE_ACTION, name="on_image_action")
-def on_image_action(event: CloudWatchEvent) -> None:
-    entry.image_action(event.to_dict())
+def on_image_action(event: CloudWatchEvent) -> dict:
+    return entry.image_action(event.to_dict())
 
 
 @app.on_cw_event(ECR_REPLICATION_ACTION, name="on_replication_action")
-def on_replication_action(event: CloudWatchEvent) -> None:
-    entry.replication_action(event.to_dict())
+def on_replication_action(event: CloudWatchEvent) -> dict:
+    return entry.replication_action(event.to_dict())
 
 
 @app.schedule("rate(5 minutes)", name="sweep")
-def sweep(event: CloudWatchEvent) -> None:
-    entry.scheduled_sweep(event.to_dict(), event.context)
+def sweep(event: CloudWatchEvent) -> dict:
+    return entry.scheduled_sweep(event.to_dict(), event.context)
 
 
 @app.route("/", methods=["GET"], authorizer=iam)

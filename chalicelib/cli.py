@@ -76,31 +76,48 @@ def cmd_provision(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
+    """Deliver each event; exit 2 when any was refused (bad input), 0 otherwise."""
+    from chalicelib.local.replay import read_events
+
+    events: list[Any] = []
+    for path in args.files:
+        try:
+            events.extend(read_events([path]))
+        except OSError as error:
+            print(f"error: cannot read {path}: {error.strerror or error}", file=sys.stderr)
+            return 2
+        except ValueError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
     _load_env_file(args.env_file)
     _settings_or_exit()
     import app as app_module
-    from chalicelib.local.replay import Replayer, read_events
+    from chalicelib.local.replay import Replayer
 
-    try:
-        events = list(read_events(args.files))
-    except (OSError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    unmatched = 0
+    counts = dict.fromkeys(("delivered", "rejected", "ignored", "unmatched"), 0)
     with Replayer(app_module.app, ROOT) as replayer:
         for number, event in enumerate(events, 1):
-            names = replayer.deliver(event)
-            if not names:
-                unmatched += 1
-            if not args.quiet:
-                label = f"{event.get('detail-type', '?')} {event.get('id', '')}"
-                target = ", ".join(names) or "no matching handler"
-                print(f"[{number}/{len(events)}] {label} -> {target}", file=sys.stderr)
-    print(
-        f"replayed {len(events)} event(s); {unmatched} matched no handler",
-        file=sys.stderr,
-    )
-    return 0
+            delivery = replayer.deliver(event)
+            counts[delivery.outcome] += 1
+            label = (
+                f"{event.get('detail-type', '?')} {event.get('id', '')}"
+                if isinstance(event, dict)
+                else "?"
+            )
+            if delivery.outcome == "rejected":
+                print(
+                    f"[{number}/{len(events)}] rejected {label}: {delivery.reason}", file=sys.stderr
+                )
+            elif not args.quiet:
+                target = ", ".join(delivery.handlers) or "no matching handler"
+                why = f" ({delivery.reason})" if delivery.outcome == "ignored" else ""
+                print(
+                    f"[{number}/{len(events)}] {label} -> {target}: {delivery.outcome}{why}",
+                    file=sys.stderr,
+                )
+    summary = ", ".join(f"{n} {name}" for name, n in counts.items())
+    print(f"replayed {len(events)} event(s): {summary}", file=sys.stderr)
+    return 2 if counts["rejected"] else 0
 
 
 def render_status(status: dict[str, Any]) -> str:

@@ -33,12 +33,28 @@ def format_time(moment: datetime | None) -> str | None:
     """Second-resolution UTC ISO-8601 with a `Z`, sortable as text (used in keys)."""
     if moment is None:
         return None
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso(moment)
 
 
 def iso(moment: datetime) -> str:
     """Like format_time for a value known to be present."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # isoformat pads every year to four digits; strftime("%Y") does not below 1000.
+    return moment.astimezone(UTC).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
+
+
+# ECR events began in 2015; an event more than a day ahead of the processing time is a clock
+# or a forgery. Both bounds also keep every stored time a four-digit year, sortable as text.
+EARLIEST_EVENT = datetime(2015, 1, 1, tzinfo=UTC)
+MAX_AHEAD = timedelta(days=1)
+
+
+def event_time_problem(moment: datetime, now: datetime) -> str | None:
+    """Why an event time cannot be trusted, or None when it lies inside the sane window."""
+    if moment < EARLIEST_EVENT:
+        return f"time {iso(moment)} is before {EARLIEST_EVENT.year}, when ECR events began"
+    if moment > now + MAX_AHEAD:
+        return f"time {iso(moment)} is more than a day ahead of the processing time {iso(now)}"
+    return None
 
 
 # --------------------------------------------------------------------------- locations
@@ -115,6 +131,10 @@ class ReplicationConfig:
 
     def is_replica_location(self, location: Location, repository: str) -> bool:
         return bool(self.sources_replicating_to(location, repository))
+
+    def names_replication(self, source: Location, destination: Location, repository: str) -> bool:
+        """Whether a rule of `source` sends `repository` to `destination` (never to itself)."""
+        return destination in self.destinations_for(source, repository)
 
     def accounts(self) -> frozenset[str]:
         named: set[str] = set()
@@ -272,7 +292,13 @@ class Replica:
 def expected_replicas(
     config: ReplicationConfig, push: ImagePushed, grace: timedelta
 ) -> list[Replica]:
-    """A push creates one expected replica per destination its source's rules name."""
+    """A push creates one expected replica per destination its source's rules name.
+
+    An untagged push (a buildx platform or attestation manifest, a signature) travels with its
+    tagged index and expects no replica of its own.
+    """
+    if push.tag is None:
+        return []
     return [
         Replica(
             repository=push.repository,
@@ -306,6 +332,7 @@ class Presence:
 
     first_seen: datetime | None = None
     deletions: frozenset[datetime] = frozenset()  # a set: commutative under any delivery order
+    tags: frozenset[str] = frozenset()  # every tag ever seen naming the digest there
 
 
 @dataclass(frozen=True)
@@ -393,6 +420,7 @@ class TagEntry:
     digest: str | None  # None: the tag was deleted
     kind: EntryKind
     source: Location | None = None  # for replications: where the image came from
+    removed_from: str | None = None  # for deletions: the digest the tag named
 
     @property
     def sort_key(self) -> str:
@@ -430,6 +458,19 @@ def tag_entry(fact: Fact) -> TagEntry | None:
         digest=None if isinstance(fact, ImageDeleted) else fact.digest,
         kind=kinds[type(fact)],
         source=fact.source if isinstance(fact, ReplicationReported) else None,
+        removed_from=fact.digest if isinstance(fact, ImageDeleted) else None,
+    )
+
+
+def removal_deletes_image(removal: TagEntry, heads: Mapping[str, TagEntry | None]) -> bool:
+    """A tag removal deletes the image there when no tag names its digest any more.
+
+    `heads` holds, for every tag ever seen naming the digest at that location, the latest
+    entry of that tag's history as of the removal (the removal itself included), so the
+    answer is the same whatever order the events were delivered in.
+    """
+    return not any(
+        head is not None and head.digest == removal.removed_from for head in heads.values()
     )
 
 

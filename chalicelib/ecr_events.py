@@ -6,10 +6,17 @@ Models follow AWS's names and the documented samples; unknown fields are ignored
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+)
 
 from chalicelib.domain import (
     ACCOUNT_RE,
@@ -21,28 +28,60 @@ from chalicelib.domain import (
     ImagePushed,
     Location,
     ReplicationReported,
+    event_time_problem,
+    parse_time,
 )
-from chalicelib.errors import InvalidEvent
+from chalicelib.errors import IgnoredEvent, InvalidEvent
 
+# Every key part stays far inside DynamoDB's limits (2048-byte partition, 1024-byte sort key):
+# ids are printable ASCII of at most 128 characters, names and digests bounded as ECR does.
+MAX_EVENT_ID = 128
+
+
+def _timestamp(value: Any) -> datetime:
+    # EventBridge times are ISO-8601 strings; pydantic's lax datetime would take a number too.
+    if not isinstance(value, str):
+        raise ValueError("must be an ISO-8601 timestamp string")
+    try:
+        return parse_time(value)
+    except OverflowError:  # an offset that carries the time past datetime's range
+        raise ValueError("out of range once converted to UTC") from None
+
+
+def _no_empty_tag(value: Any) -> Any:
+    # Untagged pushes carry "image-tag": "" (buildx children, attestations, signatures).
+    return None if value == "" else value
+
+
+EventId = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_EVENT_ID, pattern=r"^[\x21-\x7e]+$")
+]
+EventTime = Annotated[datetime, BeforeValidator(_timestamp)]
 Account = Annotated[str, StringConstraints(pattern=ACCOUNT_RE.pattern)]
 Region = Annotated[str, StringConstraints(pattern=REGION_RE.pattern)]
 Repository = Annotated[
     str, StringConstraints(min_length=2, max_length=256, pattern=REPOSITORY_RE.pattern)
 ]
 Digest = Annotated[str, StringConstraints(max_length=512, pattern=DIGEST_RE.pattern)]
-Tag = Annotated[str, StringConstraints(pattern=TAG_RE.pattern)]
+Tag = Annotated[str | None, BeforeValidator(_no_empty_tag)]
 
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
 
 
+class ImageActionResult(_Model):
+    """What kind of image action an event reports, before its image is validated."""
+
+    result: str
+    action_type: str = Field(alias="action-type")
+
+
 class ImageActionDetail(_Model):
-    result: Literal["SUCCESS"]
     action_type: Literal["PUSH", "DELETE"] = Field(alias="action-type")
     repository_name: Repository = Field(alias="repository-name")
     image_digest: Digest = Field(alias="image-digest")
-    image_tag: Tag | None = Field(default=None, alias="image-tag")
+    image_tag: Tag = Field(default=None, alias="image-tag")
 
 
 class ReplicationActionDetail(_Model):
@@ -50,22 +89,22 @@ class ReplicationActionDetail(_Model):
     action_type: Literal["REPLICATE"] = Field(alias="action-type")
     repository_name: Repository = Field(alias="repository-name")
     image_digest: Digest = Field(alias="image-digest")
-    image_tag: Tag | None = Field(default=None, alias="image-tag")
+    image_tag: Tag = Field(default=None, alias="image-tag")
     source_account: Account = Field(alias="source-account")
     source_region: Region = Field(alias="source-region")
 
 
 class _Envelope(_Model):
-    id: str = Field(min_length=1)
+    id: EventId
     source: Literal["aws.ecr"]
     account: Account
     region: Region
-    time: datetime
+    time: EventTime
 
 
 class EcrImageAction(_Envelope):
     detail_type: Literal["ECR Image Action"] = Field(alias="detail-type")
-    detail: ImageActionDetail
+    detail: ImageActionResult
 
 
 class EcrReplicationAction(_Envelope):
@@ -73,55 +112,87 @@ class EcrReplicationAction(_Envelope):
     detail: ReplicationActionDetail
 
 
-def _problem(error: ValidationError) -> str:
+def _problem(error: ValidationError, prefix: str = "") -> str:
     parts = []
     for item in error.errors()[:3]:
-        where = ".".join(str(p) for p in item["loc"]) or "event"
+        where = ".".join(str(p) for p in (prefix, *item["loc"]) if p) or "event"
         message = item["msg"]
         if item["type"] == "string_pattern_mismatch":  # the regex itself helps nobody
             message = f"invalid value {str(item['input'])[:80]!r}"
+        elif item["type"] == "string_too_long":
+            message = f"longer than {item.get('ctx', {}).get('max_length', 'allowed')} characters"
         parts.append(f"{where}: {message}")
     return "; ".join(parts)
 
 
-def event_id_of(raw: Any) -> str:
-    return str(raw.get("id", "<no id>")) if isinstance(raw, dict) else "<not an object>"
-
-
-def parse_image_action(raw: dict[str, Any]) -> ImagePushed | ImageDeleted:
+def _validate(model: type[_Model], raw: Any, prefix: str = "") -> Any:
+    if not isinstance(raw, dict):
+        raise InvalidEvent(f"{prefix or 'event'}: not a JSON object")
     try:
-        event = EcrImageAction.model_validate(raw)
+        return model.model_validate(raw)
     except ValidationError as error:
-        raise InvalidEvent(_problem(error)) from None
-    detail = event.detail
+        raise InvalidEvent(_problem(error, prefix)) from None
+
+
+def _checked_time(moment: datetime, now: datetime) -> datetime:
+    problem = event_time_problem(moment, now)  # parse_time gave an aware UTC time
+    if problem:
+        raise InvalidEvent(problem)
+    return moment
+
+
+def event_id_of(raw: Any) -> str:
+    """The event's id for a log line: printable, bounded, whatever the event holds."""
+    if not isinstance(raw, dict):
+        return "<not an object>"
+    text = str(raw.get("id", "<no id>"))
+    shown = "".join(c if c.isprintable() else "?" for c in text[:MAX_EVENT_ID])
+    return shown + ("..." if len(text) > MAX_EVENT_ID else "")
+
+
+def parse_image_action(raw: Any, now: datetime) -> ImagePushed | ImageDeleted:
+    """A PUSH or DELETE; IgnoredEvent for a failed push or a storage-class change, which
+    neither add nor remove an image (an archived image is still there)."""
+    event = _validate(EcrImageAction, raw)
+    time = _checked_time(event.time, now)
+    kind = event.detail
+    if kind.result != "SUCCESS" or kind.action_type not in ("PUSH", "DELETE"):
+        raise IgnoredEvent(
+            f"{kind.action_type} with result {kind.result} is neither a push nor a deletion"
+        )
+    detail = _validate(ImageActionDetail, raw["detail"], "detail")
     fact_type = ImagePushed if detail.action_type == "PUSH" else ImageDeleted
     return fact_type(
         event_id=event.id,
-        time=_utc(event.time),
+        time=time,
         location=Location(event.account, event.region),
         repository=detail.repository_name,
         digest=detail.image_digest,
-        tag=detail.image_tag,
+        tag=_tag(detail.image_tag),
     )
 
 
-def parse_replication_action(raw: dict[str, Any]) -> ReplicationReported:
-    try:
-        event = EcrReplicationAction.model_validate(raw)
-    except ValidationError as error:
-        raise InvalidEvent(_problem(error)) from None
+def parse_replication_action(raw: Any, now: datetime) -> ReplicationReported:
+    event = _validate(EcrReplicationAction, raw)
+    time = _checked_time(event.time, now)
     detail = event.detail
     return ReplicationReported(
         event_id=event.id,
-        time=_utc(event.time),
+        time=time,
         location=Location(event.account, event.region),
         source=Location(detail.source_account, detail.source_region),
         repository=detail.repository_name,
         digest=detail.image_digest,
-        tag=detail.image_tag,
+        tag=_tag(detail.image_tag),
         succeeded=detail.result == "SUCCESS",
         failure_reason=failure_reason(raw) if detail.result == "FAILED" else None,
     )
+
+
+def _tag(value: str | None) -> str | None:
+    if value is not None and not TAG_RE.match(value):
+        raise InvalidEvent(f"detail.image-tag: invalid value {value[:80]!r}")
+    return value
 
 
 def failure_reason(raw: dict[str, Any]) -> str | None:
@@ -136,16 +207,12 @@ def failure_reason(raw: dict[str, Any]) -> str | None:
     return "; ".join(found)[:500] or None
 
 
-def parse_schedule_time(raw: dict[str, Any]) -> datetime:
+def parse_schedule_time(raw: Any, now: datetime) -> datetime:
     """The sweep's `now` is its own event's time, so a replayed schedule audits as of then."""
+    if not isinstance(raw, dict):
+        raise InvalidEvent("event: not a JSON object")
     try:
-        moment = datetime.fromisoformat(str(raw["time"]).replace("Z", "+00:00"))
-    except (KeyError, ValueError) as error:
+        moment = _timestamp(raw.get("time"))
+    except (ValueError, OverflowError) as error:
         raise InvalidEvent(f"time: not an ISO-8601 timestamp ({error})") from None
-    return _utc(moment)
-
-
-def _utc(moment: datetime) -> datetime:
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    return _checked_time(moment, now)

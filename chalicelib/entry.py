@@ -4,28 +4,52 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from chalicelib import bootstrap, services
 from chalicelib.domain import Fact
-from chalicelib.errors import InvalidEvent
+from chalicelib.errors import IgnoredEvent, InvalidEvent
 from chalicelib.observability import logger, metrics
 
 
+@dataclass
+class Handled:
+    """What an invocation did with its event; the handler's return value (EventBridge ignores
+    it; `replay` reports it)."""
+
+    outcome: str = "recorded"  # recorded | ignored | rejected
+    reason: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"outcome": self.outcome, "reason": self.reason}
+
+
 @contextmanager
-def invocation(raw: dict[str, Any], handler: str) -> Iterator[None]:
-    """Per-invocation log keys; one log line for a rejected event; metrics always flushed."""
+def invocation(raw: Any, handler: str) -> Iterator[Handled]:
+    """Per-invocation log keys; one log line for a rejected or ignored event; metrics flushed.
+
+    Infrastructure errors propagate, so that Lambda and EventBridge retry and the dead-letter
+    queue keeps the event.
+    """
     from chalicelib import ecr_events  # pydantic: only event handlers pay for it
 
+    handled = Handled()
+    event_id = ecr_events.event_id_of(raw)
     logger.clear_state()
-    logger.append_keys(event_id=ecr_events.event_id_of(raw), handler=handler)
+    logger.append_keys(event_id=event_id, handler=handler)
     try:
-        yield
+        yield handled
     except InvalidEvent as problem:
         # Nothing was written for it. Retrying cannot fix a malformed event, so it is not
         # raised; the metric makes it visible and the log line names the event and the problem.
-        logger.error(f"rejected event {ecr_events.event_id_of(raw)}: {problem}")
+        handled.outcome, handled.reason = "rejected", str(problem)
+        logger.error(f"rejected event {event_id}: {problem}")
         metrics.add_metric(name="RejectedEvents", unit="Count", value=1)
+    except IgnoredEvent as reason:
+        handled.outcome, handled.reason = "ignored", str(reason)
+        logger.warning(f"ignored event {event_id}: {reason}")
+        metrics.add_metric(name="IgnoredEvents", unit="Count", value=1)
     finally:
         if metrics.metric_set:
             metrics.flush_metrics()
@@ -34,36 +58,37 @@ def invocation(raw: dict[str, Any], handler: str) -> Iterator[None]:
 
 
 def record(fact: Fact, use_case: Callable[[Any, services.Deps], services.Outcome]) -> None:
-    """Apply the allowlist, run one use case, then deliver what it queued."""
+    """Apply the allowlist and the trust rule, run one use case, then deliver what it queued."""
     deps = bootstrap.deps()
-    if not services.accepts(fact.location, deps):
-        logger.warning(
-            f"ignored event {fact.event_id} from unmonitored account {fact.location.account}"
-        )
-        metrics.add_metric(name="IgnoredEvents", unit="Count", value=1)
-        return
+    untrusted = services.untrusted(fact, deps)
+    if untrusted:
+        raise IgnoredEvent(untrusted)
     outcome = use_case(fact, deps)
     services.deliver(outcome.notes, deps)
 
 
-def image_action(raw: dict[str, Any]) -> None:
+def image_action(raw: Any) -> dict[str, Any]:
     from chalicelib import ecr_events
 
-    with invocation(raw, "on_image_action"):
-        record(ecr_events.parse_image_action(raw), services.record_image_action)
+    with invocation(raw, "on_image_action") as handled:
+        fact = ecr_events.parse_image_action(raw, bootstrap.deps().clock())
+        record(fact, services.record_image_action)
+    return handled.as_dict()
 
 
-def replication_action(raw: dict[str, Any]) -> None:
+def replication_action(raw: Any) -> dict[str, Any]:
     from chalicelib import ecr_events
 
-    with invocation(raw, "on_replication_action"):
-        record(ecr_events.parse_replication_action(raw), services.record_replication)
+    with invocation(raw, "on_replication_action") as handled:
+        report = ecr_events.parse_replication_action(raw, bootstrap.deps().clock())
+        record(report, services.record_replication)
+    return handled.as_dict()
 
 
 SWEEP_RESERVE_MS = 15_000  # stop this long before the Lambda timeout
 
 
-def scheduled_sweep(raw: dict[str, Any], context: Any = None) -> services.SweepReport | None:
+def scheduled_sweep(raw: Any, context: Any = None) -> dict[str, Any]:
     from chalicelib import ecr_events
 
     remaining: Callable[[], float] | None = getattr(context, "get_remaining_time_in_millis", None)
@@ -76,13 +101,17 @@ def scheduled_sweep(raw: dict[str, Any], context: Any = None) -> services.SweepR
 
     rationed = remaining is not None and remaining() > 2 * SWEEP_RESERVE_MS
 
-    with invocation(raw, "sweep"):
-        now = ecr_events.parse_schedule_time(raw)
-        report = services.sweep(now, bootstrap.deps(), has_time)
+    with invocation(raw, "sweep") as handled:
+        deps = bootstrap.deps()
+        now = ecr_events.parse_schedule_time(raw, deps.clock())
+        report = services.sweep(now, deps, has_time)
         logger.info(
             "sweep completed",
-            extra={"as_of": now.isoformat(), "checked": report.checked, "judged": report.judged},
+            extra={
+                "as_of": now.isoformat(),
+                "checked": report.checked,
+                "judged": report.judged,
+            },
         )
         metrics.add_metric(name="SweepCompleted", unit="Count", value=1)
-        return report
-    return None
+    return handled.as_dict()

@@ -21,3 +21,7 @@ class NotFound(AuditorError):
 
 class DeliveryFailed(AuditorError):
     """An alert channel (SNS, Slack) did not accept a message; it will be retried."""
+
+
+class IgnoredEvent(AuditorError):
+    """A well-formed event the auditor does not act on (unmonitored, untrusted, not a change)."""

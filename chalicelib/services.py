@@ -71,37 +71,61 @@ def _count(name: str, value: int = 1) -> None:
 # ----------------------------------------------------------------------------- recording facts
 
 
-def accepts(location: Location, deps: Deps) -> bool:
-    return deps.settings.accepts_account(location.account)
+def untrusted(fact: domain.Fact, deps: Deps) -> str | None:
+    """Why an event is not to be acted on: an unmonitored account, or a replication from a
+    source whose rules do not send that repository to that destination. None: trusted."""
+    settings = deps.settings
+    if not settings.accepts_account(fact.location.account):
+        return f"from unmonitored account {fact.location.account}"
+    if isinstance(fact, ReplicationReported) and not settings.replication.names_replication(
+        fact.source, fact.location, fact.repository
+    ):
+        return (
+            f"replication of {fact.repository} from {fact.source} to {fact.location}, "
+            "which no configured rule names"
+        )
+    return None
 
 
 def record_image_action(fact: ImagePushed | ImageDeleted, deps: Deps) -> Outcome:
-    """A PUSH or DELETE where it happened: tag history, presence, expectations, reconciliation."""
+    """A PUSH or DELETE where it happened: tag history, presence, expectations, reconciliation.
+
+    A DELETE that carries a tag removes that tag; whether it also deleted the image (its last
+    tag there) is judged by the sweep on the complete tag history.
+    """
     settings, ledger = deps.settings, deps.ledger
     outcome = Outcome()
     _record_tag(fact, deps)
     if isinstance(fact, ImagePushed):
-        ledger.record_presence(fact.location, fact.repository, fact.digest, fact.time)
-        created = [
+        ledger.record_presence(fact.location, fact.repository, fact.digest, fact.time, fact.tag)
+        expected = domain.expected_replicas(settings.replication, fact, settings.grace)
+        for replica in expected:
             ledger.expect(replica)
-            for replica in domain.expected_replicas(settings.replication, fact, settings.grace)
-        ]
-        if any(created):
+        if expected:  # also on a retry whose first attempt created the replicas
             ledger.register_repository(fact.repository)
-    else:
+    elif fact.tag is None:
         ledger.record_deletion(fact.location, fact.repository, fact.digest, fact.time)
+    else:
+        return outcome  # a tag removal: nothing else changed until the sweep judges it
     _reconcile_image(fact.repository, fact.digest, deps)
     return outcome
 
 
 def record_replication(report: ReplicationReported, deps: Deps) -> Outcome:
-    """A SUCCESS marks the replica present; a FAILED opens REPLICATION_FAILED unless superseded."""
+    """A SUCCESS marks the replica present; a FAILED opens REPLICATION_FAILED unless superseded.
+
+    An untagged SUCCESS (a platform or attestation manifest of an index) only records the
+    digest as present: the replica it completes, if any, is expected by a tagged push.
+    """
     ledger = deps.ledger
     outcome = Outcome()
-    ledger.ensure_replica(domain.replica_from_report(report))
+    if report.tag is not None or not report.succeeded:
+        ledger.ensure_replica(domain.replica_from_report(report))
     if report.succeeded:
         _record_tag(report, deps)
-        ledger.record_presence(report.location, report.repository, report.digest, report.time)
+        ledger.record_presence(
+            report.location, report.repository, report.digest, report.time, report.tag
+        )
         _reconcile_image(report.repository, report.digest, deps)
         return outcome
 
@@ -240,18 +264,41 @@ class SweepReport:
 
 
 def sweep(now: datetime, deps: Deps, has_time: Callable[[], bool] = lambda: True) -> SweepReport:
-    """Audit as of `now`: overdue replicas, closed incidents, unjudged tag moves, then the
-    alert outbox.
+    """Audit as of `now`: tag removals, overdue replicas, closed incidents, unjudged tag moves,
+    then the alert outbox.
 
     `has_time` lets a Lambda stop before its timeout; what is left stays in the indexes for
     the next sweep, so stopping early loses nothing.
     """
     report = SweepReport(now)
+    _judge_removals(now, deps, report, has_time)  # first: a deleted image expects nothing
     _sweep_overdue(now, deps, report, has_time)
     _close_recovered(now, deps, report, has_time)
     _judge_tag_moves(now, deps, report, has_time)
     drain_outbox(deps, has_time)
     return report
+
+
+def _judge_removals(
+    now: datetime, deps: Deps, report: SweepReport, has_time: Callable[[], bool]
+) -> None:
+    """A DELETE carrying a tag deletes the image there only if no other tag names its digest
+    at that location as of the removal, judged on every tag's complete history."""
+    ledger = deps.ledger
+    for removal in ledger.unjudged_entries(now, SWEEP_BATCH, removals=True):
+        if not has_time():
+            return
+        report.judged += 1
+        digest = removal.removed_from
+        if digest is not None:
+            facts = ledger.image_facts(removal.repository, digest)
+            presence = facts.presence.get(removal.location)
+            tags = {removal.tag, *(presence.tags if presence else ())}
+            heads = ledger.tag_heads_as_of(removal.location, removal.repository, tags, removal.time)
+            if domain.removal_deletes_image(removal, heads):
+                ledger.record_deletion(removal.location, removal.repository, digest, removal.time)
+                _reconcile_image(removal.repository, digest, deps)
+        ledger.mark_judged(removal)  # last: a crash before it judges the removal again
 
 
 def _sweep_overdue(
@@ -290,10 +337,9 @@ def _close_recovered(
     closing events (a SUCCESS, a PUSH, a DELETE) happened to be delivered first.
     """
     images: dict[tuple[str, str], ImageFacts] = {}
-    for incident in deps.ledger.open_incidents():
+    for opened in deps.ledger.open_incidents():
         if not has_time():
             return
-        opened = json.loads(incident["alert"])
         key = (opened["repository"], opened["digest"])
         if key not in images:
             images[key] = deps.ledger.image_facts(*key)

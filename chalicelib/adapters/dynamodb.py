@@ -1,16 +1,18 @@
 """DynamoLedger: the audit ledger in one DynamoDB table (single-table design, no Scan anywhere).
 
 Items (pk / sk):
-  TAGH#<acct>#<region>#<repo>#<tag> / <time>#<event id>   tag history entry (judge queue)
+  TAGH#<acct>#<region>#<repo>#<tag> / <time>#<event id>   tag history entry (judge queues)
   REPO#<repo> / TAG#<acct>#<region>#<tag>                   current digest of a tag at a location
   IMG#<repo>#<digest> / AT#<acct>#<region>                   presence of a digest at a location
+                                                             (first seen, deletions, tags seen)
   IMG#<repo>#<digest> / REPLICA#<dst acct>#<dst region>#<src acct>#<src region>   expected replica
   INC#<incident id> / INC                                    incident (state, alert document)
   INC#<incident id> / NOTE#OPEN | NOTE#RECOVERED             notification outbox entry
   ARRIVED#<date> / <time>#<replica id>, OVERWRITTEN#<date> / <time>#<incident id>   24 h timelines
 
-Index `work` (gsi1, sparse): DUE (pending replicas by due time), JUDGE (tag entries not yet
-judged), OUTBOX (undelivered notifications), INCIDENT#open / INCIDENT#resolved (by detection).
+Index `work` (gsi1, sparse): DUE (pending replicas by due time), JUDGE (tag entries at replica
+locations not yet judged for overwrites), UNTAG (tag removals not yet judged for deleting their
+image), OUTBOX (undelivered notifications), INCIDENT#open / INCIDENT#resolved (by detection).
 Index `catalog` (gsi2): INCIDENT (every incident by detection), REPO#<repo> (replicas of a repo).
 
 Every duplicate write is a no-op or rewrites identical values; every state change is a
@@ -20,10 +22,10 @@ conditional write, so two racing invocations cannot both open or close the same 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from chalicelib.adapters.cursors import CursorCodec, table_key
 from chalicelib.domain import (
@@ -36,11 +38,14 @@ from chalicelib.domain import (
     iso,
     parse_time,
 )
+from chalicelib.observability import logger
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 else:
     DynamoDBClient = Any
+
+T = TypeVar("T")
 
 HISTORY_TTL = timedelta(days=90)
 NOTIFICATION_TTL = timedelta(days=30)
@@ -72,6 +77,19 @@ def _loc_key(location: Location) -> str:
 
 def _ttl(moment: datetime, keep: timedelta) -> int:
     return int((moment + keep).timestamp())
+
+
+def _readable(items: Iterable[Mapping[str, Any]], parse: Callable[[Any], T]) -> Iterator[T]:
+    """Parse items, skipping (and logging) any that cannot be read, so that one bad item never
+    stops a sweep or a listing."""
+    for item in items:
+        try:
+            yield parse(item)
+        except (KeyError, ValueError, TypeError, AttributeError) as error:
+            logger.error(
+                f"skipped unreadable ledger item {item.get('pk')!r} / {item.get('sk')!r}: "
+                f"{type(error).__name__}: {error}"
+            )
 
 
 class DynamoLedger:
@@ -194,12 +212,14 @@ class DynamoLedger:
             "source_region": entry.source.region if entry.source else None,
             "expires_at": _ttl(entry.time, HISTORY_TTL),
         }
-        if judge:
-            item.update(gsi1pk="JUDGE", gsi1sk=f"{iso(entry.time)}#{pk}#{entry.sort_key}")
-        if not self._put_new(item):
-            return False
+        queue = "UNTAG" if entry.removed_from else "JUDGE" if judge else None
+        if queue:
+            item.update(gsi1pk=queue, gsi1sk=f"{iso(entry.time)}#{pk}#{entry.sort_key}")
+        item["removed_from"] = entry.removed_from
+        new = self._put_new(item)
+        # Also on a retry that finds the entry: its first attempt may have failed before this.
         self._move_head(entry)
-        return True
+        return new
 
     def _move_head(self, entry: TagEntry) -> None:
         names = {"#t": "time"}
@@ -219,18 +239,41 @@ class DynamoLedger:
             ExpressionAttributeValues=self._values(values),
         )
 
-    def unjudged_entries(self, now: datetime, limit: int) -> list[TagEntry]:
+    def unjudged_entries(self, now: datetime, limit: int, removals: bool = False) -> list[TagEntry]:
+        """Tag entries up to `now` waiting for the overwrite judgement (or, with `removals`,
+        tag removals waiting to be judged for deleting their image)."""
         items = self._query(
             IndexName="work",
             KeyConditionExpression="gsi1pk = :p AND gsi1sk <= :now",
-            ExpressionAttributeValues=self._values({":p": "JUDGE", ":now": iso(now) + HIGH}),
+            ExpressionAttributeValues=self._values(
+                {":p": "UNTAG" if removals else "JUDGE", ":now": iso(now) + HIGH}
+            ),
         )
         found = []
-        for item in items:
-            found.append(_tag_entry(item))
+        for entry in _readable(items, _tag_entry):
+            found.append(entry)
             if len(found) >= limit:
                 break
         return found
+
+    def tag_heads_as_of(
+        self, location: Location, repository: str, tags: Iterable[str], moment: datetime
+    ) -> dict[str, TagEntry | None]:
+        """For each tag, the latest entry of its history at `location` up to `moment`."""
+        heads: dict[str, TagEntry | None] = {}
+        for tag in sorted(tags):
+            items = self._client.query(
+                TableName=self._table,
+                KeyConditionExpression="pk = :pk AND sk <= :sk",
+                ExpressionAttributeValues=self._values(
+                    {":pk": _tag_pk(location, repository, tag), ":sk": iso(moment) + HIGH}
+                ),
+                ScanIndexForward=False,
+                Limit=1,
+                ConsistentRead=True,
+            ).get("Items", [])
+            heads[tag] = next(_readable((self._plain(i) for i in items), _tag_entry), None)
+        return heads
 
     def neighbours(self, entry: TagEntry) -> tuple[TagEntry | None, TagEntry | None]:
         """The entries just before and just after `entry` in its tag's history."""
@@ -275,12 +318,25 @@ class DynamoLedger:
     # ------------------------------------------------------------------ images & replicas
 
     def record_presence(
-        self, location: Location, repository: str, digest: str, seen_at: datetime
+        self,
+        location: Location,
+        repository: str,
+        digest: str,
+        seen_at: datetime,
+        tag: str | None = None,
     ) -> None:
-        """The digest is known to be at `location`; keeps the earliest time it was seen."""
+        """The digest is known to be at `location` (under `tag`, if given); keeps the earliest
+        time it was seen and every tag seen naming it (a set: commutative)."""
+        key = (f"IMG#{repository}#{digest}", f"AT#{_loc_key(location)}")
+        if tag is not None:
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(*key),
+                UpdateExpression=f"ADD tags :tags SET {PRESENCE_FIELDS}",
+                **self._presence_values(location, seen_at, {":tags": {tag}}),
+            )
         self._update_if(
-            f"IMG#{repository}#{digest}",
-            f"AT#{_loc_key(location)}",
+            *key,
             UpdateExpression=f"SET first_seen = :t, {PRESENCE_FIELDS}",
             ConditionExpression="attribute_not_exists(first_seen) OR first_seen > :t",
             **self._presence_values(location, seen_at, {":t": iso(seen_at)}),
@@ -316,18 +372,16 @@ class DynamoLedger:
         """One Query: where the digest is, and every replica expected of it."""
         presence: dict[Location, Presence] = {}
         replicas: list[Replica] = []
-        for item in self._query(
+        items = self._query(
             KeyConditionExpression="pk = :pk",
             ExpressionAttributeValues=self._values({":pk": f"IMG#{repository}#{digest}"}),
             ConsistentRead=True,
-        ):
-            if item["sk"].startswith("AT#"):
-                presence[Location(item["account"], item["region"])] = Presence(
-                    first_seen=_time(item.get("first_seen")),
-                    deletions=frozenset(parse_time(t) for t in item.get("deletions", ())),
-                )
-            elif item["sk"].startswith("REPLICA#"):
-                replicas.append(_replica(item))
+        )
+        for fact in _readable(items, _image_fact):
+            if isinstance(fact, Replica):
+                replicas.append(fact)
+            elif fact is not None:
+                presence[fact[0]] = fact[1]
         return ImageFacts(presence, tuple(replicas))
 
     def expect(self, replica: Replica) -> bool:
@@ -468,12 +522,13 @@ class DynamoLedger:
 
     def due_replicas(self, now: datetime, limit: int) -> list[Replica]:
         found = []
-        for item in self._query(
+        items = self._query(
             IndexName="work",
             KeyConditionExpression="gsi1pk = :p AND gsi1sk <= :now",
             ExpressionAttributeValues=self._values({":p": "DUE", ":now": iso(now) + HIGH}),
-        ):
-            found.append(_replica(item))
+        )
+        for replica in _readable(items, _replica):
+            found.append(replica)
             if len(found) >= limit:
                 break
         return found
@@ -495,7 +550,7 @@ class DynamoLedger:
             KeyConditionExpression="gsi2pk = :p",
             ExpressionAttributeValues=self._values({":p": f"REPO#{repository}"}),
         )
-        return [_replica(item) for item in page.items], page.next_cursor
+        return list(_readable(page.items, _replica)), page.next_cursor
 
     def repository_known(self, repository: str) -> bool:
         """Any replica recorded for the repository (tag heads are checked by the caller)."""
@@ -538,8 +593,8 @@ class DynamoLedger:
             ScanIndexForward=False,
             Limit=1,
         )
-        items = response.get("Items", [])
-        return _replica(self._plain(items[0])) if items else None
+        items = (self._plain(i) for i in response.get("Items", []))
+        return next(_readable(items, _replica), None)
 
     # ------------------------------------------------------------------ incidents
 
@@ -714,12 +769,14 @@ class DynamoLedger:
         return True
 
     def open_incidents(self) -> Iterator[dict[str, Any]]:
-        """Every open incident (a bounded set: the current problems, never the history)."""
-        return self._query(
+        """The alert document of every open incident (a bounded set: the current problems,
+        never the history)."""
+        items = self._query(
             IndexName="work",
             KeyConditionExpression="gsi1pk = :p",
             ExpressionAttributeValues=self._values({":p": "INCIDENT#open"}),
         )
+        return _readable(items, _replica_alert)
 
     def open_incident_kinds(self) -> list[str]:
         return [
@@ -851,6 +908,30 @@ def _time(value: str | None) -> datetime | None:
     return parse_time(value) if value else None
 
 
+def _image_fact(item: Mapping[str, Any]) -> Replica | tuple[Location, Presence] | None:
+    if item["sk"].startswith("REPLICA#"):
+        return _replica(item)
+    if not item["sk"].startswith("AT#"):
+        return None
+    presence = Presence(
+        first_seen=_time(item.get("first_seen")),
+        deletions=frozenset(parse_time(t) for t in item.get("deletions", ())),
+        tags=frozenset(item.get("tags", ())),
+    )
+    return Location(item["account"], item["region"]), presence
+
+
+def _replica_alert(item: Mapping[str, Any]) -> dict[str, Any]:
+    """An incident's alert document, checked for the fields a replica incident needs."""
+    alert = json.loads(item["alert"])
+    for name in ("incident_id", "repository", "digest"):
+        if not isinstance(alert[name], str):
+            raise ValueError(f"{name} is not a string")
+    for name in ("source", "destination"):
+        Location(**alert[name])
+    return dict(alert)
+
+
 def _tag_entry(item: Mapping[str, Any]) -> TagEntry:
     source = None
     if item.get("source_account"):
@@ -864,6 +945,7 @@ def _tag_entry(item: Mapping[str, Any]) -> TagEntry:
         digest=item.get("digest"),
         kind=item["kind"],
         source=source,
+        removed_from=item.get("removed_from"),
     )
 
 

@@ -310,8 +310,10 @@ def run_demo(port: int, once: bool, speed: float, stream: TextIO | None = None) 
 
             alerts = _replay(app_module.app, scenario, feed, console, speed)
             console.line(
-                f"  replayed {len(scenario.events)} events ({scenario.sweeps} sweeps) and "
-                f"published {len(alerts)} alerts; {time.monotonic() - started:.1f} s in all"
+                f"  replayed {len(scenario.events)} events ({scenario.sweeps} sweeps, "
+                f"{scenario.untagged_pushes} untagged pushes, {scenario.tag_removals} tag "
+                f"removal) and published {len(alerts)} alerts; "
+                f"{time.monotonic() - started:.1f} s in all"
             )
             _print_state(console)
             if once:
@@ -402,7 +404,11 @@ def _replay(
     total = len(scenario.events)
     with Replayer(app, ROOT) as replayer:
         for done, event in enumerate(scenario.events, 1):
-            replayer.deliver(event)
+            delivery = replayer.deliver(event)
+            if delivery.outcome == "rejected":  # the story itself is wrong: say so loudly
+                raise RuntimeError(
+                    f"the demo's event {event['id']} was rejected: {delivery.reason}"
+                )
             for alert in feed.drain():
                 published.append(alert)
                 console.line(alert_line(alert, console))

@@ -10,10 +10,61 @@ import json
 import os
 import sys
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 SCHEDULE_PATTERN = {"source": ["aws.events"], "detail-type": ["Scheduled Event"]}
+
+# Every EventBridge event carries these top-level keys, with these JSON types.
+ENVELOPE = {
+    "version": str,
+    "id": str,
+    "detail-type": str,
+    "source": str,
+    "account": str,
+    "time": str,
+    "region": str,
+    "resources": list,
+    "detail": dict,
+}
+
+
+def envelope_problem(event: Any) -> str | None:
+    """Why `event` is not an EventBridge event at all (None when its envelope is whole)."""
+    if not isinstance(event, dict):
+        return f"not an EventBridge event: a JSON {type(event).__name__}, not an object"
+    missing = [key for key in ENVELOPE if key not in event]
+    if missing:
+        return f"not an EventBridge event: missing {', '.join(missing)}"
+    wrong = [key for key, kind in ENVELOPE.items() if not isinstance(event[key], kind)]
+    if wrong:
+        return "; ".join(f"{key}: must be a JSON {ENVELOPE[key].__name__}" for key in wrong)
+    return None
+
+
+@dataclass
+class Delivery:
+    """Which handlers received an event and what each did with it."""
+
+    handlers: list[str] = field(default_factory=list)
+    results: list[dict[str, Any]] = field(default_factory=list)
+    problem: str | None = None  # set when the envelope was refused before any handler
+
+    @property
+    def outcome(self) -> str:
+        """delivered | ignored | rejected | unmatched"""
+        outcomes = {r.get("outcome") for r in self.results}
+        if self.problem or "rejected" in outcomes:
+            return "rejected"
+        if not self.handlers:
+            return "unmatched"
+        return "ignored" if outcomes == {"ignored"} else "delivered"
+
+    @property
+    def reason(self) -> str | None:
+        reasons = [r["reason"] for r in self.results if r.get("reason")]
+        return self.problem or ("; ".join(reasons) if reasons else None)
 
 
 def handler_patterns(app: Any) -> list[tuple[str, dict[str, Any]]]:
@@ -39,13 +90,13 @@ def matching_handlers(app: Any, event: dict[str, Any]) -> list[str]:
     ]
 
 
-def read_events(paths: Iterable[str | Path]) -> Iterator[dict[str, Any]]:
+def read_events(paths: Iterable[str | Path]) -> Iterator[Any]:
     """Events from files holding JSON lines, a JSON array, or one JSON object."""
     for path in paths:
         text = Path(path).read_text()
         stripped = text.strip()
         if not stripped:
-            continue
+            raise ValueError(f"{path}: holds no events (the file is empty)")
         try:
             loaded = json.loads(stripped)
         except json.JSONDecodeError:
@@ -54,7 +105,9 @@ def read_events(paths: Iterable[str | Path]) -> Iterator[dict[str, Any]]:
                     try:
                         yield json.loads(line)
                     except json.JSONDecodeError as error:
-                        raise ValueError(f"{path}:{number}: not JSON: {error.msg}") from None
+                        raise ValueError(
+                            f"{path}:{number}:{error.colno}: not JSON: {error.msg}"
+                        ) from None
             continue
         if isinstance(loaded, list):
             yield from loaded
@@ -92,11 +145,16 @@ class Replayer:
         self._app = app
         self._client = Client(app, project_dir=str(project_dir))
 
-    def deliver(self, event: dict[str, Any]) -> list[str]:
-        names = matching_handlers(self._app, event)
-        for name in names:
-            self._client.lambda_.invoke(name, event)
-        return names
+    def deliver(self, event: Any) -> Delivery:
+        """Check the envelope, then invoke every handler whose pattern matches."""
+        problem = envelope_problem(event)
+        if problem:
+            return Delivery(problem=problem)
+        delivery = Delivery(handlers=matching_handlers(self._app, event))
+        for name in delivery.handlers:
+            payload = self._client.lambda_.invoke(name, event).payload
+            delivery.results.append(payload if isinstance(payload, dict) else {})
+        return delivery
 
     def close(self) -> None:
         self._client.__exit__(None, None, None)

@@ -57,6 +57,9 @@ REPLICATION_CONFIG: list[dict[str, Any]] = [
     }
 ]
 
+# The untagged manifests `docker buildx` pushes before it tags a two-platform index.
+CHILDREN = ("linux-amd64", "linux-arm64", "attestation-amd64", "attestation-arm64")
+
 # Deterministic ids: the same story gives the same event ids (a redelivery keeps its id).
 _NAMESPACE = uuid.UUID("5f0c7f7e-1d5a-4c1e-9a53-2f6f3c0e8d11")
 
@@ -165,6 +168,23 @@ class Scenario:
     def sweeps(self) -> int:
         return sum(1 for e in self.events if e["detail-type"] == "Scheduled Event")
 
+    def _image_actions(self, action: str, tagged: bool) -> int:
+        return sum(
+            1
+            for e in self.events
+            if e["detail-type"] == "ECR Image Action"
+            and e["detail"]["action-type"] == action
+            and bool(e["detail"].get("image-tag")) == tagged
+        )
+
+    @property
+    def untagged_pushes(self) -> int:
+        return self._image_actions("PUSH", tagged=False)
+
+    @property
+    def tag_removals(self) -> int:
+        return self._image_actions("DELETE", tagged=True)
+
 
 class _Day:
     """Writes the story in day-relative "HH:MM" times; delivery may lag an event's own time."""
@@ -188,6 +208,28 @@ class _Day:
         self._add(image_action("PUSH", where, repo, tag, digest(build), when), when, delay)
         if where == DEV:
             self._due.append(when + timedelta(seconds=GRACE_SECONDS))
+
+    def push_multi_arch(self, where: Where, repo: str, tag: str, build: str, clock: str) -> None:
+        """`docker buildx build --platform linux/amd64,linux/arm64 --push`: each platform
+        manifest and its attestation manifest are pushed untagged, then the index is tagged."""
+        when = self.at(clock)
+        for child in CHILDREN:
+            event = image_action("PUSH", where, repo, "", digest(f"{build}-{child}"), when)
+            self._add(event, when)
+        self.push(where, repo, tag, build, clock)
+
+    def replicate_multi_arch(
+        self, dest: Where, repo: str, tag: str, build: str, clock: str
+    ) -> None:
+        """The index arrives with its tag, its children untagged."""
+        for child in CHILDREN:
+            self.replicate(dest, repo, "", f"{build}-{child}", clock)
+        self.replicate(dest, repo, tag, build, clock)
+
+    def remove_tag(self, where: Where, repo: str, tag: str, build: str, clock: str) -> None:
+        """A DELETE carrying a tag: only that tag goes while the image keeps another."""
+        when = self.at(clock)
+        self._add(image_action("DELETE", where, repo, tag, digest(build), when), when)
 
     def replicate(
         self,
@@ -281,6 +323,15 @@ def build(now: datetime | None = None) -> Scenario:
     day.push(DEV, "team/billing", "v0.9.1", "billing-0.9.1", "18:00")
     day.replicate(DR, "team/billing", "v0.9.1", "billing-0.9.1", "18:02")
     day.replicate(PROD, "team/billing", "v0.9.1", "billing-0.9.1", "18:03")
+
+    # A multi-arch image built with buildx, with a release-candidate tag on the same index:
+    # only the tagged index is expected, its untagged children travel with it, and removing
+    # the rc tag leaves the image (it keeps v2.2.0). Neither alerts.
+    day.push_multi_arch(DEV, "team/web", "v2.2.0", "web-2.2.0", "19:00")
+    day.push(DEV, "team/web", "v2.2.0-rc1", "web-2.2.0", "19:00")
+    day.replicate_multi_arch(PROD, "team/web", "v2.2.0", "web-2.2.0", "19:04")
+    day.replicate_multi_arch(DR, "team/web", "v2.2.0", "web-2.2.0", "19:05")
+    day.remove_tag(DEV, "team/web", "v2.2.0-rc1", "web-2.2.0", "20:30")
 
     # The evening release: prod's `latest` follows dev's (ordinary propagation, no alert);
     # DR is still within its grace period when the day ends.

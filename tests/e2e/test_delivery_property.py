@@ -25,13 +25,16 @@ DIGESTS = tuple(ev.digest(n) for n in range(4))
 
 @st.composite
 def scenarios(draw: st.DrawFn) -> list[dict[str, Any]]:
-    """A plausible history: dev pushes, replications (some failing first), local pushes, deletes."""
+    """A plausible history: dev pushes, replications (some failing first), local pushes,
+    untagged pushes (buildx children, replicas' own PUSHes), tag removals and deletes."""
     minute = 0.0
     events: list[dict[str, Any]] = []
     pushed: list[tuple[str, str, str]] = []
     for _ in range(draw(st.integers(3, 9))):
         minute += draw(st.integers(1, 12))
-        step = draw(st.sampled_from(["push", "push", "replicate", "local", "delete"]))
+        step = draw(
+            st.sampled_from(["push", "push", "replicate", "local", "untag", "untagged", "delete"])
+        )
         when = ev.at(minute)
         if step == "push" or not pushed:
             image = (
@@ -58,9 +61,18 @@ def scenarios(draw: st.DrawFn) -> list[dict[str, Any]]:
                     draw(st.sampled_from(DESTS)), repo, tag, draw(st.sampled_from(DIGESTS)), when
                 )
             )
-        else:
+        elif step == "untagged":  # a buildx child at the source, or a replica's own PUSH
+            repo, _, digest = draw(st.sampled_from(pushed))
+            where = draw(st.sampled_from((ev.DEV, *DESTS)))
+            if where == ev.DEV:
+                digest = draw(st.sampled_from(DIGESTS))
+            events.append(ev.push(where, repo, None, digest, when))
+        elif step == "untag":  # removes one tag; the image goes only with its last tag
             repo, tag, digest = draw(st.sampled_from(pushed))
             events.append(ev.delete(ev.DEV, repo, tag, digest, when))
+        else:
+            repo, _, digest = draw(st.sampled_from(pushed))
+            events.append(ev.delete(ev.DEV, repo, None, digest, when))
     return events
 
 
@@ -90,6 +102,9 @@ def superseded(order: list[dict[str, Any]]) -> bool:
             if failed_at.setdefault(replica, event["time"]) > event["time"]:
                 return True
         else:
+            # A tag removal deletes an image only once a sweep judges it, and sweeps come last.
+            if d.get("action-type") == "DELETE" and d.get("image-tag"):
+                continue
             fact = "deleted" if d.get("action-type") == "DELETE" else "present"
             known.add((event["account"], event["region"], *image, fact))
     return False

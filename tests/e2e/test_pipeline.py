@@ -19,11 +19,11 @@ def test_healthy_replication_raises_nothing(replay, alerts, client):
 
 
 def test_missing_replica_alerts_once_then_recovers_with_lag(replay, alerts, client):
-    assert replay(ev.push(ev.DEV, "team/api", "v1", D1, ev.at(0))) == ["on_image_action"]
+    assert replay(ev.push(ev.DEV, "team/api", "v1", D1, ev.at(0))).handlers == ["on_image_action"]
     replay(ev.replication(ev.PROD, ev.DEV, "team/api", "v1", D1, ev.at(3)))
     replay(ev.schedule(ev.at(29)))
     assert alerts.kinds() == []
-    assert replay(ev.schedule(ev.at(31))) == ["sweep"]
+    assert replay(ev.schedule(ev.at(31))).handlers == ["sweep"]
     replay(ev.schedule(ev.at(36)))
     got = alerts.drain()
     assert [a["body"]["kind"] for a in got] == ["REPLICA_MISSING"]

@@ -290,3 +290,58 @@ def test_a_failure_is_news_only_for_a_replica_still_expected_and_absent():
     assert not domain.failure_is_news(replica, present)
     for state in ("failed", "cancelled", "replicated"):
         assert not domain.failure_is_news(domain.with_state(replica, state=state), absent)
+
+
+# ----------------------------------------------------------------------- real-world events
+
+
+def test_an_untagged_push_at_a_source_expects_no_replica_of_its_own():
+    config = parse_replication_config(ev.DEFAULT_CONFIG)
+    assert domain.expected_replicas(config, replace(PUSH, tag=None), timedelta(minutes=30)) == []
+
+
+def test_only_a_source_whose_rules_name_the_destination_is_trusted():
+    config = parse_replication_config(
+        [ev.registry(ev.DEV, ([ev.PROD], ["team/"])), ev.registry(ev.DR, ([ev.PROD], ["ops/"]))]
+    )
+    assert config.names_replication(DEV, PROD, "team/api")
+    assert not config.names_replication(DEV, PROD, "other/api")  # no rule for the repository
+    assert not config.names_replication(DR, PROD, "team/api")  # DR's rules cover ops/ only
+    assert not config.names_replication(Location("444444444444", "ap-south-1"), PROD, "team/api")
+    assert not config.names_replication(PROD, PROD, "team/api")  # the destination itself
+
+
+@pytest.mark.parametrize(
+    ("moment", "problem"),
+    [
+        (domain.EARLIEST_EVENT - timedelta(seconds=1), "before 2015"),
+        (ev.at(0) + timedelta(days=1, seconds=1), "more than a day ahead"),
+        (domain.EARLIEST_EVENT, None),
+        (ev.at(0) + timedelta(days=1), None),
+    ],
+)
+def test_the_sane_window_of_event_times(moment, problem):
+    found = domain.event_time_problem(moment, ev.at(0))
+    assert (found is None) if problem is None else (problem in found)
+
+
+def test_times_keep_four_digit_years():
+    assert domain.iso(ev.parse("2026-11-27T10:00:00Z").replace(year=1)) == "0001-11-27T10:00:00Z"
+
+
+def removal(tag="v1", minute=10):
+    return TagEntry(PROD, "team/api", tag, ev.at(minute), "r", None, "delete", None, ev.digest(1))
+
+
+def test_a_tag_removal_deletes_the_image_only_when_no_tag_names_it_any_more():
+    other = entry(5, 1)  # another tag still names digest 1 as of the removal
+    moved = entry(6, 2)  # another tag that moved on to digest 2
+    assert not domain.removal_deletes_image(removal(), {"v1": removal(), "stable": other})
+    assert domain.removal_deletes_image(removal(), {"v1": removal(), "latest": moved})
+    assert domain.removal_deletes_image(removal(), {"v1": removal(), "never": None})
+
+
+def test_a_delete_fact_remembers_the_digest_its_tag_named():
+    fact = domain.ImageDeleted("d1", ev.at(3), DEV, "team/api", ev.digest(1), "v1")
+    found = domain.tag_entry(fact)
+    assert found is not None and found.digest is None and found.removed_from == ev.digest(1)

@@ -28,12 +28,12 @@ def test_the_day_ends_just_before_now_and_fits_the_24h_window(day: scenario.Scen
 def test_every_ecr_event_parses_as_the_app_would(day: scenario.Scenario) -> None:
     for event in day.events:
         if event["detail-type"] == "ECR Image Action":
-            ecr_events.parse_image_action(event)
+            ecr_events.parse_image_action(event, NOW)
         elif event["detail-type"] == "ECR Replication Action":
-            ecr_events.parse_replication_action(event)
+            ecr_events.parse_replication_action(event, NOW)
         else:
             assert event["source"] == "aws.events"
-            ecr_events.parse_schedule_time(event)
+            ecr_events.parse_schedule_time(event, NOW)
 
 
 def test_sweeps_fall_on_the_five_minute_schedule(day: scenario.Scenario) -> None:
@@ -60,3 +60,8 @@ def test_the_day_is_the_same_story_whatever_the_clock() -> None:
         ]
 
     assert shape(scenario.build(NOW)) == shape(scenario.build(NOW + timedelta(minutes=37)))
+
+
+def test_the_day_has_a_buildx_push_and_a_tag_removal(day: scenario.Scenario) -> None:
+    assert day.untagged_pushes == len(scenario.CHILDREN)  # the index's children, untagged
+    assert day.tag_removals == 1
