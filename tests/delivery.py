@@ -18,6 +18,12 @@ HANDLERS = {
     "ECR Replication Action": "on_replication_action",
     "Scheduled Event": "sweep",
 }
+# A REPLICATION_FAILED is published at once, with what is known then: its push's time (and
+# so its due time) only if the PUSH arrived first, and the tag of the first push of that
+# digest to arrive (v1 or latest). The stored incident catches up; the message sent cannot
+# (the delivery-order property test leaves the times out too). Sweep-decided alerts compare
+# whole.
+ARRIVAL_DEPENDENT = {"REPLICATION_FAILED": frozenset({"pushed_at", "due_at", "tag", "summary"})}
 # EventBridge retries a failed invocation (185 tries over a day for the ECR rules).
 MAX_TRIES = 5
 
@@ -108,7 +114,8 @@ def all_images(client: Any, repository: str, limit: int = 100) -> dict[str, Any]
 
 
 def outcome(client: Any, repositories: Iterable[str], alerts: Any) -> dict[str, Any]:
-    """The ledger as the API shows it, and every alert published, both order-free."""
+    """The ledger as the API shows it, and every alert published (less ARRIVAL_DEPENDENT),
+    both order-free."""
     images = {}
     for repository in sorted(repositories):
         found = all_images(client, repository)
@@ -117,10 +124,15 @@ def outcome(client: Any, repositories: Iterable[str], alerts: Any) -> dict[str, 
     status = client.http.get("/status").json_body
     status.pop("as_of")
     status["incidents"].sort(key=lambda a: a["incident_id"])
-    published = sorted(json.dumps(a["body"], sort_keys=True) for a in alerts.drain())
+    published = sorted(json.dumps(_comparable(a["body"]), sort_keys=True) for a in alerts.drain())
     return {
         "images": images,
         "status": status,
         "repositories": client.http.get("/repositories").json_body,
         "alerts": published,
     }
+
+
+def _comparable(alert: dict[str, Any]) -> dict[str, Any]:
+    left_out = ARRIVAL_DEPENDENT.get(alert["kind"], frozenset())
+    return {k: v for k, v in alert.items() if k not in left_out}
