@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DEMO_STAMP := $(VENV)/.demo-installed
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 
-.PHONY: venv demo test lint typecheck check bench clean package deploy-guide test-infra checkov
+.PHONY: venv demo test lint typecheck check bench clean package deploy-guide test-infra checkov audit bandit fuzz load
 
 venv: $(STAMP)
 
@@ -56,6 +56,18 @@ test-infra: venv ## deployment templates only: cfn-lint, template assertions, mo
 checkov: package ## checkov (own venv .venv-checkov) on the packaged template and the forwarder
 	$(PY) scripts/checkov.py build/$(STAGE)/sam.json infra/forwarder.json
 
+fuzz: venv ## schemathesis on `chalice local` from chalicelib/openapi.json (FUZZ_EXAMPLES, default 25)
+	$(PY) -m pytest tests/e2e/test_api_fuzz.py $(PYTEST_ARGS)
+
+load: venv ## LOAD_EVENTS (default 10000) events, 20 repositories x 4 destinations, 4 workers
+	LOAD_EVENTS=$${LOAD_EVENTS:-10000} $(PY) -m pytest tests/e2e/test_load.py tests/e2e/test_concurrency.py $(PYTEST_ARGS)
+
+bandit: venv ## bandit on app.py and chalicelib/ (offline); accepted findings: scripts/audit-skips.yaml
+	$(PY) scripts/audit.py bandit
+
+audit: venv ## bandit, then pip-audit on constraints.txt (own venv .venv-audit; needs PyPI's JSON API or OSV)
+	$(PY) scripts/audit.py all $(if $(SERVICE),--service $(SERVICE))
+
 clean: ## remove everything the project writes: venvs, build/, test-artifacts/, caches
-	rm -rf $(VENV) .venv-checkov build dist test-artifacts .pytest_cache .mypy_cache .ruff_cache .hypothesis .chalice/deployments .chalice/venv *.egg-info
+	rm -rf $(VENV) .venv-checkov .venv-audit build dist test-artifacts .pytest_cache .mypy_cache .ruff_cache .hypothesis .chalice/deployments .chalice/venv *.egg-info
 	find . -name __pycache__ -type d -prune -not -path './.git/*' -exec rm -rf {} +

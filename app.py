@@ -6,9 +6,11 @@ from chalice import Chalice, IAMAuthorizer, Response
 from chalice.app import CloudWatchEvent
 
 from chalicelib import api, bootstrap, browser, entry, queries
+from chalicelib.local import gateway
 
 app = Chalice(app_name="ecr-replication-auditor", configure_logs=False)
 app.register_middleware(api.json_errors, "http")
+gateway.install_if_local()  # chalice local / chalice.test: unknown routes answer a JSON 404
 # `/view`: the dashboard for a browser holding a dashboard link instead of SigV4 credentials.
 app.register_blueprint(browser.view, url_prefix=browser.PREFIX)
 iam = IAMAuthorizer()
@@ -52,7 +54,11 @@ def dashboard() -> Response:
 
 @app.route("/status", methods=["GET"], authorizer=iam)
 def get_status() -> Response:
-    return api.respond(lambda: queries.status(bootstrap.deps()))
+    def body() -> dict:
+        api.no_query(_query())
+        return queries.status(bootstrap.deps())
+
+    return api.respond(body)
 
 
 @app.route("/incidents", methods=["GET"], authorizer=iam)
@@ -75,4 +81,17 @@ def get_images() -> Response:
 
 @app.route("/repositories", methods=["GET"], authorizer=iam)
 def get_repositories() -> Response:
-    return api.respond(lambda: queries.repositories(bootstrap.deps()))
+    def body() -> dict:
+        api.no_query(_query())
+        return queries.repositories(bootstrap.deps())
+
+    return api.respond(body)
+
+
+@app.route("/openapi.json", methods=["GET"], authorizer=iam)
+def get_openapi() -> Response:
+    def body() -> dict:
+        api.no_query(_query())
+        return api.openapi_document()
+
+    return api.respond(body)

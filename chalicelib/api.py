@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import json
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -13,31 +15,54 @@ from chalicelib.observability import logger
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 100
+MAX_REPOSITORY_LENGTH = 256
+MAX_DIGEST_LENGTH = 512
+MAX_CURSOR_LENGTH = 2048
+# ASCII only: str.isdigit() accepts "²" and "٣", which int() then refuses or misreads.
+_LIMIT = re.compile(r"[0-9]{1,3}")
+_CURSOR = re.compile(r"[A-Za-z0-9_.=-]+")
+
+
+def _names(names: list[str]) -> str:
+    """Parameter names for an error message: a few, each cut short (they are user input)."""
+    shown = [n[:40] + ("…" if len(n) > 40 else "") for n in names[:5]]
+    return ", ".join(shown) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
 
 
 def _only(params: Mapping[str, str], allowed: set[str]) -> None:
+    """Every route refuses query parameters it does not take, and repeated ones."""
     unknown = sorted(set(params) - allowed)
     if unknown:
-        raise InvalidRequest(
-            f"unknown query parameter(s): {', '.join(unknown)}; "
-            f"allowed: {', '.join(sorted(allowed))}"
-        )
+        takes = f"allowed: {', '.join(sorted(allowed))}" if allowed else "this route takes none"
+        raise InvalidRequest(f"unknown query parameter(s): {_names(unknown)}; {takes}")
+    getlist = getattr(params, "getlist", None)
+    if getlist is not None:
+        repeated = sorted(name for name in params if len(getlist(name)) > 1)
+        if repeated:
+            raise InvalidRequest(f"query parameter(s) given more than once: {_names(repeated)}")
 
 
 def _limit(params: Mapping[str, str]) -> int:
     text = params.get("limit")
     if text is None:
         return DEFAULT_LIMIT
-    if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
+    if not _LIMIT.fullmatch(text) or not 1 <= int(text) <= MAX_LIMIT:
         raise InvalidRequest(f"limit must be a whole number from 1 to {MAX_LIMIT}")
     return int(text)
 
 
 def _cursor(params: Mapping[str, str]) -> str | None:
     cursor = params.get("cursor")
-    if cursor is not None and not cursor:
-        raise InvalidRequest("cursor must not be empty")
+    if cursor is None:
+        return None
+    if not cursor or len(cursor) > MAX_CURSOR_LENGTH or not _CURSOR.fullmatch(cursor):
+        raise InvalidRequest("cursor is not valid; pass next_cursor from a previous page")
     return cursor
+
+
+def no_query(params: Mapping[str, str] | None) -> None:
+    """`/status`, `/repositories`, `/openapi.json`: no query parameters at all."""
+    _only(params or {}, set())
 
 
 def incidents_query(params: Mapping[str, str] | None) -> tuple[str, int, str | None]:
@@ -57,14 +82,14 @@ def images_query(
     repository = params.get("repository")
     if not repository:
         raise InvalidRequest("repository is required, e.g. /images?repository=team/api")
-    if len(repository) > 256 or not REPOSITORY_RE.match(repository):
+    if len(repository) > MAX_REPOSITORY_LENGTH or not REPOSITORY_RE.fullmatch(repository):
         raise InvalidRequest("repository is not a valid ECR repository name")
     digest, tag = params.get("digest"), params.get("tag")
     if digest is not None and tag is not None:
         raise InvalidRequest("pass digest or tag, not both")
-    if digest is not None and (len(digest) > 512 or not DIGEST_RE.match(digest)):
+    if digest is not None and (len(digest) > MAX_DIGEST_LENGTH or not DIGEST_RE.fullmatch(digest)):
         raise InvalidRequest("digest must look like sha256:<hex>")
-    if tag is not None and not TAG_RE.match(tag):
+    if tag is not None and not TAG_RE.fullmatch(tag):
         raise InvalidRequest("tag is not a valid image tag")
     if (digest is not None or tag is not None) and ("cursor" in params or "limit" in params):
         raise InvalidRequest("limit and cursor apply only when listing a whole repository")
@@ -109,3 +134,13 @@ def dashboard_html() -> str:
 @functools.cache
 def _read_dashboard() -> str:
     return (Path(__file__).parent / "dashboard.html").read_text(encoding="utf-8")
+
+
+def openapi_document() -> dict[str, Any]:
+    """`GET /openapi.json`: the OpenAPI 3 description of this API, shipped beside this module."""
+    return _read_openapi()
+
+
+@functools.cache
+def _read_openapi() -> dict[str, Any]:
+    return dict(json.loads((Path(__file__).parent / "openapi.json").read_text(encoding="utf-8")))

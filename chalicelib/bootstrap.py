@@ -28,6 +28,14 @@ def wall_clock() -> datetime:
     return datetime.now(UTC)
 
 
+def _cursors(settings: Settings) -> Any:
+    from chalicelib.adapters.cursors import CursorCodec, secret_key, table_key
+
+    if settings.cursor_key_secret_arn:
+        return CursorCodec(secret_key(settings.cursor_key_secret_arn))
+    return CursorCodec(table_key(settings.audit_table))
+
+
 def build(settings: Settings | None = None) -> Deps:
     import boto3
 
@@ -56,7 +64,7 @@ def build(settings: Settings | None = None) -> Deps:
             )
         )
     dynamodb = _client(session, "dynamodb")
-    table = ledger.Table(dynamodb, settings.audit_table)
+    table = ledger.Table(dynamodb, settings.audit_table, _cursors(settings))
     registries, discovery = None, None
     if settings.audit_role_name:
         from chalicelib.adapters.ecr import registry_for
@@ -99,7 +107,7 @@ def build_ledger_only(settings: Settings, dynamodb: Any = None) -> Deps:
     from chalicelib.adapters import ledger
 
     client = dynamodb or _client(boto3.session.Session(), "dynamodb")
-    table = ledger.Table(client, settings.audit_table)
+    table = ledger.Table(client, settings.audit_table, _cursors(settings))
     return Deps(
         settings=settings,
         images=ledger.DynamoImages(table),

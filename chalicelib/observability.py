@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from aws_lambda_powertools import Logger, Metrics
 
 SERVICE = "ecr-replication-auditor"
@@ -13,3 +15,13 @@ def count(name: str, value: int = 1) -> None:
     """Add to a Count metric (nothing for zero)."""
     if value:
         metrics.add_metric(name=name, unit="Count", value=value)
+
+
+# Third-party loggers that print secrets at DEBUG: botocore logs every response body (a
+# GetSecretValue answer carries the Slack webhook URL and the cursor key themselves), urllib3
+# and slack_sdk log request URLs. POWERTOOLS_LOG_LEVEL only sets our logger, but Lambda's log
+# level (AWS_LAMBDA_LOG_LEVEL), `chalice local` or a test harness may set the root logger to
+# DEBUG: these levels are pinned so that no log setting can print a secret value.
+QUIET_LOGGERS = ("botocore", "boto3", "urllib3", "s3transfer", "slack_sdk")
+for _name in QUIET_LOGGERS:
+    logging.getLogger(_name).setLevel(logging.WARNING)

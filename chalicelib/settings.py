@@ -57,6 +57,9 @@ class Settings:
     # The KMS HMAC key that signs dashboard links (see chalicelib/dashboard_link.py).
     dashboard_link_key: str | None = None
     allowlist_explicit: bool = False  # MONITORED_ACCOUNTS set: rules read from ECR add none
+    # Secrets Manager secret holding the HMAC key of pagination cursors (adapters/cursors.py);
+    # unset: a key derived from the table name.
+    cursor_key_secret_arn: str | None = None
 
     def accepts_account(self, account: str) -> bool:
         return account in self.monitored_accounts
@@ -115,6 +118,7 @@ class Settings:
             location_names=parse_location_names(env.get("LOCATION_NAMES", "")),
             dashboard_link_key=env.get("DASHBOARD_LINK_KEY_ARN", "").strip() or None,
             allowlist_explicit=bool(accounts_text),
+            cursor_key_secret_arn=env.get("CURSOR_KEY_SECRET_ARN", "").strip() or None,
         )
 
 

@@ -63,7 +63,21 @@ def provision(session: Any, suffix: str | None = None, client_config: Any = None
         "AUDIT_TABLE": table_name,
         "ALERT_TOPIC_ARN": topic_arn,
         "DASHBOARD_LINK_KEY_ARN": key_arn,
+        "CURSOR_KEY_SECRET_ARN": create_cursor_key(session, suffix),
     }
+
+
+def create_cursor_key(session: Any, suffix: str) -> str:
+    """A random HMAC key for pagination cursors, as the template's CursorKeySecret generates."""
+    import secrets
+
+    return str(
+        session.client("secretsmanager").create_secret(
+            Name=f"ecr-replication-auditor-cursor-key-{suffix}",
+            Description="HMAC key signing the API's pagination cursors",
+            SecretString=secrets.token_urlsafe(48),
+        )["ARN"]
+    )
 
 
 def subscribe_queue(

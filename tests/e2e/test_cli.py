@@ -31,6 +31,7 @@ def test_provision_replay_status_round_trip(moto_endpoint, tmp_path: Path):
         "AUDIT_TABLE",
         "ALERT_TOPIC_ARN",
         "DASHBOARD_LINK_KEY_ARN",
+        "CURSOR_KEY_SECRET_ARN",
         "AWS_ENDPOINT_URL",
         "AWS_DEFAULT_REGION",
     }

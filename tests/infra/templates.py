@@ -132,13 +132,24 @@ def references(node: Any) -> Iterator[str]:
             yield from references(item)
 
 
-def subset(template: dict[str, Any], types: set[str]) -> tuple[dict[str, Any], set[str]]:
+def subset(
+    template: dict[str, Any], types: set[str], stand_ins: dict[str, str] | None = None
+) -> tuple[dict[str, Any], set[str]]:
     """The template restricted to resource types in `types`, minus anything referring to the rest.
 
-    Returns the smaller template and the logical ids left out.
+    `stand_ins` maps left-out resources to a value their `Ref` becomes (a parameter of that
+    name), so that what only refers to them still deploys. Returns the smaller template and the
+    logical ids left out.
     """
-    resources = {k: v for k, v in template["Resources"].items() if v["Type"] in types}
-    known = set(resources) | set(template.get("Parameters", {}))
+    parameters = dict(template.get("Parameters", {}))
+    for logical_id, value in (stand_ins or {}).items():
+        parameters[logical_id] = {"Type": "String", "Default": value}
+    resources = {
+        k: v
+        for k, v in template["Resources"].items()
+        if v["Type"] in types and k not in (stand_ins or {})
+    }
+    known = set(resources) | set(parameters)
     changed = True
     while changed:
         changed = False
@@ -151,7 +162,7 @@ def subset(template: dict[str, Any], types: set[str]) -> tuple[dict[str, Any], s
                 changed = True
     smaller = {
         "AWSTemplateFormatVersion": "2010-09-09",
-        "Parameters": template.get("Parameters", {}),
+        "Parameters": parameters,
         "Conditions": template.get("Conditions", {}),
         "Resources": resources,
     }

@@ -38,6 +38,7 @@ MEMBER_ACCOUNT = "111111111111"
 # for the app's rules, with the app's own patterns.
 FORWARD_REGION = "us-west-2"
 STACK = "ecr-replication-auditor-dev"
+CURSOR_KEY_STAND_IN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:cursor-key-AbCdEf"
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +51,10 @@ def audit(moto_env: str) -> Any:
 @pytest.fixture(scope="module")
 def app_stack(audit: Any, package_stage: Any) -> dict[str, Any]:
     packaged: Packaged = package_stage("dev")
-    template, left_out = subset(packaged.cfn, MOTO_TYPES)
+    # moto's CloudFormation has no AWS::SecretsManager::Secret: the functions get a stand-in ARN
+    template, left_out = subset(packaged.cfn, MOTO_TYPES, {"CursorKeySecret": CURSOR_KEY_STAND_IN})
     assert left_out == {
+        "CursorKeySecret",
         "RestAPI",
         "RestAPIapiStage",
         "APIHandlerInvokePermission",
@@ -118,6 +121,7 @@ def test_functions_receive_the_created_resources(audit: Any, app_stack: dict) ->
         variables = config["Environment"]["Variables"]
         assert variables["AUDIT_TABLE"] == app_stack["AuditTable"]
         assert variables["ALERT_TOPIC_ARN"] == app_stack["AlertTopic"]
+        assert variables["CURSOR_KEY_SECRET_ARN"] == CURSOR_KEY_STAND_IN
         assert config["FunctionName"].startswith(f"{STACK}-")
 
 

@@ -3,15 +3,11 @@ and transactions whose cancellation reasons say which condition failed."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import json
 from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.errors import InvalidRequest
+from chalicelib.adapters.cursors import CursorCodec, table_key
 from chalicelib.ports import Page
 
 if TYPE_CHECKING:
@@ -50,11 +46,15 @@ def _native(value: Any) -> Any:
 class Table:
     """One DynamoDB table: the only code here that talks to the client directly."""
 
-    def __init__(self, client: DynamoDBClient, name: str) -> None:
+    def __init__(
+        self, client: DynamoDBClient, name: str, cursors: CursorCodec | None = None
+    ) -> None:
         from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
         self.client = client
         self.name = name
+        # Cursors are signed: a forged or another listing's cursor is refused (a 400).
+        self._cursors = cursors or CursorCodec(table_key(name))
         self._ser = TypeSerializer()
         self._de = TypeDeserializer()
 
@@ -117,11 +117,11 @@ class Table:
         listing = f"{kwargs.get('IndexName', 'table')}:{kwargs['ExpressionAttributeValues']}"
         kwargs.update(TableName=self.name, Limit=limit)
         if cursor:
-            kwargs["ExclusiveStartKey"] = decode_cursor(cursor, listing)
+            kwargs["ExclusiveStartKey"] = self._cursors.decode(cursor, listing, *_start_key(kwargs))
         response = self.client.query(**kwargs)
         items = [self.plain(i) for i in response.get("Items", [])]
         last = response.get("LastEvaluatedKey")
-        return Page(items, encode_cursor(last, listing) if last else None)
+        return Page(items, self._cursors.encode(last, listing) if last else None)
 
     # ------------------------------------------------------------------ writes
 
@@ -174,30 +174,14 @@ def _clean(value: Any) -> Any:
 
 # ---------------------------------------------------------------------- cursors
 
-
-def _listing_tag(listing: str) -> str:
-    return hashlib.sha256(listing.encode()).hexdigest()[:12]
+INDEX_KEYS = {"table": ("pk", "sk"), "work": ("gsi1pk", "gsi1sk"), "catalog": ("gsi2pk", "gsi2sk")}
 
 
-def encode_cursor(key: Mapping[str, Any], listing: str) -> str:
-    payload = {"l": _listing_tag(listing), "k": key}
-    return base64.urlsafe_b64encode(json.dumps(payload, sort_keys=True).encode()).decode()
-
-
-def decode_cursor(cursor: str, listing: str) -> dict[str, Any]:
-    invalid = InvalidRequest("cursor is not valid; pass next_cursor from a previous page")
-    try:
-        payload = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
-        raise invalid from exc
-    if not isinstance(payload, dict) or not isinstance(payload.get("k"), dict):
-        raise invalid
-    if payload.get("l") != _listing_tag(listing):
-        raise InvalidRequest("cursor belongs to another listing; pass this listing's next_cursor")
-    key = payload["k"]
-    valid = all(
-        isinstance(v, dict) and len(v) == 1 and isinstance(v.get("S"), str) for v in key.values()
-    )
-    if not valid or not {"pk", "sk"} <= set(key):
-        raise invalid
-    return dict(key)
+def _start_key(query: Mapping[str, Any]) -> tuple[frozenset[str], tuple[str, str]]:
+    """The attributes an ExclusiveStartKey of this Query must have, and its partition value
+    (every paginated Query names its partition `:p`)."""
+    partition, sort = INDEX_KEYS[query.get("IndexName", "table")]
+    if not query["KeyConditionExpression"].startswith(f"{partition} = :p"):
+        raise ValueError(f"a paginated query must select {partition} = :p")
+    value = query["ExpressionAttributeValues"][":p"]["S"]
+    return frozenset({"pk", "sk", partition, sort}), (partition, value)
