@@ -20,6 +20,7 @@ from chalicelib.observability import count, logger
 from chalicelib.ports import Deps, Notification
 
 LEASE = timedelta(minutes=2)
+SHOWN = {"sns": "SNS", "slack": "Slack"}  # channel names as people write them
 
 
 class Note(NamedTuple):
@@ -79,6 +80,7 @@ def _deliver_one(notification: Notification, deps: Deps) -> None:
             tries[channel.name] = tries.get(channel.name, 0) + 1
             count(f"{channel.name.capitalize()}DeliveryFailures")
             limit = getattr(channel, "max_tries", None)
+            shown = SHOWN.get(channel.name, channel.name)
             details = {
                 "channel": channel.name,
                 "incident_id": alert["incident_id"],
@@ -88,9 +90,11 @@ def _deliver_one(notification: Notification, deps: Deps) -> None:
             if limit is not None and tries[channel.name] >= limit:
                 remaining.discard(channel.name)
                 count(f"{channel.name.capitalize()}DeliveryAbandoned")
-                logger.error(f"giving up on {channel.name.capitalize()} delivery", extra=details)
+                logger.error(f"giving up on {shown} delivery", extra=details)
             else:
-                logger.warning("alert delivery failed; will retry on the next sweep", extra=details)
+                logger.warning(
+                    f"{shown} delivery failed; will retry on the next sweep", extra=details
+                )
             continue
         remaining.discard(channel.name)
         count("AlertsDelivered")

@@ -1,6 +1,6 @@
 """Local HTTP runs (`chalice local`, chalice.test.Client, the demo) answer an unknown route with
-a 404 `{"error": ...}`, and an unknown method (TRACE, CONNECT, any token) with a 405, the shape
-of every other error of the API.
+a 404 `{"error": ...}`, an unknown method (TRACE, CONNECT, any token) with a 405, and an
+authorizer's refusal (the dashboard link's 401/403) in the same shape as every other error.
 
 Chalice's local gateway imitates API Gateway, which answers a path it has no resource for with
 403 `{"message": "Missing Authentication Token"}` before the app runs, so the app's own error
@@ -61,7 +61,24 @@ def install() -> None:
             raise RouteNotFound(
                 {"Content-Type": "application/json"}, json.dumps({"error": message}).encode()
             ) from None
-        return original(self, method, path, headers, body)
+        try:
+            return original(self, method, path, headers, body)
+        except LocalGatewayException as error:  # an authorizer's 401/403: the API's error shape
+            error.body = _as_error(error.body)
+            raise
 
     setattr(handle_request, _MARK, True)
     LocalGateway.handle_request = handle_request  # type: ignore[method-assign]
+
+
+def _as_error(body: bytes | None) -> bytes | None:
+    """`{"message": ...}` (API Gateway's words) as `{"error": ...}`, as the deployed API's
+    gateway responses answer."""
+    try:
+        parsed = json.loads(body or b"")
+    except ValueError:
+        return body
+    if not isinstance(parsed, dict) or "error" in parsed:
+        return body
+    message = parsed.get("message") or parsed.get("Message")
+    return json.dumps({"error": message}).encode() if isinstance(message, str) else body
