@@ -1,90 +1,144 @@
-"""Benchmark: cost of each kind of event, and whether /status and the sweep grow with history.
+"""Benchmark: the performance budget, every figure a ratio to a baseline measured in the same
+run, each target marked ok or MISS.
 
-Runs against a moto server it starts on 127.0.0.1. Absolute times depend on the machine, so
-every time is printed as a ratio to a baseline measured in the same run: one DynamoDB PutItem
-round trip to the same server. DynamoDB request counts are exact and machine independent.
+Runs against the bench's moto server (bench/emulator.py: moto with DynamoDB's per-partition
+costs, and per-key unit accounting) on 127.0.0.1. Absolute times depend on the machine (and on
+its load), so times are medians of repeated runs and printed as ratios to a baseline measured
+in the same run; request and item counts are exact and machine independent.
 
-    python bench/run.py [--history 400] [--repeat 30]
+    python bench/run.py [--quick | --full] [--section NAME ...]
+
+`--full` runs the sizes the targets name (100,000 settled replicas, 10,000 events, a minute
+of 50 pushes per second); the default run scales the three big workloads down to finish in
+a few minutes on two cores (the ratios and counts do not depend on the size; the output says
+which sizes ran).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
-from collections import Counter
-from datetime import UTC, datetime, timedelta
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from chalicelib.local.emulator import start_moto  # noqa: E402
-from chalicelib.local.scenario import (  # noqa: E402
-    DEV,
-    DR,
-    PROD,
-    REPLICATION_CONFIG,
-    image_action,
-    replication_action,
-)
-from chalicelib.local.scenario import digest as scenario_digest  # noqa: E402
-from chalicelib.local.scenario import scheduled_event as schedule  # noqa: E402
+from bench.probe import Probe, Sample  # noqa: E402
 
-T0 = datetime(2026, 11, 27, tzinfo=UTC)
-REPO = "team/bench-a"
-CALLS: Counter[str] = Counter()
+PROBE = Probe()
 
 
-def _count_calls() -> None:
-    from botocore.client import BaseClient
+@dataclass
+class Report:
+    """Every target of the run, printed again together at the end."""
 
-    original = BaseClient._make_api_call
+    rows: list[tuple[str, str, str, bool]] = field(default_factory=list)
 
-    def counting(self: Any, operation: str, params: Any) -> Any:
-        if self.meta.service_model.service_name == "dynamodb":
-            CALLS[operation] += 1
-        return original(self, operation, params)
+    def target(self, name: str, value: float, limit: float, unit: str = "x") -> bool:
+        ok = value <= limit if unit != "x>=" else value >= limit
+        shown = f"{value:.2f}x" if unit in ("x", "x>=") else f"{value:g} {unit}"
+        bound = (
+            f">= {limit:g}x" if unit == "x>=" else f"<= {limit:g}{'x' if unit == 'x' else ' ' + unit}"
+        )
+        self.rows.append((name, shown, bound, ok))
+        print(f"  {name:58} {shown:>12}  target {bound:10} {'ok' if ok else 'MISS'}")
+        return ok
 
-    BaseClient._make_api_call = counting  # type: ignore[method-assign]
-
-
-def push(where, repo, tag, dgst, when):
-    return image_action("PUSH", where, repo, tag, dgst, when)
-
-
-def delete(where, repo, tag, dgst, when):
-    return image_action("DELETE", where, repo, tag, dgst, when)
-
-
-def replicated(dest, repo, tag, dgst, when, ok=True):
-    return replication_action(dest, DEV, repo, tag, dgst, when, ok)
-
-
-def digest(n: int) -> str:
-    return scenario_digest(f"bench {n}")
+    def summary(self) -> int:
+        print("\nSummary")
+        for name, shown, bound, ok in self.rows:
+            print(f"  {'ok  ' if ok else 'MISS'} {name:58} {shown:>12}  ({bound})")
+        missed = sum(1 for *_, ok in self.rows if not ok)
+        print(f"\n{len(self.rows) - missed} of {len(self.rows)} targets met")
+        return 0
 
 
-def measure(action, repeat: int) -> tuple[float, float]:
-    """(median seconds, median DynamoDB requests) over `repeat` runs of action(i)."""
-    times, requests = [], []
-    for i in range(repeat):
-        before = sum(CALLS.values())
-        start = time.perf_counter()
-        action(i)
-        times.append(time.perf_counter() - start)
-        requests.append(sum(CALLS.values()) - before)
-    return statistics.median(times), statistics.median(requests)
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def heading(text: str) -> None:
+    print(f"\n{text}\n{'-' * len(text)}")
+
+
+# ----------------------------------------------------------------------------- cold start
+
+COLD_MODES = ("push", "replication", "sweep", "api")
+
+
+def cold_start(env: dict[str, str], rounds: int, report: Report) -> None:
+    heading(f"1. Cold start: fresh processes, median of {rounds} interleaved rounds")
+    print(
+        "  baseline: a fresh process doing `import chalice, boto3` and one DynamoDB PutItem;\n"
+        "  handlers: a fresh process importing `app` and handling one event (Lambda's init\n"
+        "  plus its first invocation)."
+    )
+    times: dict[str, list[float]] = {m: [] for m in ("baseline", *COLD_MODES)}
+    heavy: dict[str, list[str]] = {}
+    child_env = {**os.environ, **env, "POWERTOOLS_METRICS_DISABLED": "false"}
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in range(rounds):
+            for mode in ("baseline", *COLD_MODES):
+                out = Path(tmp) / f"{mode}-{n}.json"
+                result = _child(mode, n, out, child_env)
+                times[mode].append(result["seconds"])
+                heavy[mode] = result["heavy"]
+    base = median(times["baseline"])
+    print(f"  baseline: {base * 1000:.0f} ms (1.00x); loaded: {', '.join(heavy['baseline'])}")
+    for mode in COLD_MODES:
+        loaded = ", ".join(heavy[mode]) or "none of them"
+        print(f"  {mode:12} {median(times[mode]) * 1000:6.0f} ms; heavy modules loaded: {loaded}")
+    for mode in COLD_MODES:
+        label = "GET /status" if mode == "api" else f"{mode} handler"
+        report.target(f"cold start, {label}, vs baseline", median(times[mode]) / base, 1.3)
+
+
+def _child(mode: str, seed: int, out: Path, env: dict[str, str], *extra: str) -> dict[str, Any]:
+    import json
+
+    started = time.time()
+    subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "coldstart.py"), mode, str(seed), str(out), *extra],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        cwd=str(ROOT),
+    )
+    result = dict(json.loads(out.read_text()))
+    result["seconds"] = result["done"] - started
+    return result
+
+
+# ----------------------------------------------------------------------------- set-up
+
+
+def environment(endpoint: str) -> dict[str, str]:
+    """Provision a table and topic on the emulator; the app's environment for them."""
+    import boto3
+
+    from bench import workload
+    from chalicelib.local.provision import provision
+
+    os.environ["AWS_ENDPOINT_URL"] = endpoint
+    env = provision(boto3.session.Session(), suffix=uuid.uuid4().hex[:8])
+    env.update(workload.environment(), AWS_ENDPOINT_URL=endpoint)
+    return env
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--history", type=int, default=400, help="images in the large history")
-    parser.add_argument("--repeat", type=int, default=30, help="runs per measurement")
+    parser.add_argument("--full", action="store_true", help="the sizes the targets name")
+    parser.add_argument("--rounds", type=int, default=7, help="cold-start rounds")
+    parser.add_argument("--section", action="append", help="run only these sections")
     args = parser.parse_args()
     os.environ.update(
         AWS_ACCESS_KEY_ID="bench",
@@ -93,130 +147,26 @@ def main() -> int:
         AWS_MAX_ATTEMPTS="1",
         POWERTOOLS_METRICS_DISABLED="true",
         POWERTOOLS_LOG_LEVEL="ERROR",
+        PYTHONPATH=str(ROOT),
     )
-    with start_moto() as server:
-        os.environ["AWS_ENDPOINT_URL"] = server.endpoint
-        import boto3
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+        os.environ.pop(name, None)
+    from chalicelib.local.emulator import start_moto
 
-        from chalicelib import bootstrap, queries
-        from chalicelib.local.provision import provision
-        from chalicelib.local.replay import Replayer
+    report = Report()
+    sections: dict[str, Callable[..., None]] = {"cold": cold_start}
+    wanted = args.section or list(sections)
+    started = time.perf_counter()
+    with start_moto(module="bench.emulator") as server:
+        env = environment(server.endpoint)
+        if "cold" in wanted:
+            cold_start(env, args.rounds, report)
+    code = report.summary()
+    print(f"bench took {time.perf_counter() - started:.0f} s")
+    return code
 
-        session = boto3.session.Session()
-        env = provision(session)
-        os.environ.update(env, REPLICATION_CONFIG=json.dumps(REPLICATION_CONFIG))
-        bootstrap.reset()
-        _count_calls()
-        import app as app_module
 
-        dynamodb = session.client("dynamodb")
-        baseline, _ = measure(
-            lambda i: dynamodb.put_item(
-                TableName=env["AUDIT_TABLE"], Item={"pk": {"S": f"BENCH#{i}"}, "sk": {"S": "x"}}
-            ),
-            args.repeat,
-        )
-        print(f"baseline: one PutItem round trip = {baseline * 1000:.2f} ms (1.00x)\n")
-        rows = []
-        with Replayer(app_module.app, ROOT) as replayer:
-            deliver = replayer.deliver
-            cases = [
-                (
-                    "PUSH at source (2 destinations)",
-                    lambda i: deliver(push(DEV, REPO, "v1", digest(i), T0 + timedelta(seconds=i))),
-                ),
-                (
-                    "REPLICATION SUCCESS",
-                    lambda i: deliver(
-                        replicated(
-                            PROD,
-                            REPO,
-                            "v1",
-                            digest(i),
-                            T0 + timedelta(minutes=2, seconds=i),
-                        )
-                    ),
-                ),
-                (
-                    "PUSH at destination (replica)",
-                    lambda i: deliver(
-                        push(
-                            DR,
-                            REPO,
-                            "v1",
-                            digest(i),
-                            T0 + timedelta(minutes=3, seconds=i),
-                        )
-                    ),
-                ),
-                (
-                    "duplicate SUCCESS",
-                    lambda i: deliver(
-                        replicated(PROD, REPO, "v1", digest(0), T0 + timedelta(minutes=2))
-                    ),
-                ),
-                (
-                    "REPLICATION FAILED (opens incident)",
-                    lambda i: deliver(
-                        replicated(PROD, "team/bench-b", "v1", digest(1000 + i), T0, ok=False)
-                    ),
-                ),
-                (
-                    "DELETE at source",
-                    lambda i: deliver(
-                        delete(
-                            DEV,
-                            REPO,
-                            "v1",
-                            digest(i),
-                            T0 + timedelta(minutes=4, seconds=i),
-                        )
-                    ),
-                ),
-                ("sweep with nothing due", lambda i: deliver(schedule(T0 + timedelta(minutes=5)))),
-            ]
-            for name, action in cases:
-                seconds, requests = measure(action, args.repeat)
-                rows.append((name, seconds / baseline, requests))
-            print(f"{'event':40} {'time vs baseline':>17} {'DynamoDB requests':>18}")
-            for name, ratio, requests in rows:
-                print(f"{name:40} {ratio:16.1f}x {requests:18.1f}")
-
-            # Does the cost of /status and of a sweep grow with history? Compare a small and a
-            # large history of fully replicated images.
-            print()
-            deps = bootstrap.deps()
-            results = {}
-            for label, size, offset in (("small", 20, 10_000), ("large", args.history, 20_000)):
-                for n in range(size):
-                    d = digest(offset + n)
-                    when = T0 + timedelta(hours=1, seconds=n)
-                    deliver(push(DEV, f"team/hist-{label}", "v1", d, when))
-                    deliver(replicated(PROD, f"team/hist-{label}", "v1", d, when))
-                    deliver(replicated(DR, f"team/hist-{label}", "v1", d, when))
-                deliver(schedule(T0 + timedelta(hours=3)))  # judges the new tag entries once
-                status_s, status_r = measure(lambda i: queries.status(deps), args.repeat)
-                sweep_s, sweep_r = measure(
-                    lambda i: deliver(schedule(T0 + timedelta(hours=3))), args.repeat
-                )
-                results[label] = (status_s, status_r, sweep_s, sweep_r)
-                print(
-                    f"history {label:5} ({size:4} images): /status {status_s / baseline:5.1f}x "
-                    f"({status_r:.0f} requests), sweep {sweep_s / baseline:5.1f}x "
-                    f"({sweep_r:.0f} requests)"
-                )
-            small, large = results["small"], results["large"]
-            print(
-                f"\nlarge/small history: /status {large[0] / small[0]:.2f}x time, "
-                f"{large[1] / small[1]:.2f}x requests; sweep {large[2] / small[2]:.2f}x time, "
-                f"{large[3] / small[3]:.2f}x requests (1.00x = independent of history)"
-            )
-            print(
-                "note: moto evaluates every Query by reading the whole table, so its times grow "
-                "with the table; request counts are what DynamoDB bills and what scales."
-            )
-    return 0
-
+_ = Sample  # re-exported for the sections below
 
 if __name__ == "__main__":
     sys.exit(main())
