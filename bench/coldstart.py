@@ -1,14 +1,15 @@
 """One fresh process, as a Lambda cold start: import, handle one event, report; run by run.py.
 
-    python bench/coldstart.py MODE SEED OUT [EVENTS]
+    python bench/coldstart.py MODE OUT EVENTS_FILE
 
 MODE is `baseline` (`import chalice, boto3` and one DynamoDB PutItem: the least any handler
 of a Chalice app on DynamoDB does), `push`, `replication`, `sweep` or `api` (import `app` and
 invoke that handler once, the way the Lambda runtime does: `handler(event, context)`), or
-`rss` (import `app`, then handle EVENTS events of every kind through the handlers). The
-environment names the emulator and the table. OUT receives one JSON object: the wall-clock
-time the work was done (the parent started its clock before spawning this process), the peak
-resident set size, and which heavy modules were loaded.
+`rss` (import `app`, then handle every event in EVENTS_FILE through its handler, and GET
+/status now and then). The environment names the emulator and the table. OUT receives one
+JSON object: the wall-clock time the work was done (the parent started its clock before
+spawning this process), the process's CPU time, its peak resident set size, and which heavy
+modules it loaded.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import os
 import resource
 import sys
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,32 +76,19 @@ def api_event(path: str) -> dict:
     }
 
 
-def events_for(seed: int, when: datetime) -> dict[str, dict]:
-    sys.path.insert(0, str(ROOT))
-    from bench import workload
-
-    dgst = workload.digest(f"cold {seed}")
-    return {
-        "push": workload.push(workload.SOURCE, "org/cold", "v1", dgst, when),
-        "replication": workload.replicated(workload.DESTINATIONS[0], "org/cold", "v1", dgst, when),
-        "sweep": workload.schedule(when),
-    }
-
-
 def main() -> None:
-    mode, seed, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-    count = int(sys.argv[4]) if len(sys.argv) > 4 else 0
-    when = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
+    mode, out, events_file = sys.argv[1], sys.argv[2], sys.argv[3]
+    # The events are built by the parent: reading them is the cost of receiving them.
+    events = json.loads(Path(events_file).read_text())
     if mode == "baseline":
         import boto3
         import chalice  # noqa: F401
 
         boto3.client("dynamodb").put_item(
             TableName=os.environ["AUDIT_TABLE"],
-            Item={"pk": {"S": f"BENCH#{seed}"}, "sk": {"S": "cold"}},
+            Item={"pk": {"S": f"BENCH#{events['seed']}"}, "sk": {"S": "cold"}},
         )
     else:
-        events = events_for(seed, when)  # built before the import: not part of the handler
         sys.path.insert(0, str(ROOT))
         import app
 
@@ -109,13 +96,14 @@ def main() -> None:
             response = app.app(api_event("/status"), Context())
             assert response["statusCode"] == 200, response
         elif mode == "rss":
-            from bench import workload
-
-            for n in range(count):
-                for event in workload.image_events(f"rss {seed} {n}", when):
-                    workload.deliver(app, event, Context())
-                if n % 10 == 9:
-                    app.sweep(workload.schedule(when + timedelta(hours=1)), Context())
+            handlers = {
+                "ECR Image Action": app.on_image_action,
+                "ECR Replication Action": app.on_replication_action,
+                "Scheduled Event": app.sweep,
+            }
+            for n, event in enumerate(events["events"]):
+                handlers[event["detail-type"]](event, Context())
+                if n % 40 == 39:
                     app.app(api_event("/status"), Context())
         else:
             handler = {
@@ -127,8 +115,17 @@ def main() -> None:
             assert result.get("outcome") == "recorded", result
     done = time.time()
     heavy = sorted(m for m in HEAVY if m in sys.modules)
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    Path(out).write_text(json.dumps({"done": done, "peak_kb": peak_kb, "heavy": heavy}))
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    Path(out).write_text(
+        json.dumps(
+            {
+                "done": done,
+                "cpu": usage.ru_utime + usage.ru_stime,
+                "peak_kb": usage.ru_maxrss,
+                "heavy": heavy,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

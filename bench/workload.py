@@ -4,7 +4,7 @@ destinations and `one/*` to the first of them, its events, and delivery to the h
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.local.scenario import digest as label_digest
@@ -35,6 +35,10 @@ REPLICATION_CONFIG: list[dict[str, Any]] = [
         },
     }
 ]
+
+
+def now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 def environment() -> dict[str, str]:
