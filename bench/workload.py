@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from chalicelib.domain import parse_time
 from chalicelib.local.scenario import digest as label_digest
 from chalicelib.local.scenario import image_action, replication_action, scheduled_event
 
@@ -14,6 +15,7 @@ SOURCE = ("111111111111", "us-west-2")
 DESTINATIONS = [("222222222222", "eu-west-1"), ("333333333333", "us-east-1"),
                 ("444444444444", "ap-southeast-2")]  # fmt: skip
 GRACE = timedelta(seconds=1800)
+__all__ = ["parse_time"]  # for the bench: event times back to datetimes
 
 REPLICATION_CONFIG: list[dict[str, Any]] = [
     {
