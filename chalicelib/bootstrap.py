@@ -10,8 +10,7 @@ import functools
 from datetime import UTC, datetime
 from typing import Any
 
-from chalicelib.ports import AlertChannel
-from chalicelib.services import Deps
+from chalicelib.ports import AlertChannel, Deps
 from chalicelib.settings import Settings
 
 
@@ -69,7 +68,25 @@ def build(settings: Settings | None = None) -> Deps:
                 names=settings.location_names,
             )
         )
-    table = ledger.Table(_client(session, "dynamodb"), settings.audit_table)
+    dynamodb = _client(session, "dynamodb")
+    table = ledger.Table(dynamodb, settings.audit_table)
+    registries, discovery = None, None
+    if settings.audit_role_name:
+        from chalicelib.adapters.ecr import registry_for
+        from chalicelib.adapters.registries import AuditedRegistries
+        from chalicelib.adapters.roles import AuditRoles
+        from chalicelib.adapters.rules_store import DynamoRulesStore
+        from chalicelib.registry_rules import RuleDiscovery
+
+        roles = AuditRoles(settings.audit_role_name, session=session)
+        registries = AuditedRegistries(roles)
+        if settings.replication_sources:
+            discovery = RuleDiscovery(
+                settings.replication,
+                settings.replication_sources,
+                lambda location: registry_for(roles, location),
+                DynamoRulesStore(dynamodb, settings.audit_table),
+            )
     return Deps(
         settings=settings,
         images=ledger.DynamoImages(table),
@@ -81,6 +98,8 @@ def build(settings: Settings | None = None) -> Deps:
         writer=ledger.DynamoWriter(table, frozenset(c.name for c in channels)),
         channels=channels,
         clock=wall_clock,
+        registries=registries,
+        discovery=discovery,
     )
 
 

@@ -63,7 +63,7 @@ def _load_env_file(path: str | None) -> None:
 
 
 def _settings_or_exit() -> Any:
-    from chalicelib.domain import ConfigError
+    from chalicelib.errors import ConfigError
     from chalicelib.settings import Settings
 
     try:
@@ -79,7 +79,8 @@ def _settings_or_exit() -> Any:
 
 def _read_replication_config(path: str) -> list[dict[str, Any]]:
     """A `describe-registry` output plus "region" (or an array of them), validated."""
-    from chalicelib.domain import ConfigError, parse_replication_config
+    from chalicelib.errors import ConfigError
+    from chalicelib.rules import parse_replication_config
 
     try:
         raw = json.loads(Path(path).read_text())
@@ -110,7 +111,7 @@ def _read_replication_config(path: str) -> list[dict[str, Any]]:
 
 
 def _location_names(text: str | None) -> dict[str, str]:
-    from chalicelib.domain import ConfigError
+    from chalicelib.errors import ConfigError
     from chalicelib.settings import parse_location_names
 
     try:
@@ -168,9 +169,12 @@ def cmd_provision(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    """Deliver each event; exit 2 when any was refused (bad input), 0 otherwise."""
+    """Deliver each event; exit 2 when any was refused (bad input), 1 when a dead letter's
+    handler failed again, 0 otherwise."""
     from chalicelib.local.replay import read_events
 
+    if bool(args.files) == bool(args.from_queue):
+        raise CliError("give event FILEs or --from-queue URL (one of the two)", USAGE)
     events: list[Any] = []
     for path in args.files:
         try:
@@ -186,8 +190,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
     import app as app_module
     from chalicelib.local.replay import Replayer
 
-    counts = dict.fromkeys(("delivered", "rejected", "ignored", "unmatched"), 0)
     with Replayer(app_module.app, ROOT) as replayer:
+        if args.from_queue:
+            return _replay_queue(args, replayer)
+        counts = dict.fromkeys(("delivered", "rejected", "ignored", "unmatched"), 0)
         for number, event in enumerate(events, 1):
             delivery = replayer.deliver(event)
             counts[delivery.outcome] += 1
@@ -212,76 +218,27 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 2 if counts["rejected"] else 0
 
 
-def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]], indent: str = "") -> list[str]:
-    widths = [max(len(r[c]) for r in [header, *rows]) for c in range(len(header))]
-    return [
-        indent + "  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip()
-        for r in [header, *rows]
-    ]
+def _replay_queue(args: argparse.Namespace, replayer: Any) -> int:
+    """`replay --from-queue URL`: the dead-letter queue's events, deleted once delivered."""
+    import boto3
 
+    from chalicelib.local.dead_letters import replay_queue
 
-def render_status(status: dict[str, Any], repositories: dict[str, Any] | None = None) -> str:
-    """The status as people read it; with `repositories`, each newest image's replicas too."""
-    from chalicelib.alert_formats import place
-
-    names = status.get("names") or {}
-    counts = status["counts"]
-    lines = [
-        f"ECR replication status as of {status['as_of']}: "
-        + ("HEALTHY" if status["healthy"] else "UNHEALTHY"),
-        (
-            f"pending {counts['pending']}   missing {counts['missing']}   "
-            f"failed {counts['failed']}   replicated (24h) {counts['replicated_24h']}   "
-            f"overwritten (24h) {counts['overwritten_24h']}"
-        ),
-        "",
-        f"Open incidents: {status['open_incidents']}",
-    ]
-    rows: list[tuple[str, ...]] = [
-        (
-            i["kind"],
-            i["repository"],
-            i["tag"] or "-",
-            place(i["destination"], names) if i["destination"] else "-",
-            i["detected_at"],
-        )
-        for i in status["incidents"]
-    ]
-    if rows:
-        lines += _table(("KIND", "REPOSITORY", "TAG", "DESTINATION", "DETECTED"), rows)
-    if len(rows) < status["open_incidents"]:
-        lines.append(
-            f"(showing the newest {len(rows)} of {status['open_incidents']}; "
-            "GET /incidents lists them all)"
-        )
-    if repositories is not None:
-        matrix = _replica_rows(repositories, {**names, **(repositories.get("names") or {})})
-        lines += ["", "Replicas of each repository's newest image:"]
-        if matrix:
-            header = ("REPOSITORY", "NEWEST TAG", "DESTINATION", "STATE", "LAG")
-            lines += _table(header, matrix, indent="  ")
-        else:
-            lines.append("  none recorded yet (no push matched a replication rule)")
-    return "\n".join(lines)
-
-
-def _replica_rows(repositories: dict[str, Any], names: dict[str, str]) -> list[tuple[str, ...]]:
-    from chalicelib.alert_formats import place
-
-    rows: list[tuple[str, ...]] = []
-    for repo in repositories["repositories"]:
-        for cell in repo["destinations"]:
-            lag = cell.get("lag_seconds")
-            rows.append(
-                (
-                    repo["repository"],
-                    cell["tag"] or "-",
-                    place(cell["destination"], names),
-                    cell["state"],
-                    f"{lag // 60} min" if isinstance(lag, int) else "-",
-                )
-            )
-    return rows
+    sqs = boto3.session.Session().client("sqs")
+    counts = replay_queue(
+        sqs,
+        args.from_queue,
+        replayer.deliver,
+        lambda line: None if args.quiet and "kept" not in line else print(line, file=sys.stderr),
+    )
+    summary = ", ".join(f"{n} {name}" for name, n in counts.items())
+    kept = counts["rejected"] + counts["failed"]
+    print(
+        f"replayed {sum(counts.values())} dead letter(s): {summary}; {kept} kept", file=sys.stderr
+    )
+    if counts["failed"]:
+        return 1
+    return 2 if counts["rejected"] else 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -290,7 +247,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     _load_env_file(args.env_file)
     settings = _settings_or_exit()
     aws_errors.check_endpoint_reachable()
-    from chalicelib import bootstrap, queries
+    from chalicelib import bootstrap, queries, status_text
 
     deps = bootstrap.build(settings)
     try:
@@ -298,7 +255,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(status, indent=2))
             return 0
-        print(render_status(status, queries.repositories(deps)))
+        print(status_text.render_status(status, queries.repositories(deps)))
     except Exception as error:
         described = aws_errors.describe(error, table=settings.audit_table)
         if described is None:
@@ -382,7 +339,7 @@ def cmd_dashboard_link(args: argparse.Namespace) -> int:
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     _load_env_file(args.env_file)
-    from chalicelib.domain import ConfigError
+    from chalicelib.errors import ConfigError
     from chalicelib.settings import Settings
 
     try:
@@ -539,9 +496,17 @@ def parser() -> argparse.ArgumentParser:
         "as of their own time.\n\n"
         "examples:\n  python -m chalicelib.cli replay --env-file env.json examples/push.json\n"
         "  python -m chalicelib.local.scenario > day.jsonl && "
-        "python -m chalicelib.cli replay --env-file env.json --quiet day.jsonl",
+        "python -m chalicelib.cli replay --env-file env.json --quiet day.jsonl\n"
+        "  python -m chalicelib.cli replay --from-queue "
+        "https://sqs.eu-west-1.amazonaws.com/999999999999/ecr-audit-dlq",
     )
-    replay.add_argument("files", nargs="+", metavar="FILE", help="JSON lines or JSON arrays")
+    replay.add_argument("files", nargs="*", metavar="FILE", help="JSON lines or JSON arrays")
+    replay.add_argument(
+        "--from-queue",
+        metavar="URL",
+        help="read the events from a dead-letter queue (SQS URL) instead; delivered ones are "
+        "deleted from it, the others stay",
+    )
     replay.add_argument(
         "--env-file", metavar="F", help="JSON object of environment variables (provision's)"
     )

@@ -20,13 +20,16 @@ from chalicelib.domain import (
     Location,
     Presence,
     Replica,
-    ReplicationConfig,
     ReplicationReported,
 )
+from chalicelib.rules import ReplicationConfig
 
 # A FAILED reported before its push waits this long for the push, so that the document that
 # is published (and kept) names the push time whatever the delivery order.
 FAILURE_HOLD = timedelta(minutes=2)
+
+# Incidents the sweep re-checks in the registries until they are over.
+RECHECKED = frozenset({"TAG_DRIFT", "DELETE_NOT_REPLICATED"})
 
 # The replica states that have an incident open for them.
 INCIDENT_OF_STATE = frozenset({"missing", "failed"})
@@ -51,6 +54,8 @@ class Counts:
     failed: int = 0
     arrivals: tuple[tuple[datetime, int], ...] = ()
     overwrites: tuple[tuple[datetime, int], ...] = ()
+    drifted: int = 0
+    undeleted: int = 0
 
     def __add__(self, other: Counts) -> Counts:
         return Counts(
@@ -59,11 +64,9 @@ class Counts:
             self.failed + other.failed,
             self.arrivals + other.arrivals,
             self.overwrites + other.overwrites,
+            self.drifted + other.drifted,
+            self.undeleted + other.undeleted,
         )
-
-    @property
-    def empty(self) -> bool:
-        return not (self.pending or self.missing or self.failed or self.arrivals or self.overwrites)
 
 
 @dataclass(frozen=True)
@@ -127,9 +130,8 @@ def expect(facts: ImageFacts, replica: Replica) -> ImageFacts:
         return _with_replica(facts, replica)
     if replica.pushed_at is None or (old.pushed_at and old.pushed_at <= replica.pushed_at):
         return facts
-    return _with_replica(
-        facts, replace(old, pushed_at=replica.pushed_at, due_at=replica.due_at, tag=replica.tag)
-    )
+    moved = replace(old, pushed_at=replica.pushed_at, due_at=replica.due_at, tag=replica.tag)
+    return _with_replica(facts, replace(moved, drift_check=old.drift_check or replica.drift_check))
 
 
 def reconcile_all(facts: ImageFacts) -> ImageFacts:
@@ -151,17 +153,42 @@ def reconcile_all(facts: ImageFacts) -> ImageFacts:
 
 
 def on_push(
-    push: ImagePushed, facts: ImageFacts, config: ReplicationConfig, grace: timedelta
+    push: ImagePushed,
+    facts: ImageFacts,
+    config: ReplicationConfig,
+    grace: timedelta,
+    check_drift: bool = False,
 ) -> ImageFacts:
+    """A push: seen where it happened, and (at a source) one expected replica per destination;
+    with `check_drift` (the registries can be asked) each is due for a TAG_DRIFT check too."""
     facts = seen(facts, push.location, push.time, push.tag)
     for replica in domain.expected_replicas(config, push, grace):
-        facts = expect(facts, replica)
+        facts = expect(facts, replace(replica, drift_check=check_drift))
     return reconcile_all(facts)
 
 
-def on_delete(location: Location, moment: datetime, facts: ImageFacts) -> ImageFacts:
-    """The image is gone at `location` (an untagged DELETE, or its last tag removed)."""
-    return reconcile_all(deleted(facts, location, moment))
+def on_delete(
+    location: Location,
+    moment: datetime,
+    facts: ImageFacts,
+    config: ReplicationConfig | None = None,
+    grace: timedelta | None = None,
+) -> ImageFacts:
+    """The image is gone at `location` (an untagged DELETE, or its last tag removed). Where the
+    source's rule replicates deletions, each destination that has the image must lose it too
+    within the grace period: a check is due then (DELETE_NOT_REPLICATED)."""
+    facts = reconcile_all(deleted(facts, location, moment))
+    if config is None or grace is None:
+        return facts
+    for replica in facts.replicas:
+        if replica.source != location or replica.state != "replicated":
+            continue
+        if replica.destination not in config.deletions_replicated_to(location, replica.repository):
+            continue
+        due = moment + grace
+        if replica.deletion_check_at is None or due < replica.deletion_check_at:
+            facts = _with_replica(facts, replace(replica, deletion_check_at=due))
+    return facts
 
 
 def on_replication(
@@ -206,16 +233,78 @@ def failure_alert(replica: Replica) -> dict:
 
 
 def on_due(
-    replica: Replica, facts: ImageFacts, now: datetime
+    replica: Replica,
+    facts: ImageFacts,
+    now: datetime,
+    found_at: datetime | None = None,
+    failure_reason: str | None = None,
 ) -> tuple[ImageFacts, tuple[NewIncident, ...]]:
-    """At its due time a replica still absent goes missing (unless the facts close it)."""
+    """At its due time a replica still absent goes missing, unless the facts close it or the
+    destination registry holds it (`found_at`: its imagePushedAt there, an event that was lost).
+    `failure_reason` is ECR's own view of the replication, for the alert."""
+    if found_at is not None:
+        facts = seen(facts, replica.destination, found_at, None)
     facts = reconcile_all(facts)
     current = find(facts, replica.source, replica.destination)
     if current is None or not domain.is_overdue(current, now):
         return facts, ()
     missing = replace(current, state="missing")
-    alert = domain.replica_alert("REPLICA_MISSING", missing, now)
+    alert = domain.replica_alert("REPLICA_MISSING", missing, now, failure_reason=failure_reason)
     return _with_replica(facts, missing), (NewIncident(alert, now),)
+
+
+DRIFT_RECHECK = timedelta(minutes=15)  # open TAG_DRIFT and DELETE_NOT_REPLICATED re-checks
+
+
+def deletion_replicated(replica: Replica, facts: ImageFacts) -> bool:
+    """The destination recorded a deletion of the image since the source's own."""
+    deleted_at = facts.deleted_since(replica.source, replica.pushed_at)
+    return (
+        deleted_at is not None and facts.deleted_since(replica.destination, deleted_at) is not None
+    )
+
+
+def on_deletion_check(
+    replica: Replica, facts: ImageFacts, now: datetime, still_listed: bool | None
+) -> tuple[ImageFacts, tuple[NewIncident, ...]]:
+    """At `deletion_check_at`: DELETE_NOT_REPLICATED unless the destination deleted it too
+    (`still_listed`: what its registry says, None when it was not asked)."""
+    current = find(facts, replica.source, replica.destination)
+    if current is None or current.deletion_check_at is None or current.deletion_check_at > now:
+        return facts, ()
+    facts = _with_replica(facts, replace(current, deletion_check_at=None))
+    deleted_at = facts.deleted_since(current.source, current.pushed_at)
+    if deleted_at is None or deletion_replicated(current, facts) or still_listed is False:
+        return facts, ()
+    alert = domain.undeleted_alert(current, deleted_at, now)
+    return facts, (NewIncident(alert, now),)
+
+
+def on_drift_check(
+    replica: Replica,
+    facts: ImageFacts,
+    now: datetime,
+    registry_tags: tuple[str | None, str | None] | None,
+    explained: bool,
+) -> tuple[ImageFacts, tuple[NewIncident, ...]]:
+    """A due, arrived, tagged replica: TAG_DRIFT when the destination registry's tag names
+    another digest than the source's (`registry_tags`: (source's, destination's); None when
+    the registries could not be asked: the check is given up for this replica)."""
+    from chalicelib.drift import DriftCheck, drift_opens
+
+    current = find(facts, replica.source, replica.destination)
+    if current is None or not current.drift_check:
+        return facts, ()
+    checked = replace(current, drift_check=False)
+    facts = _with_replica(facts, checked)
+    if registry_tags is None:
+        return facts, ()
+    source_digest, destination_digest = registry_tags
+    check = DriftCheck(checked, source_digest, destination_digest, explained)
+    if drift_opens(check) != "open" or source_digest is None:
+        return facts, ()
+    alert = domain.drift_alert(checked, source_digest, destination_digest, now)
+    return facts, (NewIncident(alert, now),)
 
 
 def recovery(opened: dict, facts: ImageFacts, now: datetime) -> dict | None:
@@ -267,11 +356,16 @@ def change(
             if at is not None:
                 closed.extend((domain.incident_id_for(kind, was), at) for kind in closing)
     opened_kinds = [i.alert["kind"] for i in opened if not i.resolved_at_once]
+    for incident in opened:
+        if incident.alert["kind"] in RECHECKED:  # re-checked until the registries agree
+            closed.append((incident.alert["incident_id"], incident.deliver_at + DRIFT_RECHECK))
     counts = Counts(
         pending=_pending(after.replicas) - _pending(before.replicas),
         missing=opened_kinds.count("REPLICA_MISSING"),
         failed=opened_kinds.count("REPLICATION_FAILED"),
         arrivals=tuple(arrivals),
+        drifted=opened_kinds.count("TAG_DRIFT"),
+        undeleted=opened_kinds.count("DELETE_NOT_REPLICATED"),
     )
     return ImageChange(repository, digest, before, after, opened, tuple(closed), counts)
 
@@ -281,4 +375,6 @@ def resolved_counts(kind: str) -> Counts:
     return Counts(
         missing=-1 if kind == "REPLICA_MISSING" else 0,
         failed=-1 if kind == "REPLICATION_FAILED" else 0,
+        drifted=-1 if kind == "TAG_DRIFT" else 0,
+        undeleted=-1 if kind == "DELETE_NOT_REPLICATED" else 0,
     )

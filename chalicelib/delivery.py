@@ -11,16 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import timedelta
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 from chalicelib import decisions
 from chalicelib.domain import Location
 from chalicelib.errors import DeliveryFailed
 from chalicelib.observability import count, logger
-from chalicelib.ports import Notification
-
-if TYPE_CHECKING:
-    from chalicelib.services import Deps
+from chalicelib.ports import Deps, Notification
 
 LEASE = timedelta(minutes=2)
 

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib.adapters.roles import partition_of
-from chalicelib.domain import Location, ReplicationConfig, parse_replication_config
+from chalicelib.domain import Location
 from chalicelib.errors import RegistryUnavailable, RepositoryNotFound
+from chalicelib.rules import ReplicationConfig, parse_replication_config
 
 REPLICATE = "ecr:ReplicateImage"
 CREATE = "ecr:CreateRepository"

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 ALERT_SCHEMA = "ecr-replication-auditor/alert/v1"
 
@@ -82,144 +82,6 @@ REPOSITORY_RE = re.compile(r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-
 TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,299}$")
 
 
-# --------------------------------------------------------------------------- configuration
-
-
-class ConfigError(ValueError):
-    """REPLICATION_CONFIG (or another setting) is not valid; the message says where."""
-
-
-@dataclass(frozen=True)
-class ReplicationRule:
-    destinations: tuple[Location, ...]
-    prefixes: tuple[str, ...] = ()  # empty: every repository
-    replicate_deletions: bool = False  # the rule's `deleteReplication.enabled` (ECR, Nov 2026)
-
-    def matches(self, repository: str) -> bool:
-        return not self.prefixes or any(repository.startswith(p) for p in self.prefixes)
-
-
-@dataclass(frozen=True)
-class SourceRegistry:
-    location: Location
-    rules: tuple[ReplicationRule, ...]
-
-
-@dataclass(frozen=True)
-class ReplicationConfig:
-    """Every monitored source registry with its ECR replication rules."""
-
-    sources: tuple[SourceRegistry, ...] = ()
-
-    def destinations_for(self, source: Location, repository: str) -> frozenset[Location]:
-        """ECR semantics: union over the rules whose filters match; the source itself is ignored."""
-        found: set[Location] = set()
-        for registry in self.sources:
-            if registry.location != source:
-                continue
-            for rule in registry.rules:
-                if rule.matches(repository):
-                    found.update(rule.destinations)
-        found.discard(source)
-        return frozenset(found)
-
-    def sources_replicating_to(self, destination: Location, repository: str) -> frozenset[Location]:
-        return frozenset(
-            registry.location
-            for registry in self.sources
-            if destination in self.destinations_for(registry.location, repository)
-        )
-
-    def is_replica_location(self, location: Location, repository: str) -> bool:
-        return bool(self.sources_replicating_to(location, repository))
-
-    def names_replication(self, source: Location, destination: Location, repository: str) -> bool:
-        """Whether a rule of `source` sends `repository` to `destination` (never to itself)."""
-        return destination in self.destinations_for(source, repository)
-
-    def accounts(self) -> frozenset[str]:
-        named: set[str] = set()
-        for registry in self.sources:
-            named.add(registry.location.account)
-            for rule in registry.rules:
-                named.update(d.account for d in rule.destinations)
-        return frozenset(named)
-
-
-MAX_RULES = 10
-MAX_DESTINATIONS = 25
-MAX_FILTERS = 100
-
-
-def parse_replication_config(raw: Any) -> ReplicationConfig:
-    """Validate the `describe-registry` outputs (plus region) that REPLICATION_CONFIG holds."""
-    if not isinstance(raw, list):
-        raise ConfigError("REPLICATION_CONFIG must be a JSON array of registries")
-    sources: list[SourceRegistry] = []
-    seen: set[Location] = set()
-    for index, item in enumerate(raw):
-        where = f"REPLICATION_CONFIG[{index}]"
-        if not isinstance(item, dict):
-            raise ConfigError(f"{where} must be an object")
-        registry_id = item.get("registryId")
-        region = item.get("region")
-        if not isinstance(registry_id, str) or not ACCOUNT_RE.match(registry_id):
-            raise ConfigError(f"{where}.registryId must be a 12-digit account id")
-        if not isinstance(region, str) or not REGION_RE.match(region):
-            raise ConfigError(f"{where}.region must be an AWS region name such as us-west-2")
-        location = Location(registry_id, region)
-        if location in seen:
-            raise ConfigError(f"{where}: registry {location} is listed twice")
-        seen.add(location)
-        replication = item.get("replicationConfiguration", {"rules": []})
-        if not isinstance(replication, dict) or not isinstance(replication.get("rules"), list):
-            raise ConfigError(f"{where}.replicationConfiguration.rules must be an array")
-        rules = tuple(
-            _parse_rule(rule, f"{where}.replicationConfiguration.rules[{n}]")
-            for n, rule in enumerate(replication["rules"])
-        )
-        if len(rules) > MAX_RULES:
-            raise ConfigError(f"{where}: ECR allows at most {MAX_RULES} rules, found {len(rules)}")
-        unique = {d for rule in rules for d in rule.destinations}
-        if len(unique) > MAX_DESTINATIONS:
-            raise ConfigError(
-                f"{where}: ECR allows at most {MAX_DESTINATIONS} unique destinations, "
-                f"found {len(unique)}"
-            )
-        sources.append(SourceRegistry(location, rules))
-    return ReplicationConfig(tuple(sources))
-
-
-def _parse_rule(rule: Any, where: str) -> ReplicationRule:
-    if not isinstance(rule, dict) or not isinstance(rule.get("destinations"), list):
-        raise ConfigError(f"{where}.destinations must be an array")
-    destinations = []
-    for n, dest in enumerate(rule["destinations"]):
-        if not isinstance(dest, dict):
-            raise ConfigError(f"{where}.destinations[{n}] must be an object")
-        registry_id, region = dest.get("registryId"), dest.get("region")
-        if not isinstance(registry_id, str) or not ACCOUNT_RE.match(registry_id):
-            raise ConfigError(f"{where}.destinations[{n}].registryId must be a 12-digit account id")
-        if not isinstance(region, str) or not REGION_RE.match(region):
-            raise ConfigError(f"{where}.destinations[{n}].region must be an AWS region name")
-        destinations.append(Location(registry_id, region))
-    filters = rule.get("repositoryFilters", [])
-    if not isinstance(filters, list) or len(filters) > MAX_FILTERS:
-        raise ConfigError(f"{where}.repositoryFilters must be an array of at most {MAX_FILTERS}")
-    prefixes = []
-    for n, flt in enumerate(filters):
-        if not isinstance(flt, dict) or flt.get("filterType") != "PREFIX_MATCH":
-            raise ConfigError(f"{where}.repositoryFilters[{n}].filterType must be PREFIX_MATCH")
-        value = flt.get("filter")
-        if not isinstance(value, str) or not 2 <= len(value) <= 256:
-            raise ConfigError(f"{where}.repositoryFilters[{n}].filter must be 2-256 characters")
-        prefixes.append(value)
-    deletions = rule.get("deleteReplication") or {"enabled": False}
-    if not isinstance(deletions, dict) or not isinstance(deletions.get("enabled"), bool):
-        raise ConfigError(f"{where}.deleteReplication must be an object with a boolean `enabled`")
-    return ReplicationRule(tuple(destinations), tuple(prefixes), deletions["enabled"])
-
-
 # --------------------------------------------------------------------------- facts (inbound)
 
 
@@ -282,6 +144,9 @@ class Replica:
     replicated_at: datetime | None = None
     failure_reason: str | None = None
     failed_at: datetime | None = None  # the earliest FAILED reported for it
+    drift_check: bool = False  # its tag is still to be compared in both registries when due
+    deletion_check_at: datetime | None = None  # the source deleted the image and its rule
+    # replicates deletions: the destination must not have it any more by then
     rev: int = 0  # the ledger's revision of the stored item (optimistic concurrency)
 
     @property
@@ -295,9 +160,13 @@ class Replica:
         return max(0, int((self.replicated_at - self.pushed_at).total_seconds()))
 
 
-def expected_replicas(
-    config: ReplicationConfig, push: ImagePushed, grace: timedelta
-) -> list[Replica]:
+class Destinations(Protocol):
+    """What the core needs of the replication rules (rules.ReplicationConfig has it)."""
+
+    def destinations_for(self, source: Location, repository: str) -> frozenset[Location]: ...
+
+
+def expected_replicas(config: Destinations, push: ImagePushed, grace: timedelta) -> list[Replica]:
     """A push creates one expected replica per destination its source's rules name.
 
     An untagged push (a buildx platform or attestation manifest, a signature) travels with its
@@ -677,6 +546,25 @@ def overwrite_alert(
     )
 
 
+def undeleted_alert(
+    replica: Replica, deleted_at: datetime, detected_at: datetime
+) -> dict[str, Any]:
+    """DELETE_NOT_REPLICATED: the source deleted the image at `deleted_at`, its rule replicates
+    deletions, and the destination still has it at its due time."""
+    return alert_document(
+        kind="DELETE_NOT_REPLICATED",
+        incident_id=_stable_id("DELETE_NOT_REPLICATED", replica.replica_id, iso(deleted_at)),
+        repository=replica.repository,
+        tag=replica.tag,
+        digest=replica.digest,
+        source=replica.source.as_dict(),
+        destination=replica.destination.as_dict(),
+        pushed_at=format_time(replica.pushed_at),
+        due_at=format_time(detected_at),
+        detected_at=iso(detected_at),
+    )
+
+
 def drift_incident_id(replica: Replica, source_digest: str) -> str:
     """One TAG_DRIFT incident per tag, destination and source digest it should name."""
     return _stable_id(
@@ -731,6 +619,7 @@ class StatusCounts:
     failed: int
     replicated_24h: int
     overwritten_24h: int
+    drifted: int = 0
 
 
 def status_document(
@@ -744,6 +633,7 @@ def status_document(
             "pending": counts.pending,
             "missing": counts.missing,
             "failed": counts.failed,
+            "drifted": counts.drifted,
             "replicated_24h": counts.replicated_24h,
             "overwritten_24h": counts.overwritten_24h,
         },

@@ -8,9 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib import bootstrap, delivery, event_envelope, services
+from chalicelib import sweep as sweeping
 from chalicelib.domain import Fact
 from chalicelib.errors import IgnoredEvent, InvalidEvent
 from chalicelib.observability import logger, metrics
+from chalicelib.ports import Deps
 
 
 @dataclass
@@ -55,7 +57,7 @@ def invocation(raw: Any, handler: str) -> Iterator[Handled]:
         metrics.clear_metrics()
 
 
-def record(fact: Fact, use_case: Callable[[Any, services.Deps], services.Outcome]) -> None:
+def record(fact: Fact, use_case: Callable[[Any, Deps], services.Outcome]) -> None:
     """Apply the allowlist and the trust rule, run one use case, then deliver what it queued."""
     deps = bootstrap.deps()
     untrusted = services.untrusted(fact, deps)
@@ -100,7 +102,7 @@ def scheduled_sweep(raw: Any, context: Any = None) -> dict[str, Any]:
     with invocation(raw, "sweep") as handled:
         deps = bootstrap.deps()
         now = event_envelope.parse_schedule_time(raw, deps.clock())
-        report = services.sweep(now, deps, has_time)
+        report = sweeping.sweep(now, deps, has_time)
         logger.info(
             "sweep completed",
             extra={

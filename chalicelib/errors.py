@@ -7,6 +7,10 @@ class AuditorError(Exception):
     """Base class for errors the auditor raises on purpose."""
 
 
+class ConfigError(AuditorError, ValueError):
+    """A setting (REPLICATION_CONFIG, ...) is not valid; the message says where."""
+
+
 class InvalidEvent(AuditorError):
     """An inbound event is not what its EventBridge pattern promised."""
 

@@ -4,13 +4,15 @@ and the in-memory fakes under tests/ implement them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from chalicelib.decisions import Counts, ImageChange, NewIncident
 from chalicelib.domain import ImageFacts, Location, Replica, TagEntry
+from chalicelib.rules import ReplicationConfig
+from chalicelib.settings import Settings
 
 # ----------------------------------------------------------------------------- values
 
@@ -64,6 +66,8 @@ class StatusCounts:
     failed: int
     replicated_24h: int
     overwritten_24h: int
+    drifted: int = 0
+    undeleted: int = 0  # open DELETE_NOT_REPLICATED incidents
 
 
 WorkKind = Literal["due", "judge", "untag", "deliver", "close"]
@@ -95,6 +99,7 @@ class Commit:
     opened: tuple[NewIncident, ...] = ()  # incidents of no image change (overwrites)
     resolved: tuple[tuple[Incident, dict[str, Any]], ...] = ()  # with their RECOVERED document
     closing_done: tuple[str, ...] = ()  # incident ids whose closing check is finished
+    recheck: tuple[tuple[str, datetime], ...] = ()  # incidents to check again at a time
     judged: tuple[TagEntry, ...] = ()  # entries that leave the judge queues
     register: str | None = None  # a repository with expected replicas
     counts: Counts = field(default_factory=Counts)
@@ -165,9 +170,53 @@ class Writer(Protocol):
         ...
 
 
+class Registries(Protocol):
+    """The ECR registries themselves, asked read-only through the audit role. Raise
+    RegistryUnavailable (a one-line reason naming the account) or RepositoryNotFound."""
+
+    def find_digests(
+        self, location: Location, repository: str, digests: Iterable[str]
+    ) -> dict[str, datetime]: ...
+
+    def tag_digests(
+        self, location: Location, repository: str, tags: Iterable[str]
+    ) -> dict[str, str]: ...
+
+    def replication_status(
+        self, source: Location, repository: str, digest: str, destination: Location
+    ) -> str | None: ...
+
+
 class AlertChannel(Protocol):
     """An alert channel; one with a `max_tries` attribute is given up after that many."""
 
     name: str
 
     def send(self, alert: dict[str, Any]) -> None: ...
+
+
+# ----------------------------------------------------------------------------- the bundle
+
+
+@dataclass
+class Deps:
+    """The ports and the clock, built once by bootstrap.py (or by a test)."""
+
+    settings: Settings
+    images: Images
+    tags: TagHistory
+    incidents: Incidents
+    outbox: Outbox
+    counters: Counters
+    work: WorkQueue
+    writer: Writer
+    channels: Sequence[AlertChannel]
+    clock: Callable[[], datetime]
+    registries: Registries | None = None  # with AUDIT_ROLE_NAME: the registries are asked
+    discovery: Any = None  # with REPLICATION_SOURCES: a RuleDiscovery (registry_rules.py)
+
+    def rules(self, now: datetime) -> ReplicationConfig:
+        """REPLICATION_CONFIG, plus the rules read from ECR for REPLICATION_SOURCES."""
+        if self.discovery is None:
+            return self.settings.replication
+        return self.discovery.rules(now).config  # type: ignore[no-any-return]

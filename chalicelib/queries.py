@@ -11,7 +11,7 @@ from typing import Any
 from chalicelib import domain
 from chalicelib.domain import Replica
 from chalicelib.errors import InvalidRequest, NotFound
-from chalicelib.services import Deps
+from chalicelib.ports import Deps
 
 INCIDENT_STATES = ("open", "resolved", "all")
 MAX_PAGE = 100
@@ -29,8 +29,9 @@ def status(deps: Deps) -> dict[str, Any]:
         failed=counts.failed,
         replicated_24h=counts.replicated_24h,
         overwritten_24h=counts.overwritten_24h,
+        drifted=counts.drifted,
     )
-    open_total = counts.missing + counts.failed
+    open_total = counts.missing + counts.failed + counts.drifted + counts.undeleted
     incidents = [i.alert for i in newest]
     document = domain.status_document(now, open_total, document_counts, incidents)
     # LOCATION_NAMES ("account/region" -> name), so every reader labels locations alike.
@@ -87,7 +88,7 @@ def describe_images(
 
 def repositories(deps: Deps) -> dict[str, Any]:
     """`GET /repositories`: the newest image's replica state per repository and destination."""
-    config = deps.settings.replication
+    config = deps.rules(deps.clock())
     rows = []
     for repository in sorted(deps.images.repositories()):
         destinations = sorted(

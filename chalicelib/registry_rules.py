@@ -15,14 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from chalicelib.domain import (
-    ConfigError,
-    Location,
-    ReplicationConfig,
-    iso,
-    parse_replication_config,
-)
-from chalicelib.errors import RegistryUnavailable, RepositoryNotFound
+from chalicelib.domain import Location, iso
+from chalicelib.errors import ConfigError, RegistryUnavailable, RepositoryNotFound
+from chalicelib.rules import ReplicationConfig, parse_replication_config
 
 REFRESH_EVERY = timedelta(hours=1)  # PRODUCT: "refreshed at least hourly"
 REREAD_EVERY = timedelta(minutes=5)  # a warm container re-reads the ledger's copy this often

@@ -1,4 +1,5 @@
-"""Write-side use cases: record facts and sweep, as `(input, deps)` on the ports.
+"""Write-side use cases that record facts, as `(input, deps)` on the ports, and what every use
+case shares: the dependencies and the commit loop.
 
 Each use case reads what it needs, asks the pure core (domain.py, decisions.py) what follows,
 and writes the outcome as one Commit: everything or nothing, so that a retry never finds a
@@ -9,46 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from chalicelib import decisions, delivery, domain
-from chalicelib.decisions import Counts, NewIncident
-from chalicelib.domain import ImageDeleted, ImagePushed, Location, ReplicationReported, TagEntry
-from chalicelib.errors import SweepIncomplete
+from chalicelib.decisions import NewIncident
+from chalicelib.domain import ImageDeleted, ImagePushed, ReplicationReported
 from chalicelib.observability import count, logger
 from chalicelib.ports import (
-    AlertChannel,
     Commit,
-    Counters,
-    Images,
-    Incidents,
+    Deps,
     LedgerConflict,
-    Outbox,
-    TagHistory,
-    Work,
-    WorkQueue,
-    Writer,
 )
-from chalicelib.settings import Settings
 
-SWEEP_BATCH = 500
 COMMIT_ATTEMPTS = 5
-
-
-@dataclass
-class Deps:
-    """The ports and the clock, built once by bootstrap.py (or by a test)."""
-
-    settings: Settings
-    images: Images
-    tags: TagHistory
-    incidents: Incidents
-    outbox: Outbox
-    counters: Counters
-    work: WorkQueue
-    writer: Writer
-    channels: Sequence[AlertChannel]
-    clock: Callable[[], datetime]
 
 
 @dataclass
@@ -61,25 +34,25 @@ class Outcome:
         self.notes.extend(delivery.notes_for(incidents))
 
 
-def _commit(decide: Callable[[], Commit | None], deps: Deps) -> Commit | None:
+def commit(decide: Callable[[], Commit | None], deps: Deps) -> Commit | None:
     """Decide and commit; on a conflict (a racing writer) decide again on fresh reads."""
     for _ in range(COMMIT_ATTEMPTS):
-        commit = decide()
-        if commit is None:
+        decided = decide()
+        if decided is None:
             return None
         try:
-            deps.writer.commit(commit)
+            deps.writer.commit(decided)
         except LedgerConflict:
             count("LedgerConflicts")
             continue
-        return commit
+        return decided
     raise LedgerConflict(f"gave up after {COMMIT_ATTEMPTS} conflicting attempts")
 
 
-def _opened(commit: Commit | None) -> list[NewIncident]:
-    if commit is None:
+def opened_incidents(done: Commit | None) -> list[NewIncident]:
+    if done is None:
         return []
-    return [*commit.opened, *(i for change in commit.images for i in change.opened)]
+    return [*done.opened, *(i for change in done.images for i in change.opened)]
 
 
 # ----------------------------------------------------------------------------- recording facts
@@ -88,10 +61,12 @@ def _opened(commit: Commit | None) -> list[NewIncident]:
 def untrusted(fact: domain.Fact, deps: Deps) -> str | None:
     """Why an event is not to be acted on: an unmonitored account, or a replication from a
     source whose rules do not send that repository to that destination. None: trusted."""
-    settings = deps.settings
-    if not settings.accepts_account(fact.location.account):
-        return f"from unmonitored account {fact.location.account}"
-    if isinstance(fact, ReplicationReported) and not settings.replication.names_replication(
+    settings, rules = deps.settings, deps.rules(fact.time)
+    account = fact.location.account
+    discovered = not settings.allowlist_explicit and account in rules.accounts()
+    if not settings.accepts_account(account) and not discovered:
+        return f"from unmonitored account {account}"
+    if isinstance(fact, ReplicationReported) and not rules.names_replication(
         fact.source, fact.location, fact.repository
     ):
         return (
@@ -107,7 +82,8 @@ def record_image_action(fact: ImagePushed | ImageDeleted, deps: Deps) -> Outcome
     A DELETE that carries a tag removes that tag; whether it also deleted the image (its last
     tag there) is judged by the sweep on the complete tag history.
     """
-    config, grace = deps.settings.replication, deps.settings.grace
+    config, grace = deps.rules(fact.time), deps.settings.grace
+    drift = deps.registries is not None
 
     def decide() -> Commit | None:
         record = deps.images.load(fact.repository, fact.digest)
@@ -115,9 +91,9 @@ def record_image_action(fact: ImagePushed | ImageDeleted, deps: Deps) -> Outcome
             return None  # a duplicate: one read, no write
         before = record.facts
         if isinstance(fact, ImagePushed):
-            after = decisions.on_push(fact, before, config, grace)
+            after = decisions.on_push(fact, before, config, grace, check_drift=drift)
         elif fact.tag is None:
-            after = decisions.on_delete(fact.location, fact.time, before)
+            after = decisions.on_delete(fact.location, fact.time, before, config, grace)
         else:
             after = before  # a tag removal: judged by the sweep
         expects = isinstance(fact, ImagePushed) and domain.expected_replicas(config, fact, grace)
@@ -128,7 +104,7 @@ def record_image_action(fact: ImagePushed | ImageDeleted, deps: Deps) -> Outcome
             register=bool(expects),
         )
 
-    _commit(decide, deps)
+    commit(decide, deps)
     return Outcome()
 
 
@@ -147,7 +123,7 @@ def record_replication(report: ReplicationReported, deps: Deps) -> Outcome:
         return _event_commit(report, change, deps, register=report.tag is not None)
 
     outcome = Outcome()
-    outcome.opened(_opened(_commit(decide, deps)))
+    outcome.opened(opened_incidents(commit(decide, deps)))
     return outcome
 
 
@@ -156,7 +132,7 @@ def _event_commit(
 ) -> Commit:
     entry = domain.tag_entry(fact)
     # Only replica locations have tag moves to judge; elsewhere the entry just moves the head.
-    judge = entry is not None and deps.settings.replication.is_replica_location(
+    judge = entry is not None and deps.rules(fact.time).is_replica_location(
         entry.location, entry.repository
     )
     return Commit(
@@ -171,168 +147,3 @@ def _event_commit(
 
 
 # ----------------------------------------------------------------------------- the sweep
-
-
-@dataclass
-class SweepReport:
-    now: datetime
-    checked: int = 0
-    judged: int = 0
-    failed: int = 0
-
-
-def sweep(now: datetime, deps: Deps, has_time: Callable[[], bool] = lambda: True) -> SweepReport:
-    """Audit as of `now`: every piece of work that has come due, oldest first, until none is
-    left or the time budget runs out.
-
-    Work is taken in the order it happened (a tag removal before a later due time, a due time
-    before a later arrival), so the decisions are those of the complete history. Work a step
-    creates (an incident to close, a notification to deliver) is picked up by the next round;
-    stopping early loses nothing, since unfinished work stays in the queue for the next sweep.
-    """
-    report = SweepReport(now)
-    done: set[str] = set()
-    while has_time():
-        batch = [w for w in deps.work.due_work(now, SWEEP_BATCH) if w.at not in done]
-        if not batch:
-            break
-        for work in batch:
-            if not has_time():
-                break
-            done.add(work.at)
-            try:
-                STEPS[work.kind](work, now, deps, report)
-            except Exception as error:  # throttled, unreachable: the rest of the work goes on
-                report.failed += 1
-                count("SweepStepFailures")
-                logger.warning(
-                    f"sweep step {work.kind} failed and stays queued: {type(error).__name__}",
-                    extra={"work": work.at[:300], "error": str(error)[:300]},
-                )
-    if report.failed:
-        # Everything else is done; failing the invocation makes the failure visible (errors,
-        # alarms) and lets the scheduler's retry pick up what is still queued.
-        raise SweepIncomplete(f"{report.failed} sweep step(s) failed; they stay queued")
-    return report
-
-
-def _step_due(work: Work, now: datetime, deps: Deps, report: SweepReport) -> None:
-    assert work.replica is not None
-    replica = work.replica
-    report.checked += 1
-
-    def decide() -> Commit | None:
-        record = deps.images.load(replica.repository, replica.digest)
-        after, opened = decisions.on_due(replica, record.facts, now)
-        change = decisions.change(replica.repository, replica.digest, record.facts, after, opened)
-        return Commit(images=(change,)) if change.changed else None
-
-    count("IncidentsOpened", len(_opened(_commit(decide, deps))))
-
-
-def _step_untag(work: Work, now: datetime, deps: Deps, report: SweepReport) -> None:
-    """A DELETE carrying a tag deletes the image there only if no other tag names its digest
-    at that location as of the removal, judged on every tag's complete history."""
-    removal = work.entry
-    assert removal is not None and removal.removed_from is not None
-    digest = removal.removed_from
-    report.judged += 1
-
-    def decide() -> Commit:
-        record = deps.images.load(removal.repository, digest)
-        before = record.facts
-        presence = before.presence.get(removal.location)
-        tags = {removal.tag, *(presence.tags if presence else ())}
-        heads = deps.tags.heads_as_of(removal.location, removal.repository, tags, removal.time)
-        after = before
-        if domain.removal_deletes_image(removal, heads):
-            after = decisions.on_delete(removal.location, removal.time, before)
-        change = decisions.change(removal.repository, digest, before, after)
-        return Commit(images=(change,), judged=(removal,))
-
-    _commit(decide, deps)
-
-
-def _step_judge(work: Work, now: datetime, deps: Deps, report: SweepReport) -> None:
-    """Judge a new tag entry against its neighbours in time, on the history known now."""
-    entry = work.entry
-    assert entry is not None
-    report.judged += 1
-    origins: dict[tuple[str, str, Location], frozenset[Location]] = {}
-
-    def origin_of(e: TagEntry) -> domain.Origin:
-        if e.kind != "push" or e.digest is None:
-            return domain.classify(e, ())
-        key = (e.repository, e.digest, e.location)
-        if key not in origins:
-            facts = deps.images.load(e.repository, e.digest).facts
-            origins[key] = frozenset(
-                r.source for r in facts.replicas if r.destination == e.location
-            )
-        return domain.classify(e, origins[key])
-
-    def decide() -> Commit:
-        before, after = deps.tags.neighbours(entry)
-        pairs = []
-        if before is not None:
-            pairs.append((before, entry))
-        if after is not None and after.time <= now:
-            pairs.append((entry, after))  # a late entry changes its successor's predecessor
-        opened = []
-        for previous, current in pairs:
-            previous_origin, current_origin = origin_of(previous), origin_of(current)
-            cause = domain.overwrite_cause(previous, previous_origin, current, current_origin)
-            if cause is None:
-                continue
-            alert = domain.overwrite_alert(
-                previous, current, cause, current_origin, previous_origin, now
-            )
-            if deps.incidents.incident(alert["incident_id"]) is None:
-                opened.append(NewIncident(alert, now, resolved_at_once=True))
-        return Commit(
-            opened=tuple(opened),
-            judged=(entry,),
-            counts=Counts(overwrites=tuple((now, 1) for _ in opened)),
-        )
-
-    count("TagOverwrites", len(_opened(_commit(decide, deps))))
-
-
-def _step_close(work: Work, now: datetime, deps: Deps, report: SweepReport) -> None:
-    """An open incident's replica closed: RECOVERED, timed by the earliest closing fact on the
-    complete history (whichever of several closing events was delivered first)."""
-    assert work.incident_id is not None
-    incident_id = work.incident_id
-
-    def decide() -> Commit:
-        incident = deps.incidents.incident(incident_id)
-        if incident is None or incident.state != "open":
-            return Commit(closing_done=(incident_id,))
-        opened = incident.alert
-        facts = deps.images.load(opened["repository"], opened["digest"]).facts
-        recovery = decisions.recovery(opened, facts, now)
-        if recovery is None:
-            return Commit(closing_done=(incident_id,))
-        return Commit(
-            resolved=((incident, recovery),),
-            closing_done=(incident_id,),
-            counts=decisions.resolved_counts(incident.kind),
-        )
-
-    commit = _commit(decide, deps)
-    if commit is not None and commit.resolved:
-        count("IncidentsResolved")  # its notification is in the queue, due now
-
-
-def _step_deliver(work: Work, now: datetime, deps: Deps, report: SweepReport) -> None:
-    assert work.incident_id is not None and work.note is not None
-    delivery.deliver_pending(work.incident_id, work.note, deps)
-
-
-STEPS: dict[str, Callable[[Work, datetime, Deps, SweepReport], None]] = {
-    "due": _step_due,
-    "untag": _step_untag,
-    "judge": _step_judge,
-    "close": _step_close,
-    "deliver": _step_deliver,
-}

@@ -9,14 +9,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from chalicelib.domain import (
-    ACCOUNT_RE,
-    REGION_RE,
-    ConfigError,
-    Location,
-    ReplicationConfig,
-    parse_replication_config,
-)
+from chalicelib.domain import ACCOUNT_RE, REGION_RE, Location
+from chalicelib.errors import ConfigError
+from chalicelib.rules import ReplicationConfig, parse_replication_config
 
 ALERT_FORMATS = ("json", "chatbot")
 ROLE_NAME_RE = re.compile(r"^[\w+=,.@-]{1,64}$")  # IAM role names (no path)
@@ -61,6 +56,7 @@ class Settings:
     location_names: dict[str, str] = field(default_factory=dict, hash=False)
     # The KMS HMAC key that signs dashboard links (see chalicelib/dashboard_link.py).
     dashboard_link_key: str | None = None
+    allowlist_explicit: bool = False  # MONITORED_ACCOUNTS set: rules read from ECR add none
 
     def accepts_account(self, account: str) -> bool:
         return account in self.monitored_accounts
@@ -118,6 +114,7 @@ class Settings:
             replication_sources=sources,
             location_names=parse_location_names(env.get("LOCATION_NAMES", "")),
             dashboard_link_key=env.get("DASHBOARD_LINK_KEY_ARN", "").strip() or None,
+            allowlist_explicit=bool(accounts_text),
         )
 
 

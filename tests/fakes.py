@@ -64,7 +64,7 @@ class InMemoryLedger:
         self._incidents: dict[str, Incident] = {}
         self._notes: dict[tuple[str, str], _Note] = {}
         self._closing: dict[str, str] = {}
-        self._status = {"pending": 0, "missing": 0, "failed": 0}
+        self._status = {"pending": 0, "missing": 0, "failed": 0, "drifted": 0, "undeleted": 0}
         self._buckets: dict[tuple[str, str], int] = {}  # (name, minute) -> count
 
     # ------------------------------------------------------------------ Images
@@ -217,6 +217,8 @@ class InMemoryLedger:
             pending=max(0, self._status["pending"]),
             missing=max(0, self._status["missing"]),
             failed=max(0, self._status["failed"]),
+            drifted=max(0, self._status["drifted"]),
+            undeleted=max(0, self._status["undeleted"]),
             replicated_24h=window("ARRIVED"),
             overwritten_24h=window("OVERWRITTEN"),
         )
@@ -229,11 +231,17 @@ class InMemoryLedger:
         work: list[Work] = []
         for image in self._images.values():
             for replica in image.replicas.values():
-                if replica.state == "pending" and replica.due_at is not None:
+                waiting = replica.state == "pending" or (
+                    replica.drift_check and replica.state != "cancelled"
+                )
+                times = [
+                    t for t in (replica.due_at if waiting else None, replica.deletion_check_at) if t
+                ]
+                if times:
                     work.append(
                         Work(
                             "due",
-                            f"{iso(replica.due_at)}#due#{replica.replica_id}",
+                            f"{iso(min(times))}#due#{replica.replica_id}",
                             replica=replica,
                         )
                     )
@@ -323,6 +331,7 @@ class InMemoryLedger:
                 resolved_at=recovery["detected_at"],
             )
             self._note(incident.incident_id, "RECOVERED", recovery, recovery["detected_at"])
+        closed.update({incident_id: iso(at) for incident_id, at in commit.recheck})
         self._closing.update(closed)
         for incident_id in commit.closing_done:
             self._closing.pop(incident_id, None)
@@ -367,6 +376,8 @@ class InMemoryLedger:
         self._status["pending"] += counts.pending
         self._status["missing"] += counts.missing
         self._status["failed"] += counts.failed
+        self._status["drifted"] += counts.drifted
+        self._status["undeleted"] += counts.undeleted
         for name, moments in (("ARRIVED", counts.arrivals), ("OVERWRITTEN", counts.overwrites)):
             for moment, delta in moments:
                 key = (name, _minute(moment))
@@ -424,12 +435,13 @@ def fake_deps(
     config: list[dict[str, Any]] | None = None,
     channels: Iterable[RecordingChannel] | None = None,
     clock: datetime | None = None,
+    registries: Any = None,
     **env: str,
 ) -> Any:
     """Deps wired to one InMemoryLedger and recording channels, as bootstrap wires DynamoDB."""
     import json
 
-    from chalicelib.services import Deps
+    from chalicelib.ports import Deps
     from chalicelib.settings import Settings
     from tests import events as ev
 
@@ -455,4 +467,47 @@ def fake_deps(
         writer=ledger,
         channels=recording,
         clock=lambda: now,
+        registries=registries,
     )
+
+
+class InMemoryRegistries:
+    """The registries as the sweep asks them: images and tags per (location, repository);
+    `down` holds locations that answer RegistryUnavailable."""
+
+    def __init__(self) -> None:
+        self.images: dict[tuple[Location, str], dict[str, datetime]] = {}
+        self.tags: dict[tuple[Location, str], dict[str, str]] = {}
+        self.statuses: dict[tuple[Location, str, str, Location], str] = {}
+        self.down: set[Location] = set()
+        self.calls = 0
+
+    def put(self, location: Location, repository: str, digest: str, at: datetime, tag=None) -> None:
+        self.images.setdefault((location, repository), {})[digest] = at
+        if tag:
+            self.tags.setdefault((location, repository), {})[tag] = digest
+
+    def _repository(self, location: Location, repository: str) -> None:
+        from chalicelib.errors import RegistryUnavailable, RepositoryNotFound
+
+        self.calls += 1
+        if location in self.down:
+            raise RegistryUnavailable(location.account, location.region, "AccessDenied", "test")
+        if (location, repository) not in self.images:
+            raise RepositoryNotFound(location.account, location.region, repository)
+
+    def find_digests(self, location: Location, repository: str, digests: Iterable[str]) -> dict:
+        self._repository(location, repository)
+        held = self.images[(location, repository)]
+        return {d: held[d] for d in digests if d in held}
+
+    def tag_digests(self, location: Location, repository: str, tags: Iterable[str]) -> dict:
+        self._repository(location, repository)
+        held = self.tags.get((location, repository), {})
+        return {t: held[t] for t in tags if t in held}
+
+    def replication_status(
+        self, source: Location, repository: str, digest: str, destination: Location
+    ) -> str | None:
+        self._repository(source, repository)
+        return self.statuses.get((source, repository, digest, destination))

@@ -41,18 +41,24 @@ MARKS = {
     "REPLICA_MISSING": "✖",
     "REPLICATION_FAILED": "✖",
     "TAG_OVERWRITTEN": "⚠",
+    "TAG_DRIFT": "⚠",
+    "DELETE_NOT_REPLICATED": "⚠",
     "RECOVERED": "✔",
 }
 ASCII_MARKS = {
     "REPLICA_MISSING": "X",
     "REPLICATION_FAILED": "X",
     "TAG_OVERWRITTEN": "!",
+    "TAG_DRIFT": "!",
+    "DELETE_NOT_REPLICATED": "!",
     "RECOVERED": "+",
 }
 COLOURS = {
     "REPLICA_MISSING": "31",
     "REPLICATION_FAILED": "31",
     "TAG_OVERWRITTEN": "33",
+    "TAG_DRIFT": "33",
+    "DELETE_NOT_REPLICATED": "33",
     "RECOVERED": "32",
 }
 
@@ -132,6 +138,11 @@ def alert_reason(alert: dict[str, Any], arrow: str = "→") -> str:
     if kind == "REPLICATION_FAILED":
         reason = alert.get("failure_reason")
         return "ECR reported the replication FAILED" + (f": {reason}" if reason else "")
+    if kind == "TAG_DRIFT":
+        return (
+            f"the tag names {_short(alert['previous_digest'])} there, "
+            f"{_short(alert['digest'])} at the source"
+        )
     if kind == "TAG_OVERWRITTEN":
         from chalicelib.domain import CAUSE_TEXT
 
@@ -198,6 +209,7 @@ def _isolate_environment(endpoint: str, scenario: day.Scenario) -> None:
         REPLICATION_GRACE_SECONDS=str(scenario.grace_seconds),
         ALERT_FORMAT="json",
         LOCATION_NAMES=json.dumps(day.LOCATION_NAMES),
+        AUDIT_ROLE_NAME="ecr-replication-auditor-read",  # the emulator's registries are asked
     )
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
@@ -336,7 +348,7 @@ def _set_up(endpoint: str, scenario: day.Scenario, console: Console) -> AlertFee
 def _print_state(console: Console) -> None:
     """The status table, then the newest image's replicas per repository."""
     from chalicelib import bootstrap, queries
-    from chalicelib.cli import render_status
+    from chalicelib.status_text import render_status
 
     deps = bootstrap.deps()
     console.line()
@@ -385,10 +397,22 @@ def _replay(
         f"Replaying a simulated day, {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC "
         "(alerts as they are published):"
     )
+    import boto3
+
+    from chalicelib.local.registries import RegistryMirror
+    from chalicelib.observability import logger
+
+    # The emulator has no DescribeImageReplicationStatus: the sweep's one-line warnings about
+    # it would only clutter the story (the alerts are what the demo shows).
+    logger.setLevel("ERROR")
+    registries = RegistryMirror(boto3.session.Session(), scenario.immutable)
+    for where, repository, tag, image in scenario.preexisting:
+        registries.put(where, repository, image, tag)
     published: list[dict[str, Any]] = []
     total = len(scenario.events)
     with Replayer(app, ROOT) as replayer:
         for done, event in enumerate(scenario.events, 1):
+            registries.apply(event)  # what ECR did, then the event it emitted
             delivery = replayer.deliver(event)
             if delivery.outcome == "rejected":  # the story itself is wrong: say so loudly
                 raise RuntimeError(

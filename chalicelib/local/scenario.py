@@ -162,6 +162,11 @@ class Scenario:
     replication_config: list[dict[str, Any]] = field(
         default_factory=lambda: list(REPLICATION_CONFIG)
     )
+    # Repositories whose registry refuses to move a tag, and what they held before the day.
+    immutable: tuple[tuple[Where, str], ...] = ((DR, "team/payments"),)
+    preexisting: tuple[tuple[Where, str, str, str], ...] = (
+        (DR, "team/payments", "stable", digest("payments-1.0-dr")),
+    )
     grace_seconds: int = GRACE_SECONDS
 
     @property
@@ -332,6 +337,12 @@ def build(now: datetime | None = None) -> Scenario:
     day.replicate_multi_arch(PROD, "team/web", "v2.2.0", "web-2.2.0", "19:04")
     day.replicate_multi_arch(DR, "team/web", "v2.2.0", "web-2.2.0", "19:05")
     day.remove_tag(DEV, "team/web", "v2.2.0-rc1", "web-2.2.0", "20:30")
+
+    # An immutable destination: DR's team/payments keeps its own `stable`, so the replica of
+    # dev's new `stable` arrives there untagged. No event says so; the registries do (TAG_DRIFT).
+    day.push(DEV, "team/payments", "stable", "payments-2.0", "21:00")
+    day.replicate(PROD, "team/payments", "stable", "payments-2.0", "21:03")
+    day.replicate(DR, "team/payments", "stable", "payments-2.0", "21:04")
 
     # The evening release: prod's `latest` follows dev's (ordinary propagation, no alert);
     # DR is still within its grace period when the day ends.

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib import decisions, domain
+from chalicelib import decisions, domain, rules
 from chalicelib.decisions import Counts, NewIncident
 from chalicelib.domain import ImageFacts, Location, Replica
 from chalicelib.errors import InvalidRequest
@@ -63,7 +63,7 @@ def replica(dest=PROD, digest=D1, minute=0, **changes: Any) -> Replica:
 def push_commit(ledger: Any, event_id: str, digest=D1, minute=0, tag="v1") -> Commit:
     fact = domain.ImagePushed(event_id, ev.at(minute), DEV, REPO, digest, tag)
     before = ledger.images.load(REPO, digest).facts
-    config = domain.parse_replication_config(ev.DEFAULT_CONFIG)
+    config = rules.parse_replication_config(ev.DEFAULT_CONFIG)
     after = decisions.on_push(fact, before, config, timedelta(minutes=30))
     return Commit(
         event_id=event_id,

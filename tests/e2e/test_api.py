@@ -23,6 +23,7 @@ def test_status_shape_on_an_empty_ledger(client):
         "pending",
         "missing",
         "failed",
+        "drifted",
         "replicated_24h",
         "overwritten_24h",
     }

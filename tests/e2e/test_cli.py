@@ -212,3 +212,35 @@ def test_provision_refuses_bad_rules_before_creating_anything(tmp_path: Path):
     one_line_error(both, 2, "not allowed with")
     names = cli("provision", "--location-names", "prod", env=down)
     one_line_error(names, 2, "--location-names", "LOCATION_NAMES")
+
+
+def test_replay_from_a_dead_letter_queue_deletes_only_what_it_delivered(
+    moto_endpoint, session, tmp_path: Path
+):
+    env = json.loads(cli("provision").stdout)
+    env["REPLICATION_CONFIG"] = json.dumps(ev.DEFAULT_CONFIG)
+    env_file = tmp_path / "env.json"
+    env_file.write_text(json.dumps(env))
+    sqs = session.client("sqs")
+    queue = sqs.create_queue(QueueName=f"dlq-{tmp_path.name[-20:]}")["QueueUrl"]
+    why = {"ERROR_CODE": {"DataType": "String", "StringValue": "SDKClientException"}}
+    good = ev.push(ev.DEV, "team/api", "v1", ev.digest(7), ev.at(0))
+    ancient = {**ev.push(ev.DEV, "team/api", "v1", ev.digest(8), ev.at(0)), "time": "0001-01-01"}
+    for body in (json.dumps(good), "not json", json.dumps(ancient)):
+        sqs.send_message(QueueUrl=queue, MessageBody=body, MessageAttributes=why)
+    result = cli("replay", "--env-file", str(env_file), "--from-queue", queue)
+    assert result.returncode == 2, result.stderr
+    assert (
+        "delivered, deleted from the queue (it had failed with ERROR_CODE=SDKClientException)"
+        in (result.stderr)
+    )
+    assert "kept: the body is not JSON" in result.stderr and "kept: rejected: time" in result.stderr
+    assert "1 delivered, 2 rejected, 0 ignored, 0 unmatched, 0 failed; 2 kept" in result.stderr
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
+    assert attributes["ApproximateNumberOfMessagesNotVisible"] == "2"  # kept, not deleted
+    status = json.loads(cli("status", "--env-file", str(env_file), "--json").stdout)
+    assert status["counts"]["pending"] == 2
+    both = cli("replay", "x.json", "--from-queue", queue)
+    assert both.returncode == 2 and "one of the two" in both.stderr

@@ -24,7 +24,7 @@ from tests.e2e.demo_process import (
     start_served_demo,
 )
 
-KINDS = ("REPLICA_MISSING", "REPLICATION_FAILED", "TAG_OVERWRITTEN", "RECOVERED")
+KINDS = ("REPLICA_MISSING", "REPLICATION_FAILED", "TAG_OVERWRITTEN", "TAG_DRIFT", "RECOVERED")
 # "  16:45  ⚠ TAG_OVERWRITTEN    team/api:latest   in prod 222222222222/eu-west-1   why..."
 ALERT_LINE = re.compile(
     r"^\s+(?P<time>\d\d:\d\d)\s+\S\s(?P<kind>" + "|".join(KINDS) + r")\s+(?P<image>\S+)\s+"
@@ -42,6 +42,7 @@ STORY = [
     ("TAG_OVERWRITTEN", "team/web:v2.0.0", PROD, CAUSE_TEXT["local_push_overwrote_replica_tag"]),
     ("REPLICA_MISSING", "tools/builder:2024.11.2", PROD, "not there by"),
     ("RECOVERED", "tools/builder:2024.11.2", PROD, "REPLICA_MISSING closed, arrived 72 min"),
+    ("TAG_DRIFT", "team/payments:stable", DR, "the tag names"),
 ]
 
 
@@ -80,14 +81,14 @@ def test_demo_once_tells_the_story_and_prints_the_status() -> None:
     assert_story(output)
     assert "\033[" not in output, "no colour codes when stdout is not a terminal"
     assert "[100%]" in output, "the replay reports its progress"
-    assert "published 7 alerts" in output
+    assert "published 8 alerts" in output
 
     # the status table comes after the alerts
     status_at = output.index("ECR replication status as of")
     assert status_at > output.index("RECOVERED")
     status = output[status_at:]
     assert "UNHEALTHY" in status.splitlines()[0]
-    assert "Open incidents: 1" in status
+    assert "Open incidents: 2" in status
     # destinations carry the demo's LOCATION_NAMES
     assert re.search(
         r"REPLICA_MISSING\s+team/worker\s+v3\.1\.0\s+dr 333333333333/us-east-1", status
@@ -120,12 +121,14 @@ def test_served_demo_prints_the_story_before_serving(served: ServedDemo) -> None
 def test_served_demo_api_holds_the_day(served: ServedDemo) -> None:
     status = get_json(served.base, "status")
     assert status["healthy"] is False
-    assert status["open_incidents"] == 1
+    assert status["open_incidents"] == 2
     assert [(i["kind"], i["repository"]) for i in status["incidents"]] == [
-        ("REPLICA_MISSING", "team/worker")
+        ("TAG_DRIFT", "team/payments"),  # DR's immutable `stable` kept its old image
+        ("REPLICA_MISSING", "team/worker"),
     ]
     counts = status["counts"]
     assert counts["missing"] == 1 and counts["failed"] == 0 and counts["pending"] == 1
+    assert counts["drifted"] == 1
     assert counts["replicated_24h"] >= 10 and counts["overwritten_24h"] == 2
 
     resolved = get_json(served.base, "incidents?state=resolved&limit=100")["incidents"]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import threading
 
-from chalicelib import bootstrap, queries, services
+from chalicelib import bootstrap, queries
+from chalicelib import sweep as sweep_module
 from tests import events as ev
 
 REPO = "team/api"
@@ -219,7 +220,7 @@ def test_racing_sweeps_open_and_notify_an_incident_once(replay, alerts):
 
     def run():
         try:
-            services.sweep(ev.at(31), deps)
+            sweep_module.sweep(ev.at(31), deps)
         except Exception as error:  # pragma: no cover - reported below
             errors.append(error)
 

@@ -81,7 +81,7 @@ def test_sweep_runs_at_the_rate_of_a_deployment_parameter(
     assert parameter["Default"] == "rate(1 minute)"  # RECOVERED within a minute by default
     # the dead-man alarm expects a completed sweep in every 5-minute period
     assert all(rate.startswith("rate(") for rate in parameter["AllowedValues"])
-    assert "rate(5 minutes)" == parameter["AllowedValues"][-1]
+    assert parameter["AllowedValues"][-1] == "rate(5 minutes)"
 
 
 def test_deployed_patterns_are_the_ones_the_app_registers(rules_by_function: dict) -> None:

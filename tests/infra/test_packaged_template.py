@@ -209,6 +209,7 @@ def test_function_roles_name_their_resources(packaged: Packaged) -> None:
 # AWS call cannot ship without its permission.
 CALL_PERMISSIONS = {
     ("dynamodb", "get_item"): {"dynamodb:GetItem"},
+    ("dynamodb", "batch_get_item"): {"dynamodb:BatchGetItem"},
     ("dynamodb", "put_item"): {"dynamodb:PutItem"},
     ("dynamodb", "update_item"): {"dynamodb:UpdateItem"},
     ("dynamodb", "delete_item"): {"dynamodb:DeleteItem"},
@@ -295,7 +296,8 @@ def code_calls(authorizer: bool = False) -> set[tuple[str, str]]:
 def transact_item_kinds() -> set[str]:
     kinds = set()
     for path in (ROOT / "chalicelib").rglob("*.py"):
-        if "transact_write_items" not in path.read_text():
+        # the ledger's writer builds the items that table.py sends in one transaction
+        if "transact_write_items" not in path.read_text() and "ledger" not in path.parts:
             continue
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Dict):

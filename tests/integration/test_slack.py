@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib import domain
+from chalicelib import domain, rules
 from chalicelib.adapters.slack import SlackAlerts, secret_webhook_url
 from chalicelib.alert_formats import render_slack
 from chalicelib.errors import DeliveryFailed
@@ -20,7 +20,7 @@ from chalicelib.local.emulator import free_port
 from tests import events as ev
 from tests.webhook import HOOK_PATH, Webhook
 
-CONFIG = domain.parse_replication_config(ev.DEFAULT_CONFIG)
+CONFIG = rules.parse_replication_config(ev.DEFAULT_CONFIG)
 TIMEOUT = 1.0
 
 

@@ -7,14 +7,14 @@ from datetime import timedelta
 
 import pytest
 
-from chalicelib import domain
+from chalicelib import domain, rules
 from chalicelib.adapters.sns import SnsAlerts
 from chalicelib.errors import DeliveryFailed
 from chalicelib.local.provision import subscribe_queue
 from tests import events as ev
 from tests.conftest import Alerts
 
-CONFIG = domain.parse_replication_config(ev.DEFAULT_CONFIG)
+CONFIG = rules.parse_replication_config(ev.DEFAULT_CONFIG)
 
 
 def alert():

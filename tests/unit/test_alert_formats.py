@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-from chalicelib import domain
+from chalicelib import domain, rules
 from chalicelib.alert_formats import clip, render_chatbot, render_slack
 from chalicelib.domain import ALERT_KEYS, EntryKind, Location, Origin, OverwriteCause, TagEntry
 from tests import events as ev
 
 DEV, PROD, DR = Location(*ev.DEV), Location(*ev.PROD), Location(*ev.DR)
-CONFIG = domain.parse_replication_config(ev.DEFAULT_CONFIG)
+CONFIG = rules.parse_replication_config(ev.DEFAULT_CONFIG)
 CAUSES: tuple[OverwriteCause, ...] = (
     "replication_overwrote_local_tag",
     "local_push_overwrote_replica_tag",

@@ -9,16 +9,9 @@ from datetime import timedelta
 import pytest
 
 from chalicelib import domain
-from chalicelib.domain import (
-    ConfigError,
-    ImageFacts,
-    ImagePushed,
-    Location,
-    Origin,
-    Presence,
-    TagEntry,
-    parse_replication_config,
-)
+from chalicelib.domain import ImageFacts, ImagePushed, Location, Origin, Presence, TagEntry
+from chalicelib.errors import ConfigError
+from chalicelib.rules import parse_replication_config
 from tests import events as ev
 
 DEV, PROD, DR = Location(*ev.DEV), Location(*ev.PROD), Location(*ev.DR)

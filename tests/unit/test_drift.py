@@ -12,8 +12,10 @@ import pytest
 
 from chalicelib import domain
 from chalicelib.alert_formats import render_chatbot, render_slack
-from chalicelib.domain import ALERT_KEYS, ConfigError, Location, parse_replication_config
+from chalicelib.domain import ALERT_KEYS, Location
 from chalicelib.drift import DriftCheck, drift_opens, drift_recovery
+from chalicelib.errors import ConfigError
+from chalicelib.rules import parse_replication_config
 from tests import events as ev
 
 DEV, PROD = Location(*ev.DEV), Location(*ev.PROD)

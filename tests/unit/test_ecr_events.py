@@ -9,8 +9,8 @@ from datetime import timedelta
 import pytest
 
 from chalicelib import ecr_events
-from chalicelib.domain import ConfigError, ImageDeleted, ImagePushed, Location
-from chalicelib.errors import IgnoredEvent, InvalidEvent
+from chalicelib.domain import ImageDeleted, ImagePushed, Location
+from chalicelib.errors import ConfigError, IgnoredEvent, InvalidEvent
 from chalicelib.settings import Settings
 from tests import events as ev
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from chalicelib.alert_formats import place, render_chatbot, render_slack
-from chalicelib.domain import ConfigError
+from chalicelib.errors import ConfigError
 from chalicelib.settings import Settings, parse_location_names
 from tests.unit.test_alert_formats import missing
 

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from chalicelib.domain import ConfigError, Location
+from chalicelib.domain import Location
+from chalicelib.errors import ConfigError
 from chalicelib.settings import Settings
 from tests import events as ev
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 from chalicelib import delivery, services
+from chalicelib import sweep as sweep_module
 from chalicelib.domain import ImageDeleted, ImagePushed, Location, ReplicationReported
 from tests import events as ev
 from tests.fakes import RecordingChannel, fake_deps
@@ -52,7 +53,7 @@ def record(fact, deps):
 
 
 def sweep(minute, deps):
-    return services.sweep(ev.at(minute), deps)
+    return sweep_module.sweep(ev.at(minute), deps)
 
 
 def states(deps, digest=D1):
@@ -215,7 +216,7 @@ def test_the_sweep_works_in_time_order_and_stops_when_out_of_time(deps, sns):
     for n in range(5):
         record(push(DEV, "v1", ev.digest(n), n), deps)
     budget = iter([True] * 3 + [False] * 100)
-    services.sweep(ev.at(60), deps, lambda: next(budget))
+    sweep_module.sweep(ev.at(60), deps, lambda: next(budget))
     opened = deps.incidents.incidents_page("open", 100, None).items
     assert 0 < len(opened) < 10  # stopped early
     sweep(60, deps)

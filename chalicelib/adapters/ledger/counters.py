@@ -42,6 +42,8 @@ class DynamoCounters:
             pending=max(0, int(status.get("pending", 0))),
             missing=max(0, int(status.get("missing", 0))),
             failed=max(0, int(status.get("failed", 0))),
+            drifted=max(0, int(status.get("drifted", 0))),
+            undeleted=max(0, int(status.get("undeleted", 0))),
             replicated_24h=window("ARRIVED"),
             overwritten_24h=window("OVERWRITTEN"),
         )

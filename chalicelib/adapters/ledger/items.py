@@ -53,6 +53,8 @@ def replica_item(replica: Replica) -> dict[str, Any]:
         "replicated_at": format_time(replica.replicated_at),
         "failure_reason": replica.failure_reason,
         "failed_at": format_time(replica.failed_at),
+        "drift_check": replica.drift_check or None,
+        "deletion_check_at": format_time(replica.deletion_check_at),
         "gsi2pk": f"REPO#{replica.repository}",
         "gsi2sk": keys.catalog_sk(replica),
     }
@@ -82,6 +84,8 @@ def replica(item: Mapping[str, Any]) -> Replica:
         replicated_at=_time(item.get("replicated_at")),
         failure_reason=item.get("failure_reason"),
         failed_at=_time(item.get("failed_at")),
+        drift_check=bool(item.get("drift_check")),
+        deletion_check_at=_time(item.get("deletion_check_at")),
         rev=int(item.get("rev", 0)),
     )
 

@@ -102,9 +102,13 @@ def work_sk(at: str, kind: str, *identity: str) -> str:
 
 
 def due_work(replica: Replica) -> str | None:
-    if replica.state != "pending" or replica.due_at is None:
+    """Pending replicas are due at their due time; so are those whose tag is still to be
+    compared in both registries (TAG_DRIFT), and deletions to check (DELETE_NOT_REPLICATED)."""
+    waiting = replica.state == "pending" or (replica.drift_check and replica.state != "cancelled")
+    times = [t for t in (replica.due_at if waiting else None, replica.deletion_check_at) if t]
+    if not times:
         return None
-    return work_sk(iso(replica.due_at), "due", *replica_key(replica))
+    return work_sk(iso(min(times)), "due", *replica_key(replica))
 
 
 def bucket_key(name: str, moment: datetime) -> tuple[str, str, str]:

@@ -62,6 +62,7 @@ class DynamoWriter:
             ops.extend(self._open(new))
         for incident, recovery in commit.resolved:
             ops.extend(self._resolve(incident, recovery))
+        closed.extend(commit.recheck)
         for incident_id, at in dict(closed).items():
             ops.append(self._put(_close_item(incident_id, iso(at)), None))
         for incident_id in commit.closing_done:
@@ -180,7 +181,13 @@ class DynamoWriter:
 
     def _counts(self, counts: Counts) -> list[dict[str, Any]]:
         ops = []
-        status = {"pending": counts.pending, "missing": counts.missing, "failed": counts.failed}
+        status = {
+            "pending": counts.pending,
+            "missing": counts.missing,
+            "failed": counts.failed,
+            "drifted": counts.drifted,
+            "undeleted": counts.undeleted,
+        }
         status = {k: v for k, v in status.items() if v}
         if status:
             ops.append(_add(self._table, keys.STATUS_KEY, status, None))

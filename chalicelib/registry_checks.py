@@ -1,0 +1,156 @@
+"""The sweep's questions to the registries (AUDIT_ROLE_NAME): ECR's own replication status,
+TAG_DRIFT, and whether a deletion reached a destination. A registry that cannot be asked is
+logged in one line and the sweep decides from what the ledger knows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from chalicelib import decisions, domain
+from chalicelib.domain import Location, Replica
+from chalicelib.errors import RegistryUnavailable, RepositoryNotFound
+from chalicelib.observability import count, logger
+from chalicelib.ports import Commit, Deps, Incident
+from chalicelib.services import commit, opened_incidents
+
+
+def still_listed(replica: Replica, deps: Deps) -> bool | None:
+    """Whether the destination registry still lists the digest (None: not asked)."""
+    if deps.registries is None:
+        return None
+    try:
+        found = deps.registries.find_digests(
+            replica.destination, replica.repository, [replica.digest]
+        )
+    except RepositoryNotFound:
+        return False
+    except RegistryUnavailable as error:
+        logger.warning(f"deletion not checked in the registry: {error}")
+        return None
+    return replica.digest in found
+
+
+def check_deletion(replica: Replica, now: datetime, deps: Deps) -> None:
+    """The source deleted the image and its rule replicates deletions: by now the destination
+    must not have it (DELETE_NOT_REPLICATED otherwise)."""
+    listed: dict[str, bool | None] = {}
+
+    def decide() -> Commit | None:
+        record = deps.images.load(replica.repository, replica.digest)
+        if "listed" not in listed:
+            current = decisions.find(record.facts, replica.source, replica.destination)
+            gone = current is not None and decisions.deletion_replicated(current, record.facts)
+            listed["listed"] = None if gone else still_listed(replica, deps)
+        after, opened = decisions.on_deletion_check(replica, record.facts, now, listed["listed"])
+        change = decisions.change(replica.repository, replica.digest, record.facts, after, opened)
+        return Commit(images=(change,)) if change.changed else None
+
+    count("DeletesNotReplicated", len(opened_incidents(commit(decide, deps))))
+
+
+def replication_status(replica: Replica, deps: Deps, unreachable: set[Location]) -> str | None:
+    assert deps.registries is not None
+    if replica.source in unreachable:
+        return None
+    try:
+        return deps.registries.replication_status(
+            replica.source, replica.repository, replica.digest, replica.destination
+        )
+    except (RegistryUnavailable, RepositoryNotFound) as error:
+        unreachable.add(replica.source)
+        logger.warning(f"replication status not asked: {error}")
+        return None
+
+
+def registry_tags(replica: Replica, deps: Deps) -> tuple[str | None, str | None] | None:
+    """(source's, destination's) digest for the replica's tag; None if a registry is out."""
+    assert deps.registries is not None and replica.tag is not None
+    try:
+        return (
+            deps.registries.tag_digests(replica.source, replica.repository, [replica.tag]).get(
+                replica.tag
+            ),
+            deps.registries.tag_digests(replica.destination, replica.repository, [replica.tag]).get(
+                replica.tag
+            ),
+        )
+    except RepositoryNotFound:
+        return None
+    except RegistryUnavailable as error:
+        logger.warning(f"tag drift not checked: {error}")
+        return None
+
+
+def check_drift(replica: Replica, now: datetime, deps: Deps) -> None:
+    """A due, arrived, tagged replica: compare its tag in both registries (TAG_DRIFT)."""
+    answers: dict[str, Any] = {}
+
+    def decide() -> Commit | None:
+        record = deps.images.load(replica.repository, replica.digest)
+        current = decisions.find(record.facts, replica.source, replica.destination)
+        asked = current is not None and current.state == "replicated" and current.tag
+        if asked and deps.registries is not None and "tags" not in answers:
+            answers["tags"] = registry_tags(current, deps)  # type: ignore[arg-type]
+        tags = answers.get("tags")
+        explained = False
+        if tags is not None and current is not None and current.tag:
+            # the ledger saw the destination's tag move there: a TAG_OVERWRITTEN told of it
+            heads = deps.tags.repository_tags(replica.repository).get(replica.destination, {})
+            explained = heads.get(current.tag) == tags[1] != tags[0]
+        after, opened = decisions.on_drift_check(replica, record.facts, now, tags, explained)
+        change = decisions.change(replica.repository, replica.digest, record.facts, after, opened)
+        return Commit(images=(change,)) if change.changed else None
+
+    count("TagDrifts", len(opened_incidents(commit(decide, deps))))
+
+
+def deletion_settled(incident: Incident, now: datetime, deps: Deps) -> Commit:
+    """An open DELETE_NOT_REPLICATED: RECOVERED once the destination deleted the image (a
+    DELETE there, or its registry no longer lists it); otherwise asked again later."""
+    opened = incident.alert
+    facts = deps.images.load(opened["repository"], opened["digest"]).facts
+    replica = decisions.find(facts, Location(**opened["source"]), Location(**opened["destination"]))
+    gone = replica is not None and (
+        decisions.deletion_replicated(replica, facts) or still_listed(replica, deps) is False
+    )
+    if not gone:
+        return Commit(recheck=((incident.incident_id, now + decisions.DRIFT_RECHECK),))
+    return Commit(
+        resolved=((incident, domain.recovery_alert(opened, now, None)),),
+        closing_done=(incident.incident_id,),
+        counts=decisions.resolved_counts(incident.kind),
+    )
+
+
+def drift_settled(incident: Incident, now: datetime, deps: Deps) -> Commit:
+    """An open TAG_DRIFT: RECOVERED once the destination's tag names the source's digest
+    again (or the source tag moved on or went); otherwise asked again later."""
+    from chalicelib.drift import drift_recovery
+
+    opened = incident.alert
+    later = Commit(recheck=((incident.incident_id, now + decisions.DRIFT_RECHECK),))
+    if deps.registries is None:
+        return later
+    source, destination = Location(**opened["source"]), Location(**opened["destination"])
+    try:
+        source_digest = deps.registries.tag_digests(source, opened["repository"], [opened["tag"]])
+        destination_digest = deps.registries.tag_digests(
+            destination, opened["repository"], [opened["tag"]]
+        )
+    except RepositoryNotFound:
+        source_digest, destination_digest = {}, {}
+    except RegistryUnavailable as error:
+        logger.warning(f"tag drift not re-checked: {error}")
+        return later
+    why = drift_recovery(
+        opened, source_digest.get(opened["tag"]), destination_digest.get(opened["tag"])
+    )
+    if why is None:
+        return later
+    recovery = domain.recovery_alert(opened, now, None)
+    return Commit(
+        resolved=((incident, recovery),),
+        closing_done=(incident.incident_id,),
+        counts=decisions.resolved_counts(incident.kind),
+    )
