@@ -77,18 +77,27 @@ def _remember(table: Any, item: Any) -> None:
             table._bench_index[(attribute, value)].add((item.hash_key, item.range_key))
 
 
-def _account_write(table: Any, old: Any, new: Any) -> None:
+def _snapshot(table: Any, item: Any) -> tuple[int, dict[str, Any]] | None:
+    """What accounting needs of an item before a write (updates change it in place)."""
+    if item is None:
+        return None
+    return item.size(), {a: _value(item, a) for _, a in _gsi_hash_attrs(table)}
+
+
+def _account_write(table: Any, key: Any, old: tuple[int, dict] | None, new: Any) -> None:
     """Charge one item write to the table key and to each index key it leaves or enters."""
     transactional = STATE["undo"] is not None
-    size = max(old.size() if old else 0, new.size() if new else 0)
-    units = max(1, math.ceil(size / 1024)) * (2 if transactional else 1)
-    _charge(WRITES, "table", (new or old).hash_key.value, units)
+    old_size = old[0] if old else 0
+    new_size = new.size() if new is not None else 0
+    units = max(1, math.ceil(max(old_size, new_size) / 1024)) * (2 if transactional else 1)
+    _charge(WRITES, "table", key, units)
     for index, attribute in _gsi_hash_attrs(table):
-        before, after = _value(old, attribute), _value(new, attribute)
+        before = old[1].get(attribute) if old else None
+        after = _value(new, attribute)
         if before is not None:
-            _charge(WRITES, index, before, max(1, math.ceil(old.size() / 1024)))
+            _charge(WRITES, index, before, max(1, math.ceil(old_size / 1024)))
         if after is not None and after != before:
-            _charge(WRITES, index, after, max(1, math.ceil(new.size() / 1024)))
+            _charge(WRITES, index, after, max(1, math.ceil(new_size / 1024)))
 
 
 def install() -> None:
@@ -138,6 +147,7 @@ def install() -> None:
             _index_map(table)
             hash_key, range_key = self.get_keys_value(table, key)
             old = table.get_item(hash_key, range_key)
+            before = _snapshot(table, old)
             undo = STATE["undo"]
             if undo is not None:
                 undo.append((table, hash_key, range_key, copy.deepcopy(old)))
@@ -145,7 +155,7 @@ def install() -> None:
             new = table.get_item(hash_key, range_key)
             if new is not None:
                 _remember(table, new)
-            _account_write(table, old, new)
+            _account_write(table, hash_key.value, before, new)
             return result
 
         return wrapper

@@ -496,11 +496,7 @@ def main() -> int:
         if "capacity" in wanted:
             sweep_capacity(environment(server.endpoint), 300 if not args.full else 1000, report)
         if "envelope" in wanted:
-            from bench import envelope
-
-            envelope.run(
-                use_table(environment(server.endpoint)), server.endpoint, PROBE, 50, seconds, report
-            )
+            envelope_and_throughput(environment(server.endpoint), seconds, report)
     code = report.summary()
     print(f"bench took {time.perf_counter() - started:.0f} s")
     return code
