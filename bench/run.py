@@ -70,6 +70,13 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
+def ratio(value: float, baseline: float) -> float:
+    """value / baseline, where 0 / 0 is 1 (equal) rather than an error."""
+    if value == baseline:
+        return 1.0
+    return value / baseline if baseline else float("inf")
+
+
 def heading(text: str) -> None:
     print(f"\n{text}\n{'-' * len(text)}")
 
@@ -342,7 +349,7 @@ def flat_with_history(
             ("requests", lambda runs: median([s.requests for _, s in runs])),
             ("items read", lambda runs: median([s.items for _, s in runs])),
         ):
-            report.target(f"history/none: {what}, {name}", value(hist) / value(none), 1.1)
+            report.target(f"history/none: {what}, {name}", ratio(value(hist), value(none)), 1.1)
         wall = [median([w for w, _ in runs]) for runs in (none, hist)]
         report.target(f"history/none: {what}, wall time", wall[1] / wall[0], 1.5)
     for what in ("idle sweep (stock moto)", "GET /status (stock moto)"):

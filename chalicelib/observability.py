@@ -5,11 +5,30 @@ from __future__ import annotations
 from aws_lambda_powertools import Logger, Metrics
 
 SERVICE = "ecr-replication-auditor"
+NAMESPACE = "EcrReplicationAuditor"
 logger = Logger(service=SERVICE)
-metrics = Metrics(namespace="EcrReplicationAuditor", service=SERVICE)
+metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 
 
 def count(name: str, value: int = 1) -> None:
     """Add to a Count metric (nothing for zero)."""
     if value:
         metrics.add_metric(name=name, unit="Count", value=value)
+
+
+def replication_lag(destination: str, seconds: int) -> None:
+    """`ReplicationLag` (Seconds, dimensions `service` and `destination` "account/region"):
+    its own metric document, since the shared set has one set of dimensions per flush."""
+    from aws_lambda_powertools.metrics import MetricUnit, single_metric
+    from aws_lambda_powertools.metrics.functions import is_metrics_disabled
+
+    if is_metrics_disabled():  # single_metric prints even then
+        return
+    with single_metric(
+        name="ReplicationLag",
+        unit=MetricUnit.Seconds,
+        value=seconds,
+        namespace=NAMESPACE,
+        default_dimensions={"service": SERVICE},
+    ) as metric:
+        metric.add_dimension(name="destination", value=destination)
