@@ -76,6 +76,18 @@ def api_event(path: str) -> dict:
     }
 
 
+def peak_kb(fallback: int) -> int:
+    """This process's own peak RSS: VmHWM belongs to its memory map, made new by exec (Linux's
+    ru_maxrss may carry the parent's peak across fork and exec)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return fallback
+
+
 def main() -> None:
     mode, out, events_file = sys.argv[1], sys.argv[2], sys.argv[3]
     # The events are built by the parent: reading them is the cost of receiving them.
@@ -121,7 +133,7 @@ def main() -> None:
             {
                 "done": done,
                 "cpu": usage.ru_utime + usage.ru_stime,
-                "peak_kb": usage.ru_maxrss,
+                "peak_kb": peak_kb(usage.ru_maxrss),
                 "heavy": heavy,
             }
         )

@@ -99,6 +99,14 @@ def run(
     report.target("throughput: events/s through the handlers vs PutItem/s",
                   event_rate / put_rate, 0.5, "x>=")  # fmt: skip
     _table(usage, pushes)
+    writes = sum(row[4] for row in usage["writes"] if row[0] != "raw")
+    reads = sum(row[4] for row in usage["reads"] if row[0] != "raw")
+    requests = sum(row[3] for row in usage["reads"] + usage["writes"] if row[0] != "raw")
+    print(
+        f"  Per push, with its 3 replications and their sweep work, table and indexes: "
+        f"{writes / pushes:.1f} write units, {reads / pushes:.1f} read units "
+        f"({requests / pushes:.1f} item reads and writes)"
+    )
     per_push = sweep_requests / max(pushes, 1)
     serial = 45 / 60 / (per_push * REQUEST_LATENCY)
     print(
