@@ -276,17 +276,11 @@ def requests_per_event(app: Any, repeat: int, report: Report) -> None:
 # ----------------------------------------------------------------------------- history
 
 
-def _history_runs(
-    app: Any, label: str, endpoint: str, repeat: int
-) -> dict[str, list[tuple[float, Sample]]]:
-    """The same workload on one table: 10 due replicas swept `repeat` times, idle sweeps and
-    /status, then the idle sweep and /status again on moto as shipped."""
-    from bench import probe, workload
+def _due_sweeps(app: Any, label: str, repeat: int) -> list[tuple[float, Sample]]:
+    """10 due replicas swept, `repeat` times (each time 10 new pushes, due by then)."""
+    from bench import workload
 
-    found: dict[str, list[tuple[float, Sample]]] = {
-        "sweep, 10 due": [], "idle sweep": [], "GET /status": [],
-        "idle sweep (stock moto)": [], "GET /status (stock moto)": [],
-    }  # fmt: skip
+    runs = []
     base = workload.now() - timedelta(hours=4)
     for i in range(repeat):
         pushed = base + timedelta(minutes=2 * i)
@@ -294,16 +288,30 @@ def _history_runs(
             event = workload.image_events(f"due {label} {i} {k}", pushed, repo=f"one/due-{k}")[0]
             workload.deliver(app, event)
         due = pushed + workload.GRACE + timedelta(minutes=1)
-        found["sweep, 10 due"].append(timed(lambda: sweep_at(app, due)))  # noqa: B023
-    idle = base + timedelta(minutes=2 * repeat) + workload.GRACE
-    for _ in range(repeat):
-        found["idle sweep"].append(timed(lambda: sweep_at(app, idle)))
-        found["GET /status"].append(timed(lambda: get_status(app)))
-    probe.emulator_mode(endpoint, stock=True)
+        runs.append(timed(lambda: sweep_at(app, due)))  # noqa: B023
+    return runs
+
+
+def _alternating(
+    envs: dict[str, dict[str, str]], endpoint: str, rounds: int, stock: bool
+) -> dict[str, dict[str, list[tuple[float, Sample]]]]:
+    """Idle sweeps and /status on each table in turn, so that both see the same load."""
+    from bench import probe, workload
+
+    idle = workload.now()  # everything the due sweeps left is long done by now
+    found: dict[str, dict[str, list[tuple[float, Sample]]]] = {
+        label: {"idle sweep": [], "GET /status": []} for label in envs
+    }
+    probe.emulator_mode(endpoint, stock=stock)
     try:
-        for _ in range(max(3, repeat // 2)):
-            found["idle sweep (stock moto)"].append(timed(lambda: sweep_at(app, idle)))
-            found["GET /status (stock moto)"].append(timed(lambda: get_status(app)))
+        for _ in range(rounds):
+            for label, env in envs.items():
+                app = use_table(env)
+                sweep_at(app, idle)  # warm: the clients are made on first use
+                get_status(app)
+                for _ in range(3):
+                    found[label]["idle sweep"].append(timed(lambda: sweep_at(app, idle)))  # noqa: B023
+                    found[label]["GET /status"].append(timed(lambda: get_status(app)))  # noqa: B023
     finally:
         probe.emulator_mode(endpoint, stock=False)
     return found
@@ -328,10 +336,15 @@ def flat_with_history(
         f"  seeded {written:,} items ({size:,} replicas, their presence and tag entries) with "
         f"BatchWriteItem in {time.perf_counter() - start:.0f} s"
     )
-    results = {
-        label: _history_runs(use_table(env), label, endpoint, repeat)
-        for label, env in zip(("none", "history"), envs, strict=True)
+    tables = dict(zip(("none", "history"), envs, strict=True))
+    results: dict[str, dict[str, list[tuple[float, Sample]]]] = {
+        label: {"sweep, 10 due": _due_sweeps(use_table(env), label, repeat)}
+        for label, env in tables.items()
     }
+    for stock in (False, True):
+        for label, runs in _alternating(tables, endpoint, 5, stock).items():
+            for what, found in runs.items():
+                results[label][what + (" (stock moto)" if stock else "")] = found
     print(f"  {'':28} {'requests':>9} {'items read':>11} {'wall':>8} {'outside emulator':>17}")
     for what in results["none"]:
         for label in ("none", "history"):
@@ -497,7 +510,7 @@ def main() -> int:
             requests_per_event(use_table(env), args.repeat, report)
         if "history" in wanted:
             envs = (environment(server.endpoint), environment(server.endpoint))
-            flat_with_history(envs, server.endpoint, history_size, max(3, args.repeat // 2), report)
+            flat_with_history(envs, server.endpoint, history_size, 5, report)
         if "memory" in wanted:
             peak_memory(env, 100, report)
         if "capacity" in wanted:

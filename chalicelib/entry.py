@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib import bootstrap, delivery, event_envelope, services
-from chalicelib import sweep as sweeping
 from chalicelib.domain import Fact
 from chalicelib.errors import IgnoredEvent, InvalidEvent
 from chalicelib.observability import logger, metrics
@@ -89,6 +88,8 @@ SWEEP_RESERVE_MS = 15_000  # stop this long before the Lambda timeout
 
 
 def scheduled_sweep(raw: Any, context: Any = None) -> dict[str, Any]:
+    from chalicelib import sweep as sweeping  # only the sweep's cold start pays for it
+
     remaining: Callable[[], float] | None = getattr(context, "get_remaining_time_in_millis", None)
 
     def has_time() -> bool:
