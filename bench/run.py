@@ -477,8 +477,11 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=7, help="cold-start rounds")
     parser.add_argument("--repeat", type=int, default=7, help="runs per in-process figure")
     parser.add_argument("--section", action="append", choices=SECTIONS, help="only these")
+    parser.add_argument(
+        "--history", type=int, help="settled replicas (default 10,000; --full 100,000)"
+    )
     args = parser.parse_args()
-    history_size = 100_000 if args.full else 10_000
+    history_size = args.history or (100_000 if args.full else 10_000)
     seconds = 60 if args.full else 5  # 50 pushes/s: 12,000 events (--full) or 1,000
     os.environ.update(
         AWS_ACCESS_KEY_ID="bench",
