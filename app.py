@@ -42,7 +42,8 @@ def on_replication_action(event: CloudWatchEvent) -> dict:
     return entry.replication_action(event.to_dict())
 
 
-@app.schedule("rate(5 minutes)", name="sweep")
+# The deployed rate is the template's SweepSchedule parameter (infra/app-resources.json).
+@app.schedule("rate(1 minute)", name="sweep")
 def sweep(event: CloudWatchEvent) -> dict:
     return entry.scheduled_sweep(event.to_dict(), event.context)
 

@@ -24,6 +24,19 @@ def _client(session: Any, service: str) -> Any:
     )
 
 
+class _LazyClient:
+    """A client made on first use: an invocation that publishes nothing (most events, an idle
+    sweep, every API call) never pays the SNS client's creation (tens of ms of cold start)."""
+
+    def __init__(self, session: Any, service: str) -> None:
+        self._session, self._service, self._client = session, service, None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._client is None:
+            self._client = _client(self._session, self._service)
+        return getattr(self._client, name)
+
+
 def wall_clock() -> datetime:
     return datetime.now(UTC)
 
@@ -46,7 +59,7 @@ def build(settings: Settings | None = None) -> Deps:
     session = boto3.session.Session()
     channels: list[AlertChannel] = [
         SnsAlerts(
-            _client(session, "sns"),
+            _LazyClient(session, "sns"),
             settings.alert_topic_arn,
             settings.alert_format,
             settings.location_names,

@@ -28,24 +28,15 @@ from chalicelib.domain import (
     ImagePushed,
     Location,
     ReplicationReported,
-    event_time_problem,
-    parse_time,
 )
 from chalicelib.errors import IgnoredEvent, InvalidEvent
-
-# Every key part stays far inside DynamoDB's limits (2048-byte partition, 1024-byte sort key):
-# ids are printable ASCII of at most 128 characters, names and digests bounded as ECR does.
-MAX_EVENT_ID = 128
-
-
-def _timestamp(value: Any) -> datetime:
-    # EventBridge times are ISO-8601 strings; pydantic's lax datetime would take a number too.
-    if not isinstance(value, str):
-        raise ValueError("must be an ISO-8601 timestamp string")
-    try:
-        return parse_time(value)
-    except OverflowError:  # an offset that carries the time past datetime's range
-        raise ValueError("out of range once converted to UTC") from None
+from chalicelib.event_envelope import (  # noqa: F401 (event_id_of, parse_schedule_time: API)
+    MAX_EVENT_ID,
+    event_id_of,
+    parse_schedule_time,
+)
+from chalicelib.event_envelope import checked_time as _checked_time
+from chalicelib.event_envelope import timestamp as _timestamp
 
 
 def _no_empty_tag(value: Any) -> Any:
@@ -134,22 +125,6 @@ def _validate(model: type[_Model], raw: Any, prefix: str = "") -> Any:
         raise InvalidEvent(_problem(error, prefix)) from None
 
 
-def _checked_time(moment: datetime, now: datetime) -> datetime:
-    problem = event_time_problem(moment, now)  # parse_time gave an aware UTC time
-    if problem:
-        raise InvalidEvent(problem)
-    return moment
-
-
-def event_id_of(raw: Any) -> str:
-    """The event's id for a log line: printable, bounded, whatever the event holds."""
-    if not isinstance(raw, dict):
-        return "<not an object>"
-    text = str(raw.get("id", "<no id>"))
-    shown = "".join(c if c.isprintable() else "?" for c in text[:MAX_EVENT_ID])
-    return shown + ("..." if len(text) > MAX_EVENT_ID else "")
-
-
 def parse_image_action(raw: Any, now: datetime) -> ImagePushed | ImageDeleted:
     """A PUSH or DELETE; IgnoredEvent for a failed push or a storage-class change, which
     neither add nor remove an image (an archived image is still there)."""
@@ -205,14 +180,3 @@ def failure_reason(raw: dict[str, Any]) -> str | None:
         and isinstance(value, str | int)
     ]
     return "; ".join(found)[:500] or None
-
-
-def parse_schedule_time(raw: Any, now: datetime) -> datetime:
-    """The sweep's `now` is its own event's time, so a replayed schedule audits as of then."""
-    if not isinstance(raw, dict):
-        raise InvalidEvent("event: not a JSON object")
-    try:
-        moment = _timestamp(raw.get("time"))
-    except (ValueError, OverflowError) as error:
-        raise InvalidEvent(f"time: not an ISO-8601 timestamp ({error})") from None
-    return _checked_time(moment, now)

@@ -7,8 +7,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib import bootstrap, delivery, services
-from chalicelib import sweep as sweeping
+from chalicelib import bootstrap, delivery, event_envelope, services
 from chalicelib.domain import Fact
 from chalicelib.errors import IgnoredEvent, InvalidEvent
 from chalicelib.observability import logger, metrics
@@ -34,10 +33,8 @@ def invocation(raw: Any, handler: str) -> Iterator[Handled]:
     Infrastructure errors propagate, so that Lambda and EventBridge retry and the dead-letter
     queue keeps the event.
     """
-    from chalicelib import ecr_events  # pydantic: only event handlers pay for it
-
     handled = Handled()
-    event_id = ecr_events.event_id_of(raw)
+    event_id = event_envelope.event_id_of(raw)
     logger.clear_state()
     logger.append_keys(event_id=event_id, handler=handler)
     try:
@@ -91,7 +88,7 @@ SWEEP_RESERVE_MS = 15_000  # stop this long before the Lambda timeout
 
 
 def scheduled_sweep(raw: Any, context: Any = None) -> dict[str, Any]:
-    from chalicelib import ecr_events
+    from chalicelib import sweep as sweeping  # only the sweep's cold start pays for it
 
     remaining: Callable[[], float] | None = getattr(context, "get_remaining_time_in_millis", None)
 
@@ -105,7 +102,7 @@ def scheduled_sweep(raw: Any, context: Any = None) -> dict[str, Any]:
 
     with invocation(raw, "sweep") as handled:
         deps = bootstrap.deps()
-        now = ecr_events.parse_schedule_time(raw, deps.clock())
+        now = event_envelope.parse_schedule_time(raw, deps.clock())
         report = sweeping.sweep(now, deps, has_time)
         logger.info(
             "sweep completed",

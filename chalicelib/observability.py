@@ -7,8 +7,9 @@ import logging
 from aws_lambda_powertools import Logger, Metrics
 
 SERVICE = "ecr-replication-auditor"
+NAMESPACE = "EcrReplicationAuditor"
 logger = Logger(service=SERVICE)
-metrics = Metrics(namespace="EcrReplicationAuditor", service=SERVICE)
+metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 
 
 def count(name: str, value: int = 1) -> None:
@@ -25,3 +26,21 @@ def count(name: str, value: int = 1) -> None:
 QUIET_LOGGERS = ("botocore", "boto3", "urllib3", "s3transfer", "slack_sdk")
 for _name in QUIET_LOGGERS:
     logging.getLogger(_name).setLevel(logging.WARNING)
+
+
+def replication_lag(destination: str, seconds: int) -> None:
+    """`ReplicationLag` (Seconds, dimensions `service` and `destination` "account/region"):
+    its own metric document, since the shared set has one set of dimensions per flush."""
+    from aws_lambda_powertools.metrics import MetricUnit, single_metric
+    from aws_lambda_powertools.metrics.functions import is_metrics_disabled
+
+    if is_metrics_disabled():  # single_metric prints even then
+        return
+    with single_metric(
+        name="ReplicationLag",
+        unit=MetricUnit.Seconds,
+        value=seconds,
+        namespace=NAMESPACE,
+        default_dimensions={"service": SERVICE},
+    ) as metric:
+        metric.add_dimension(name="destination", value=destination)

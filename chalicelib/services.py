@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from chalicelib import decisions, delivery, domain
+from chalicelib import decisions, delivery, domain, observability
 from chalicelib.decisions import NewIncident
 from chalicelib.domain import ImageDeleted, ImagePushed, ReplicationReported
 from chalicelib.observability import count, logger
@@ -45,8 +45,21 @@ def commit(decide: Callable[[], Commit | None], deps: Deps) -> Commit | None:
         except LedgerConflict:
             count("LedgerConflicts")
             continue
+        _lags(decided)
         return decided
     raise LedgerConflict(f"gave up after {COMMIT_ATTEMPTS} conflicting attempts")
+
+
+def _lags(done: Commit) -> None:
+    """ReplicationLag per destination for each replica this commit recorded as arrived."""
+    for change in done.images:
+        was = {(r.source, r.destination): r.state for r in change.before.replicas}
+        for replica in change.after.replicas:
+            lag = replica.lag_seconds
+            key = (replica.source, replica.destination)
+            if replica.state == "replicated" and lag is not None and was.get(key) != "replicated":
+                where = replica.destination
+                observability.replication_lag(f"{where.account}/{where.region}", lag)
 
 
 def opened_incidents(done: Commit | None) -> list[NewIncident]:

@@ -46,11 +46,14 @@ class MotoServer:
         self.stop()
 
 
-def start_moto(port: int | None = None, timeout: float = 30.0) -> MotoServer:
-    """Launch a moto server (see `serve`) and wait until it answers; RuntimeError if it does not."""
+def start_moto(
+    port: int | None = None, timeout: float = 30.0, module: str = "chalicelib.local.emulator"
+) -> MotoServer:
+    """Launch a moto server (`module`'s `serve`, this one's by default) and wait until it
+    answers; RuntimeError if it does not."""
     port = port or free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "chalicelib.local.emulator", str(port)],
+        [sys.executable, "-m", module, str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},

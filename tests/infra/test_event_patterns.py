@@ -72,9 +72,16 @@ def test_replication_rule_rejects_everything_else(rules_by_function: dict, event
     assert not matches(rules_by_function["OnReplicationAction"]["EventPattern"], event)
 
 
-def test_sweep_runs_every_five_minutes(rules_by_function: dict) -> None:
-    assert rules_by_function["Sweep"]["ScheduleExpression"] == "rate(5 minutes)"
+def test_sweep_runs_at_the_rate_of_a_deployment_parameter(
+    rules_by_function: dict, package_stage: Any
+) -> None:
+    assert rules_by_function["Sweep"]["ScheduleExpression"] == {"Ref": "SweepSchedule"}
     assert "EventPattern" not in rules_by_function["Sweep"]
+    parameter = package_stage("dev").cfn["Parameters"]["SweepSchedule"]
+    assert parameter["Default"] == "rate(1 minute)"  # RECOVERED within a minute by default
+    # the dead-man alarm expects a completed sweep in every 5-minute period
+    assert all(rate.startswith("rate(") for rate in parameter["AllowedValues"])
+    assert parameter["AllowedValues"][-1] == "rate(5 minutes)"
 
 
 def test_deployed_patterns_are_the_ones_the_app_registers(rules_by_function: dict) -> None:

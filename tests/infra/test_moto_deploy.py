@@ -66,6 +66,7 @@ def app_stack(audit: Any, package_stage: Any) -> dict[str, Any]:
         "FunctionErrorsAlarm",
         "FunctionThrottlesAlarm",
         "SweepDeadManAlarm",
+        "OperationsDashboard",
     } | {k for k in packaged.cfn["Resources"] if k.startswith("RestAPIDeployment")}
     s3 = audit.client("s3")
     s3.create_bucket(Bucket="artifacts")

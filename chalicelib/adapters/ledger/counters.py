@@ -18,11 +18,12 @@ class DynamoCounters:
 
     def status_counts(self, now: datetime) -> StatusCounts:
         since = now - WINDOW
-        days = sorted({iso(since)[:10], iso(now)[:10]})
+        # the 25 hourly buckets the window touches: with the counters, one BatchGetItem
+        hours = sorted({iso(since + timedelta(hours=h))[:13] for h in range(25)} | {iso(now)[:13]})
         wanted = [keys.STATUS_KEY] + [
-            (f"COUNTS#{name}#{day}", "COUNTS")
+            (f"COUNTS#{name}#{hour}", "COUNTS")
             for name in ("ARRIVED", "OVERWRITTEN")
-            for day in days
+            for hour in hours
         ]
         found = self._table.get_many(wanted)
         status = found.get(keys.STATUS_KEY, {})
@@ -30,9 +31,10 @@ class DynamoCounters:
         def window(name: str) -> int:
             low, high = _minute(since), _minute(now)
             total = 0
-            for day in days:
-                for attribute, value in found.get((f"COUNTS#{name}#{day}", "COUNTS"), {}).items():
-                    if attribute.startswith("m") and low < f"{day}{attribute}" <= high:
+            for hour in hours:
+                bucket = found.get((f"COUNTS#{name}#{hour}", "COUNTS"), {})
+                for attribute, value in bucket.items():
+                    if attribute.startswith("m") and low < f"{hour}{attribute}" <= high:
                         total += int(value)
             return max(0, total)
 
@@ -48,6 +50,6 @@ class DynamoCounters:
 
 
 def _minute(moment: datetime) -> str:
-    """`<date>m<HHMM>`, comparable with a bucket's day and attribute name."""
+    """`<date>T<HH>m<MM>`, comparable with a bucket's hour and attribute name."""
     text = iso(moment)
-    return f"{text[:10]}m{text[11:13]}{text[14:16]}"
+    return f"{text[:13]}m{text[14:16]}"

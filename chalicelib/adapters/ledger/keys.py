@@ -16,8 +16,11 @@ Items (pk / sk):
   RULES / <acct>#<region>                             replication rules read from ECR
                                                       (REPLICATION_SOURCES, registry_rules.py)
   RECONCILE / checkpoint                              where `reconcile --all` stopped
-  COUNTS#ARRIVED#<date> / COUNTS, COUNTS#OVERWRITTEN#<date> / COUNTS
-                                                      per-minute buckets `m<HHMM>` (24 h counts)
+  COUNTS#ARRIVED#<date>T<HH> / COUNTS, COUNTS#OVERWRITTEN#<date>T<HH> / COUNTS
+                                                      per-minute buckets `m<MM>` (24 h counts),
+                                                      one item per hour: a write costs a unit
+                                                      per KB of the item, and a day's item
+                                                      would grow to ~12 KB
 
 Index `work` (gsi1, sparse):
   WORK / <time>#<kind>#<key>   every piece of sweep work by the time it comes due: pending
@@ -113,6 +116,7 @@ def due_work(replica: Replica) -> str | None:
 
 
 def bucket_key(name: str, moment: datetime) -> tuple[str, str, str]:
-    """(pk, sk, attribute) of the per-minute counter bucket holding `moment`."""
+    """(pk, sk, attribute) of the per-minute counter bucket holding `moment`: one item per
+    hour, 60 small attributes at most, so that every update stays one write unit."""
     text = iso(moment)
-    return f"COUNTS#{name}#{text[:10]}", "COUNTS", f"m{text[11:13]}{text[14:16]}"
+    return f"COUNTS#{name}#{text[:13]}", "COUNTS", f"m{text[14:16]}"

@@ -197,7 +197,7 @@ class DynamoWriter:
                 pk, sk, attribute = keys.bucket_key(name, moment)
                 buckets[(pk, sk)][attribute] += delta
         for key, deltas in buckets.items():
-            day = parse_time(key[0].rsplit("#", 1)[1] + "T00:00:00Z")
+            day = parse_time(key[0].rsplit("#", 1)[1][:10] + "T00:00:00Z")
             expiry = keys.ttl(day, keys.COUNTER_TTL)
             nonzero = {k: v for k, v in deltas.items() if v}
             if nonzero:
