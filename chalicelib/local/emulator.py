@@ -101,6 +101,7 @@ def serve(port: int) -> None:
     from werkzeug.serving import run_simple
 
     _query_partitions_only()
+    _transactions_back_up_their_items_only()
     app = DomainDispatcherApplication(create_backend_app)
     lock = threading.Lock()
 
@@ -141,6 +142,73 @@ def _query_partitions_only() -> None:
 
     query._partition_only = True  # type: ignore[attr-defined]
     Table.query = query  # type: ignore[method-assign]
+
+
+def _transactions_back_up_their_items_only() -> None:
+    """TransactWriteItems saves and restores only the items it writes, as in DynamoDB.
+
+    moto backs up a transaction by deep-copying its whole table once per item written, so a
+    transaction on a ledger of 20,000 items takes seconds (other requests then time out behind
+    it) and a long replay grows quadratically. Here each written item (or its absence) is saved
+    before the transaction and put back if moto cancels it; moto's own copy of the table is
+    skipped. Safe because serve() runs one request at a time.
+    """
+    import copy
+
+    from moto.dynamodb import models
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.table import Table
+
+    backend = models.DynamoDBBackend
+    original = backend.transact_write_items
+    if getattr(original, "_items_only", False):
+        return
+
+    class TablesByReference:
+        """moto.dynamodb.models' `copy` module, except that a Table is not copied."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(copy, name)
+
+        @staticmethod
+        def deepcopy(value: Any, memo: Any = None) -> Any:
+            return value if isinstance(value, Table) else copy.deepcopy(value, memo)
+
+    models.copy = TablesByReference()  # type: ignore[assignment]
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        saved = []
+        for entry in transact_items:
+            for op in entry.values():
+                table = self.tables.get(op.get("TableName")) if isinstance(op, dict) else None
+                if table is None:
+                    continue
+                key = op.get("Key") or op.get("Item") or {}
+                try:
+                    hash_key = DynamoType(key[table.hash_key_attr])
+                    range_attr = table.range_key_attr
+                    range_key = DynamoType(key[range_attr]) if range_attr else None
+                except KeyError:
+                    continue  # moto refuses it below, before writing anything
+                current = table.get_item(hash_key, range_key)
+                saved.append((table, hash_key, range_key, copy.deepcopy(current)))
+        try:
+            original(self, transact_items)
+        except Exception:
+            for table, hash_key, range_key, item in reversed(saved):
+                if range_key is None:
+                    if item is None:
+                        table.items.pop(hash_key, None)
+                    else:
+                        table.items[hash_key] = item
+                elif item is None:
+                    table.items.get(hash_key, {}).pop(range_key, None)
+                else:
+                    table.items[hash_key][range_key] = item
+            raise
+
+    transact_write_items._items_only = True  # type: ignore[attr-defined]
+    backend.transact_write_items = transact_write_items  # type: ignore[method-assign]
 
 
 if __name__ == "__main__":
