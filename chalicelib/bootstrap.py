@@ -95,6 +95,15 @@ def build(settings: Settings | None = None) -> Deps:
                 lambda location: registry_for(roles, location),
                 DynamoRulesStore(dynamodb, settings.audit_table),
             )
+    return _ledger_deps(settings, table, channels, registries=registries, discovery=discovery)
+
+
+def _ledger_deps(
+    settings: Settings, table: Any, channels: list[AlertChannel], **extra: Any
+) -> Deps:
+    """The ledger's adapters over one table, with these channels (whose names the outbox keeps)."""
+    from chalicelib.adapters import ledger
+
     return Deps(
         settings=settings,
         images=ledger.DynamoImages(table),
@@ -106,8 +115,7 @@ def build(settings: Settings | None = None) -> Deps:
         writer=ledger.DynamoWriter(table, frozenset(c.name for c in channels)),
         channels=channels,
         clock=wall_clock,
-        registries=registries,
-        discovery=discovery,
+        **extra,
     )
 
 
@@ -121,18 +129,7 @@ def build_ledger_only(settings: Settings, dynamodb: Any = None) -> Deps:
 
     client = dynamodb or _client(boto3.session.Session(), "dynamodb")
     table = ledger.Table(client, settings.audit_table, _cursors(settings))
-    return Deps(
-        settings=settings,
-        images=ledger.DynamoImages(table),
-        tags=ledger.DynamoTagHistory(table),
-        incidents=ledger.DynamoIncidents(table),
-        outbox=ledger.DynamoOutbox(table),
-        counters=ledger.DynamoCounters(table),
-        work=ledger.DynamoWorkQueue(table),
-        writer=ledger.DynamoWriter(table, frozenset()),
-        channels=[],
-        clock=wall_clock,
-    )
+    return _ledger_deps(settings, table, [])
 
 
 @functools.cache

@@ -620,6 +620,7 @@ class StatusCounts:
     replicated_24h: int
     overwritten_24h: int
     drifted: int = 0
+    undeleted: int = 0  # open DELETE_NOT_REPLICATED incidents (not a count of the document)
 
 
 def status_document(

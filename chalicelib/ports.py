@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from chalicelib.decisions import Counts, ImageChange, NewIncident
-from chalicelib.domain import ImageFacts, Location, Replica, TagEntry
+from chalicelib.domain import ImageFacts, Location, Replica, StatusCounts, TagEntry
 from chalicelib.rules import ReplicationConfig
 from chalicelib.settings import Settings
 
@@ -57,17 +57,6 @@ class ImageRecord:
 
     facts: ImageFacts
     applied: frozenset[str] = frozenset()
-
-
-@dataclass(frozen=True)
-class StatusCounts:
-    pending: int
-    missing: int
-    failed: int
-    replicated_24h: int
-    overwritten_24h: int
-    drifted: int = 0
-    undeleted: int = 0  # open DELETE_NOT_REPLICATED incidents
 
 
 WorkKind = Literal["due", "judge", "untag", "deliver", "close"]

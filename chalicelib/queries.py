@@ -23,17 +23,9 @@ def status(deps: Deps) -> dict[str, Any]:
     now = deps.clock()
     counts = deps.counters.status_counts(now)
     newest = deps.incidents.incidents_page("open", MAX_PAGE, None).items
-    document_counts = domain.StatusCounts(
-        pending=counts.pending,
-        missing=counts.missing,
-        failed=counts.failed,
-        replicated_24h=counts.replicated_24h,
-        overwritten_24h=counts.overwritten_24h,
-        drifted=counts.drifted,
-    )
     open_total = counts.missing + counts.failed + counts.drifted + counts.undeleted
     incidents = [i.alert for i in newest]
-    document = domain.status_document(now, open_total, document_counts, incidents)
+    document = domain.status_document(now, open_total, counts, incidents)
     # LOCATION_NAMES ("account/region" -> name), so every reader labels locations alike.
     return {**document, "names": dict(deps.settings.location_names)}
 
