@@ -62,7 +62,8 @@ def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
         yield items[start : start + size]
 
 
-def _error_code(error: Exception) -> str:
+def error_code(error: Exception) -> str:
+    """The SDK error code of `error` ("" when it has none)."""
     response = getattr(error, "response", None)
     return str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
 
@@ -90,7 +91,7 @@ class EcrRegistry:
         try:
             yield
         except Exception as error:
-            code = _error_code(error)
+            code = error_code(error)
             if code in allow:
                 raise
             if code == "RepositoryNotFoundException" and repository is not None:
@@ -194,7 +195,7 @@ class EcrRegistry:
                 )
             return list(response.get("imageDetails", [])), listing
         except Exception as error:
-            if _error_code(error) not in IMAGE_NOT_FOUND:
+            if error_code(error) not in IMAGE_NOT_FOUND:
                 raise
         if listing is None:
             listing = self._list_image_ids(repository)
@@ -242,7 +243,7 @@ class EcrRegistry:
                     imageId={"imageDigest": digest},
                 )
         except Exception as error:
-            if _error_code(error) in IMAGE_NOT_FOUND:
+            if error_code(error) in IMAGE_NOT_FOUND:
                 return []
             raise
         return [
@@ -273,7 +274,7 @@ class EcrRegistry:
             with self._asking(allow=NO_POLICY):
                 response = self._client.get_registry_policy()
         except Exception as error:
-            if _error_code(error) in NO_POLICY:
+            if error_code(error) in NO_POLICY:
                 return None
             raise
         text = response.get("policyText")

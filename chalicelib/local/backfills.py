@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+from chalicelib.adapters.ecr import error_code as _code
 from chalicelib.adapters.roles import sdk_failure
 from chalicelib.backfill import Backfill, BackfillInProgress, BackfillLimit, BackfillResult
 from chalicelib.domain import Location
@@ -22,11 +23,6 @@ from chalicelib.errors import RegistryUnavailable
 
 LIST_PAGE = 50  # ListReplicationBackfills maxResults limit
 RESULTS_PAGE = 1000  # DescribeReplicationBackfillResults maxResults limit
-
-
-def _code(error: Exception) -> str:
-    response = getattr(error, "response", None)
-    return str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
 
 
 class EcrBackfills:
