@@ -46,6 +46,7 @@ package: venv ## build build/$(STAGE)/sam.json + deployment.zip: the Chalice app
 	@case "$(STAGE)" in dev|prod) ;; *) echo "error: STAGE must be dev or prod" >&2; exit 1;; esac
 	rm -rf build/$(STAGE)
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(VENV)/bin/chalice package --stage $(STAGE) --merge-template infra/app-resources.json build/$(STAGE)
+	$(PY) scripts/compile_package.py build/$(STAGE)/deployment.zip
 
 deploy-guide: ## print the commands that deploy STAGE and the member-account forwarder
 	@STAGE=$(STAGE) sh scripts/deploy-guide.sh

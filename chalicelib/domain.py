@@ -75,11 +75,13 @@ class Location:
 
 
 # OCI digest grammar: algorithm ":" encoded. AWS's own samples carry non-hex, non-64-char values.
-DIGEST_RE = re.compile(r"^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$")
-ACCOUNT_RE = re.compile(r"^[0-9]{12}$")
-REGION_RE = re.compile(r"^[0-9a-z-]{2,25}$")
-REPOSITORY_RE = re.compile(r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$")
-TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,299}$")
+# Anchored with \Z, not $: Python's $ also matches before a trailing newline, so "v1\n" would
+# pass `match` (and the event schemas, which search with these patterns).
+DIGEST_RE = re.compile(r"^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+\Z")
+ACCOUNT_RE = re.compile(r"^[0-9]{12}\Z")
+REGION_RE = re.compile(r"^[0-9a-z-]{2,25}\Z")
+REPOSITORY_RE = re.compile(r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*\Z")
+TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,299}\Z")
 
 
 # --------------------------------------------------------------------------- facts (inbound)

@@ -41,7 +41,7 @@ class Packaged:
 
 
 def chalice_package(stage: str, out: Path) -> Packaged:
-    """Run the exact `make package` command for one stage and load its output."""
+    """Run the exact `make package` commands for one stage and load its output."""
     env = {**os.environ, "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1")}
     command = [
         sys.executable,
@@ -59,6 +59,14 @@ def chalice_package(stage: str, out: Path) -> Packaged:
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     if result.returncode != 0:
         raise RuntimeError(f"chalice package failed:\n{result.stdout}\n{result.stderr}")
+    compiled = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "compile_package.py"), str(out / "deployment.zip")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if compiled.returncode != 0:
+        raise RuntimeError(f"compile_package failed:\n{compiled.stdout}\n{compiled.stderr}")
     sam = json.loads((out / "sam.json").read_text())
     return Packaged(stage, out, sam, sam_transform(sam))
 

@@ -489,3 +489,23 @@ def test_merge_template_keeps_the_packaged_code(packaged: Packaged) -> None:
     for function in FUNCTIONS:
         assert packaged.sam["Resources"][function]["Properties"]["CodeUri"] == "./deployment.zip"
     assert Path(packaged.directory / "deployment.zip").stat().st_size > 0
+
+
+def test_the_package_ships_bytecode_valid_for_its_own_sources(packaged: Packaged) -> None:
+    """Lambda cannot write bytecode (read-only code directory): each module the handlers import
+    must come with a .pyc whose source hash matches, or every cold start compiles it."""
+    import importlib.util
+    import zipfile
+
+    with zipfile.ZipFile(packaged.directory / "deployment.zip") as archive:
+        names = set(archive.namelist())
+        sources = [n for n in names if n.endswith(".py")]
+        assert {"app.py", "chalicelib/ecr_events.py", "botocore/session.py"} <= set(sources)
+        for source in sources:
+            folder, _, module = source.rpartition("/")
+            cached = f"{folder + '/' if folder else ''}__pycache__/{module[:-3]}.cpython-311.pyc"
+            assert cached in names, f"no bytecode for {source}"
+            header = archive.read(cached)[:16]
+            flags = int.from_bytes(header[4:8], "little")
+            assert flags == 0b11, f"{cached} is not hash-checked"  # hash-based, checked
+            assert header[8:16] == importlib.util.source_hash(archive.read(source)), cached
