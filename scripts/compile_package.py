@@ -1,4 +1,4 @@
-"""Add bytecode to the deployment package: `python scripts/compile_package.py build/dev/deployment.zip`.
+"""Add bytecode to the deployment package (`make package` runs it on deployment.zip).
 
 Lambda's code directory is read-only, so Python cannot cache what it compiles there: without
 `.pyc` files in the zip, every cold start compiles every module it imports from source (the
