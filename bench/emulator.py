@@ -17,7 +17,8 @@ write units DynamoDB would bill (1 per KB of the larger of the old and new item,
 a transaction; an index write per KB of the projected item, for the old and the new index key
 when it moves), and every read its read units (4 KB per unit, half for eventual consistency).
 Requests carry an `X-Bench-Tag` header (the simulated second); `GET /_bench/usage` returns and
-resets the totals per (tag, table or index, key).
+resets the totals per (tag, table or index, key). `POST /_bench/latency?ms=N` makes every
+request wait N ms before its turn (0: off), so that concurrency's effect shows.
 
     python bench/emulator.py PORT      (started by bench/run.py; binds 127.0.0.1 only)
 """
@@ -29,11 +30,18 @@ import json
 import math
 import sys
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-STATE: dict[str, Any] = {"stock": False, "tag": "", "reading": False, "undo": None}
+STATE: dict[str, Any] = {
+    "stock": False,
+    "tag": "",
+    "reading": False,
+    "undo": None,
+    "latency": 0.0,  # seconds each request waits before its turn (POST /_bench/latency?ms=N)
+}
 # (tag, target, key) -> [requests, units]; target is "table" or an index name.
 WRITES: dict[tuple[str, str, str], list[float]] = defaultdict(lambda: [0, 0.0])
 READS: dict[tuple[str, str, str], list[float]] = defaultdict(lambda: [0, 0.0])
@@ -279,6 +287,14 @@ def serve(port: int) -> None:
 
     def serialised(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
+        if path == "/_bench/latency":
+            query = environ.get("QUERY_STRING", "")
+            STATE["latency"] = float(query.partition("ms=")[2] or 0) / 1000
+            return reply(start_response, {"latency_ms": STATE["latency"] * 1000})
+        if STATE["latency"]:
+            # DynamoDB's round trip, outside the lock: concurrent requests wait side by side,
+            # as they do on the network, while moto still does one at a time.
+            time.sleep(STATE["latency"])
         with lock:
             if path == "/_bench/usage":
                 return reply(start_response, _usage())

@@ -102,3 +102,10 @@ def emulator_mode(endpoint: str, stock: bool) -> None:
     )
     with urllib.request.urlopen(request, timeout=10):
         pass
+
+
+def emulator_latency(endpoint: str, ms: float) -> None:
+    """Make every request to the bench's emulator wait `ms` before its turn (0: off)."""
+    request = urllib.request.Request(f"{endpoint}/_bench/latency?ms={ms}", method="POST", data=b"")
+    with urllib.request.urlopen(request, timeout=10):
+        pass

@@ -7,11 +7,14 @@ Tests call `reset()` after changing the environment.
 from __future__ import annotations
 
 import functools
+import threading
 from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.ports import AlertChannel, Deps
 from chalicelib.settings import Settings
+
+SWEEP_WORKERS = 8  # sweep steps in flight at once (sweep.py); within botocore's 10 connections
 
 
 def _client(session: Any, service: str) -> Any:
@@ -30,10 +33,12 @@ class _LazyClient:
 
     def __init__(self, session: Any, service: str) -> None:
         self._session, self._service, self._client = session, service, None
+        self._lock = threading.Lock()  # the sweep's lanes publish from several threads
 
     def __getattr__(self, name: str) -> Any:
-        if self._client is None:
-            self._client = _client(self._session, self._service)
+        with self._lock:
+            if self._client is None:
+                self._client = _client(self._session, self._service)
         return getattr(self._client, name)
 
 
@@ -95,7 +100,14 @@ def build(settings: Settings | None = None) -> Deps:
                 lambda location: registry_for(roles, location),
                 DynamoRulesStore(dynamodb, settings.audit_table),
             )
-    return _ledger_deps(settings, table, channels, registries=registries, discovery=discovery)
+    return _ledger_deps(
+        settings,
+        table,
+        channels,
+        registries=registries,
+        discovery=discovery,
+        sweep_workers=SWEEP_WORKERS,
+    )
 
 
 def _ledger_deps(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 
 from aws_lambda_powertools import Logger, Metrics
 
@@ -12,10 +13,15 @@ logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 
 
+_counting = threading.Lock()
+
+
 def count(name: str, value: int = 1) -> None:
-    """Add to a Count metric (nothing for zero)."""
+    """Add to a Count metric (nothing for zero). Locked: the sweep's lanes count from several
+    threads, and Powertools' metric set is a plain dict that flushes itself at 100 values."""
     if value:
-        metrics.add_metric(name=name, unit="Count", value=value)
+        with _counting:
+            metrics.add_metric(name=name, unit="Count", value=value)
 
 
 # Third-party loggers that print secrets at DEBUG: botocore logs every response body (a

@@ -203,6 +203,9 @@ class Deps:
     clock: Callable[[], datetime]
     registries: Registries | None = None  # with AUDIT_ROLE_NAME: the registries are asked
     discovery: Any = None  # with REPLICATION_SOURCES: a RuleDiscovery (registry_rules.py)
+    # Sweep steps in flight at once (sweep.py): the deployed app's adapters are thread-safe;
+    # the in-memory fakes of the tests are not, and keep 1.
+    sweep_workers: int = 1
 
     def rules(self, now: datetime) -> ReplicationConfig:
         """REPLICATION_CONFIG, plus the rules read from ECR for REPLICATION_SOURCES."""

@@ -3,7 +3,9 @@ history (overdue replicas, tag removals and overwrites, closed incidents, notifi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -69,32 +71,93 @@ def sweep(now: datetime, deps: Deps, has_time: Callable[[], bool] = lambda: True
     before a later arrival), so the decisions are those of the complete history. Work a step
     creates (an incident to close, a notification to deliver) is picked up by the next round;
     stopping early loses nothing, since unfinished work stays in the queue for the next sweep.
+
+    Each step waits on a few DynamoDB requests, one after another: `deps.sweep_workers` lanes
+    run at once, so that one invocation decides several times as much. A lane is a repository
+    (its steps read and judge the same images and tags, and keep their order) or an incident
+    (its closing and its notifications, in order); the writes are conditional either way.
     """
     report = SweepReport(now)
     done: set[str] = set()
-    while has_time():
-        batch = [w for w in deps.work.due_work(now, SWEEP_BATCH) if w.at not in done]
-        if not batch:
-            break
-        _ask_destinations(batch, deps, report)
-        for work in batch:
-            if not has_time():
+    with _pool(deps.sweep_workers) as run:
+        while has_time():
+            batch = [w for w in deps.work.due_work(now, SWEEP_BATCH) if w.at not in done]
+            if not batch:
                 break
-            done.add(work.at)
-            try:
-                STEPS[work.kind](work, now, deps, report)
-            except Exception as error:  # throttled, unreachable: the rest of the work goes on
-                report.failed += 1
-                count("SweepStepFailures")
-                logger.warning(
-                    f"sweep step {work.kind} failed and stays queued: {type(error).__name__}",
-                    extra={"work": work.at[:300], "error": str(error)[:300]},
-                )
+            _ask_destinations(batch, deps, report)
+            for lane in run(
+                lambda lane: _run_lane(lane, now, deps, report, has_time), _lanes(batch)
+            ):
+                done.update(lane.done)
+                report.checked += lane.checked
+                report.judged += lane.judged
+                report.failed += lane.failed
     if report.failed:
         # Everything else is done; failing the invocation makes the failure visible (errors,
         # alarms) and lets the scheduler's retry pick up what is still queued.
         raise SweepIncomplete(f"{report.failed} sweep step(s) failed; they stay queued")
     return report
+
+
+Lane = list[Work]
+
+
+def _lanes(batch: Sequence[Work]) -> list[Lane]:
+    """The batch's work by lane, each in the batch's (time) order."""
+    lanes: dict[str, Lane] = {}
+    for work in batch:
+        lanes.setdefault(_lane_of(work), []).append(work)
+    return list(lanes.values())
+
+
+def _lane_of(work: Work) -> str:
+    if work.replica is not None:
+        return f"repository {work.replica.repository}"
+    if work.entry is not None:
+        return f"repository {work.entry.repository}"
+    return f"incident {work.incident_id}"
+
+
+@dataclass
+class _LaneReport:
+    done: list[str] = field(default_factory=list)
+    checked: int = 0
+    judged: int = 0
+    failed: int = 0
+
+
+def _run_lane(
+    lane: Lane, now: datetime, deps: Deps, shared: SweepReport, has_time: Callable[[], bool]
+) -> _LaneReport:
+    # Each lane counts in a report of its own (merged by the caller, in one thread); what the
+    # registries said is shared: dict reads and set additions are atomic.
+    mine = SweepReport(now, found=shared.found, unreachable=shared.unreachable)
+    result = _LaneReport()
+    for work in lane:
+        if not has_time():
+            break
+        result.done.append(work.at)
+        try:
+            STEPS[work.kind](work, now, deps, mine)
+        except Exception as error:  # throttled, unreachable: the rest of the work goes on
+            result.failed += 1
+            count("SweepStepFailures")
+            logger.warning(
+                f"sweep step {work.kind} failed and stays queued: {type(error).__name__}",
+                extra={"work": work.at[:300], "error": str(error)[:300]},
+            )
+    result.checked, result.judged = mine.checked, mine.judged
+    return result
+
+
+@contextmanager
+def _pool(workers: int) -> Iterator[Callable[..., Iterator[_LaneReport]]]:
+    """`run(function, lanes)`: the lanes' reports, from `workers` threads (1: in this one)."""
+    if workers <= 1:
+        yield lambda function, lanes: map(function, lanes)
+        return
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sweep") as pool:
+        yield pool.map
 
 
 def _step_due(work: Work, now: datetime, deps: Deps, report: SweepReport) -> None:

@@ -10,6 +10,7 @@ caps at one hour), however many registries and calls it makes. Clients are built
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -139,6 +140,9 @@ class AuditRoles:
         self._credentials: dict[tuple[str, str], Credentials] = {}
         self._clients: dict[tuple[str, str, str], tuple[Credentials, Any]] = {}
         self.assume_calls = 0  # how many AssumeRole calls this cache made (for cost reports)
+        # The sweep's lanes ask from several threads; a boto3 session is not thread-safe, and
+        # one AssumeRole per account is enough: creating credentials and clients is serialised.
+        self._lock = threading.RLock()
 
     def _boto_session(self) -> Any:
         if self._session is None:
@@ -162,6 +166,10 @@ class AuditRoles:
 
     def credentials(self, account: str, region: str) -> Credentials:
         """The audit role's credentials in `account`, assumed anew only near their expiry."""
+        with self._lock:
+            return self._credentials_of(account, region)
+
+    def _credentials_of(self, account: str, region: str) -> Credentials:
         key = (partition_of(region), account)
         cached = self._credentials.get(key)
         if cached is not None and self._clock() < cached.expires_at - self._refresh_before:
@@ -189,10 +197,15 @@ class AuditRoles:
 
     def forget(self, account: str, region: str) -> None:
         """Drop an account's credentials (e.g. after the service called them expired)."""
-        self._credentials.pop((partition_of(region), account), None)
+        with self._lock:
+            self._credentials.pop((partition_of(region), account), None)
 
     def client(self, service: str, account: str, region: str) -> Any:
         """A client for `service` in `account`/`region` acting as the audit role."""
+        with self._lock:
+            return self._client_of(service, account, region)
+
+    def _client_of(self, service: str, account: str, region: str) -> Any:
         credentials = self.credentials(account, region)
         key = (account, region, service)
         cached = self._clients.get(key)

@@ -209,3 +209,32 @@ def test_any_order_and_duplication_gives_the_same_outcome(
     assert actual[2] == expected[2], "matrix differs"
     if not superseded(first_deliveries(shuffled)) and not superseded(in_time_order):
         assert actual[3] == expected[3], "alerts differ"
+
+
+@settings(
+    max_examples=int(os.environ.get("PROPERTY_EXAMPLES", "8")),
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+)
+@given(scenario=scenarios())
+def test_concurrent_sweep_lanes_decide_as_one_lane_does(
+    scenario, session, monkeypatch, auditor_env
+):
+    """The sweep runs repositories and incidents in concurrent lanes (bootstrap.SWEEP_WORKERS):
+    the ledger, status and alerts are those of the same sweeps run one step at a time."""
+    import app as app_module
+    from chalicelib.local.replay import Replayer
+    from tests.conftest import ROOT
+
+    def replayer():
+        return Replayer(app_module.app, ROOT)
+
+    monkeypatch.setenv("REPLICATION_CONFIG", json.dumps(ev.DEFAULT_CONFIG))
+    in_time_order = sorted(scenario, key=lambda e: (e["time"], e["id"])) + sweeps_after(scenario)
+    monkeypatch.setattr(bootstrap, "SWEEP_WORKERS", 1)
+    serial = run(in_time_order, session, monkeypatch, replayer)
+    monkeypatch.setattr(bootstrap, "SWEEP_WORKERS", 8)
+    concurrent = run(in_time_order, session, monkeypatch, replayer)
+    assert bootstrap.deps().sweep_workers == 8
+    assert concurrent == serial
