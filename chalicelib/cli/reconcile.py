@@ -124,10 +124,9 @@ def _reconcile_all(
 ) -> int:
     import time
 
-    from chalicelib import backfill, inventory
-    from chalicelib.adapters.checkpoint import DynamoCheckpointStore
+    from chalicelib import backfill, bootstrap, inventory
 
-    store = DynamoCheckpointStore(dynamodb, deps.settings.audit_table)
+    store = bootstrap.build_checkpoint_store(deps.settings, dynamodb)
     tty = sys.stderr.isatty()
     shown: list[Any] = [float("-inf"), None, None]  # when, what was printed, the latest
 
