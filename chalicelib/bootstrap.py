@@ -9,10 +9,13 @@ from __future__ import annotations
 import functools
 import threading
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.ports import AlertChannel, Deps
 from chalicelib.settings import Settings
+
+if TYPE_CHECKING:
+    from chalicelib.inventory import CheckpointStore
 
 SWEEP_WORKERS = 8  # sweep steps in flight at once (sweep.py); within botocore's 10 connections
 
@@ -142,6 +145,15 @@ def build_ledger_only(settings: Settings, dynamodb: Any = None) -> Deps:
     client = dynamodb or _client(boto3.session.Session(), "dynamodb")
     table = ledger.Table(client, settings.audit_table, _cursors(settings))
     return _ledger_deps(settings, table, [])
+
+
+def build_checkpoint_store(settings: Settings, dynamodb: Any) -> CheckpointStore:
+    """Where `reconcile --all` keeps its place: one item in the ledger's table, holding
+    inventory's Checkpoint (the adapter is handed its decoder, so it imports no use case)."""
+    from chalicelib.adapters.checkpoint import DynamoCheckpointStore
+    from chalicelib.inventory import Checkpoint
+
+    return DynamoCheckpointStore(dynamodb, settings.audit_table, Checkpoint.from_json)
 
 
 @functools.cache

@@ -22,7 +22,6 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from chalicelib import decisions, domain, services
-from chalicelib.adapters.ecr import RegistryImage, ReplicationStatus
 from chalicelib.domain import (
     ImageFacts,
     Location,
@@ -30,7 +29,7 @@ from chalicelib.domain import (
     TagEntry,
 )
 from chalicelib.errors import RegistryUnavailable, RepositoryNotFound
-from chalicelib.ports import Commit, Deps
+from chalicelib.ports import Commit, Deps, RegistryImage, ReplicationStatus
 from chalicelib.rules import ReplicationConfig, parse_replication_config
 
 ONE_SECOND = timedelta(seconds=1)

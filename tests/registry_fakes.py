@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
-from chalicelib.adapters.ecr import RegistryImage, ReplicationStatus, RepositoryInfo
 from chalicelib.domain import Location
 from chalicelib.errors import RegistryUnavailable, RepositoryNotFound
+from chalicelib.ports import RegistryImage, ReplicationStatus, RepositoryInfo
 
 
 class InMemoryRegistry:

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from chalicelib.adapters.roles import sdk_failure
 from chalicelib.domain import Location
 from chalicelib.errors import RegistryUnavailable, RepositoryNotFound
+from chalicelib.ports import RegistryImage, ReplicationStatus, RepositoryInfo
 
 MAX_IMAGE_IDS = 100  # DescribeImages imageIds limit (ImageIdentifierList max)
 LIST_PAGE = 1000  # ListImages maxResults limit
@@ -29,32 +29,6 @@ IMAGE_NOT_FOUND = frozenset({"ImageNotFoundException"})
 NO_POLICY = frozenset({"RegistryPolicyNotFoundException"})
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class RegistryImage:
-    """One image as the registry describes it."""
-
-    digest: str
-    pushed_at: datetime
-    tags: tuple[str, ...]
-    status: str  # ACTIVE, ARCHIVED or ACTIVATING (ACTIVE where ECR does not say)
-
-
-@dataclass(frozen=True)
-class ReplicationStatus:
-    """ECR's own view of one replication of an image, from the source registry."""
-
-    destination: Location
-    status: str  # IN_PROGRESS, COMPLETE or FAILED
-    failure_code: str | None
-
-
-@dataclass(frozen=True)
-class RepositoryInfo:
-    name: str
-    tag_mutability: str  # MUTABLE, IMMUTABLE, IMMUTABLE_WITH_EXCLUSION, MUTABLE_WITH_EXCLUSION
-    mutability_exclusions: tuple[str, ...] = ()  # WILDCARD filters of the *_WITH_EXCLUSION kinds
 
 
 def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:

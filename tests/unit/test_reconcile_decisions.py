@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 
 from chalicelib import delivery, queries, reconcile, services, sweep
-from chalicelib.adapters.ecr import RegistryImage, ReplicationStatus
 from chalicelib.domain import ImageFacts, ImagePushed, Location, ReplicationReported
+from chalicelib.ports import RegistryImage, ReplicationStatus
 from chalicelib.reconcile import Selection
 from tests import events as ev
 from tests.fakes import RecordingChannel, fake_deps

@@ -1,0 +1,98 @@
+"""The top-level parser and `main`: the commands, in the order `--help` lists them, and the
+one-line error every unexpected failure becomes."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+from chalicelib.cli import (
+    dashboard_link,
+    demo,
+    doctor,
+    provision,
+    reconcile,
+    replay,
+    status,
+    wait,
+)
+from chalicelib.cli.common import FAILED, CliError, Commands, Formatter, Parser, fail
+
+# Each module's `register` adds its subcommand; a new command is a module and a line here.
+COMMANDS = (demo, provision, replay, status, dashboard_link, doctor, wait, reconcile)
+
+DESCRIPTION = (
+    "ECR Replication Auditor: did every image really arrive everywhere, with the right tag?"
+)
+
+EPILOG = """\
+Run `COMMAND --help` for the options of one command.
+
+exit codes: 0 done; 1 a failed check or an AWS endpoint that cannot be reached;
+            2 bad usage or input (arguments, files, settings, credentials)
+
+examples (`ecr-audit` is the same command; against an emulator, see README "Command line"):
+  ecr-audit demo --once
+  ecr-audit provision --replication-config examples/replication-config.json > env.json
+  ecr-audit replay --env-file env.json examples/push.json
+  ecr-audit status --env-file env.json
+  AUDIT_ROLE_NAME=ecr-replication-auditor-read ecr-audit doctor
+  ecr-audit wait --env-file env.json --repository team/api --tag v1.4.2 --timeout 1800
+  AUDIT_ROLE_NAME=ecr-replication-auditor-read ecr-audit reconcile --repository team/api
+"""
+
+
+def parser() -> argparse.ArgumentParser:
+    common = Parser(add_help=False)
+    common.add_argument(
+        "--debug", action="store_true", help="print the traceback of an unexpected error"
+    )
+    alias = Path(sys.argv[0]).name == "ecr-audit"
+    top = Parser(
+        prog="ecr-audit" if alias else "python -m chalicelib.cli",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=Formatter,
+        parents=[common],
+    )
+    subparsers = top.add_subparsers(
+        dest="command", title="commands", metavar="COMMAND", required=True
+    )
+    commands = Commands(subparsers, common)
+    for module in COMMANDS:
+        module.register(commands)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    # Local runs have no CloudWatch agent to read EMF metric lines from stdout.
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    args = parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except CliError as error:
+        return fail(error)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `status | head`: the reader left; nothing more to say
+        return 0
+    except Exception as error:
+        from chalicelib.local import aws_errors
+
+        if args.debug:
+            traceback.print_exc()
+        described = aws_errors.describe(error, table=os.environ.get("AUDIT_TABLE"))
+        if described is None:
+            first = (str(error).strip().splitlines() or [""])[0]
+            described = CliError(
+                f"unexpected {type(error).__name__}: {first}; run again with --debug for the "
+                "traceback and report it",
+                FAILED,
+            )
+        return fail(described)
