@@ -128,10 +128,20 @@ def expect(facts: ImageFacts, replica: Replica) -> ImageFacts:
     old = find(facts, replica.source, replica.destination)
     if old is None:
         return _with_replica(facts, replica)
-    if replica.pushed_at is None or (old.pushed_at and old.pushed_at <= replica.pushed_at):
+    if replica.pushed_at is None or (old.pushed_at and _earlier_or_same(old, replica)):
         return facts
     moved = replace(old, pushed_at=replica.pushed_at, due_at=replica.due_at, tag=replica.tag)
     return _with_replica(facts, replace(moved, drift_check=old.drift_check or replica.drift_check))
+
+
+def _earlier_or_same(old: Replica, new: Replica) -> bool:
+    """Whether the known push stands against `new`'s: the earlier push wins; two pushes in the
+    same second (`docker push app:v1 && docker push app:latest`) are told apart by their tag,
+    so that every delivery order names the same replica tag."""
+    assert old.pushed_at is not None and new.pushed_at is not None
+    if old.pushed_at != new.pushed_at:
+        return old.pushed_at < new.pushed_at
+    return (old.tag or "") <= (new.tag or "")
 
 
 def reconcile_all(facts: ImageFacts) -> ImageFacts:
