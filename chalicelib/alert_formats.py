@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from chalicelib.domain import ALERT_KEYS, CAUSE_TEXT, short_digest
+from chalicelib.domain import ALERT_KEYS, CAUSE_TEXT, TAG_REMOVED, short_digest
 
 EMOJI = {"critical": "🔴", "warning": "🟠", "info": "✅"}
 ELLIPSIS = "…"
@@ -211,6 +211,20 @@ def next_steps(alert: Mapping[str, Any]) -> list[str]:
             f"`aws ecr put-image --image-tag {tag}`; or deploy by digest instead of by tag.",
             "This incident recovers when the destination tag names the source's digest, or "
             "when the source tag moves on or is deleted.",
+        ]
+    if kind == "DELETE_NOT_REPLICATED" and alert["cause"] == TAG_REMOVED:
+        return [
+            f"The tag `{repo}:{tag}` was removed from `{digest}` in {src_account}/{src_region} "
+            f"under a rule that replicates deletions (tag removals included), and still names "
+            f"it in {dst_account}/{dst_region}: `aws ecr describe-images --repository-name "
+            f"{repo} --image-ids imageTag={tag} --region {dst_region}`.",
+            f"Check the rule still replicates deletions: `aws ecr describe-registry --region "
+            f"{src_region}` in {src_account} (`deleteReplication.enabled`).",
+            f"Remove the tag by hand if it must go (the image stays while another tag names "
+            f"it): `aws ecr batch-delete-image --repository-name {repo} --image-ids "
+            f"imageTag={tag} --region {dst_region}` in {dst_account}.",
+            "This incident recovers when the tag is gone there, or when the source pushes it "
+            "again.",
         ]
     if kind == "DELETE_NOT_REPLICATED":
         image = f"{repo}:{tag}" if tag else f"{repo}@{digest}"

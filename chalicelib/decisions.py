@@ -8,7 +8,7 @@ one transaction can record an event's consequences completely or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -21,6 +21,8 @@ from chalicelib.domain import (
     Presence,
     Replica,
     ReplicationReported,
+    TagEntry,
+    UntagCheck,
 )
 from chalicelib.rules import ReplicationConfig
 
@@ -128,10 +130,20 @@ def expect(facts: ImageFacts, replica: Replica) -> ImageFacts:
     old = find(facts, replica.source, replica.destination)
     if old is None:
         return _with_replica(facts, replica)
-    if replica.pushed_at is None or (old.pushed_at and old.pushed_at <= replica.pushed_at):
+    if replica.pushed_at is None or (old.pushed_at and _earlier_or_same(old, replica)):
         return facts
     moved = replace(old, pushed_at=replica.pushed_at, due_at=replica.due_at, tag=replica.tag)
     return _with_replica(facts, replace(moved, drift_check=old.drift_check or replica.drift_check))
+
+
+def _earlier_or_same(old: Replica, new: Replica) -> bool:
+    """Whether the known push stands against `new`'s: the earlier push wins; two pushes in the
+    same second (`docker push app:v1 && docker push app:latest`) are told apart by their tag,
+    so that every delivery order names the same replica tag."""
+    assert old.pushed_at is not None and new.pushed_at is not None
+    if old.pushed_at != new.pushed_at:
+        return old.pushed_at < new.pushed_at
+    return (old.tag or "") <= (new.tag or "")
 
 
 def reconcile_all(facts: ImageFacts) -> ImageFacts:
@@ -188,6 +200,24 @@ def on_delete(
         due = moment + grace
         if replica.deletion_check_at is None or due < replica.deletion_check_at:
             facts = _with_replica(facts, replace(replica, deletion_check_at=due))
+    return facts
+
+
+def on_untag(
+    removal: TagEntry, facts: ImageFacts, config: ReplicationConfig, grace: timedelta
+) -> ImageFacts:
+    """The source removed a tag and the image kept another one. Where its rule replicates
+    deletions ("image deletions and image tag removals"), each destination of the image must
+    drop that tag too within the grace period: a check is due then (DELETE_NOT_REPLICATED)."""
+    covered = config.deletions_replicated_to(removal.location, removal.repository)
+    check = UntagCheck(removal.time + grace, removal.time, removal.tag)
+    for replica in facts.replicas:
+        if replica.source != removal.location or replica.destination not in covered:
+            continue
+        if replica.state != "cancelled" and check not in replica.untag_checks:
+            facts = _with_replica(
+                facts, replace(replica, untag_checks=replica.untag_checks | {check})
+            )
     return facts
 
 
@@ -278,6 +308,98 @@ def on_deletion_check(
         return facts, ()
     alert = domain.undeleted_alert(current, deleted_at, now)
     return facts, (NewIncident(alert, now),)
+
+
+@dataclass(frozen=True)
+class TagWitness:
+    """What is known of one removed tag as of a check: its latest entry in the ledger's tag
+    history at the source and at the destination, and (None: not asked) whether the
+    destination registry still has it on the digest."""
+
+    source_head: TagEntry | None
+    destination_head: TagEntry | None
+    listed: bool | None = None
+
+
+def untag_due(replica: Replica, now: datetime) -> tuple[UntagCheck, ...]:
+    return tuple(sorted(c for c in replica.untag_checks if c.due_at <= now))
+
+
+def untag_superseded(source_head: TagEntry | None, removed_at: datetime | None) -> bool:
+    """The source's tag moved on since its removal: pushed again (to this digest or another:
+    the destination is to have it then), or, after `removed_at`, removed again (that removal
+    is checked on its own)."""
+    if source_head is None:
+        return False
+    if source_head.digest is not None:
+        return True
+    return removed_at is not None and source_head.time > removed_at
+
+
+def destination_has_tag(
+    facts: ImageFacts, destination: Location, digest: str, head: TagEntry | None
+) -> bool:
+    """As far as the ledger knows, the tag still names `digest` at `destination`: its latest
+    entry there names the digest (or there is none, and the image arrived: replication copies
+    the tags), and the image was not deleted there since."""
+    if head is not None:
+        if head.digest != digest:
+            return False  # removed there (a DELETE for the tag), or moved to another image
+        since: datetime | None = head.time
+    elif facts.present_at(destination) is None:
+        return False
+    else:
+        since = None
+    return facts.deleted_since(destination, since) is None
+
+
+def untag_outstanding(
+    facts: ImageFacts,
+    destination: Location,
+    digest: str,
+    witness: TagWitness,
+    removed_at: datetime | None,
+    source: Location | None = None,
+) -> bool:
+    """The source's removal of the tag still stands and the destination still has the tag.
+    With `source` and `removed_at` (at the check's due time): a deletion of the whole image at
+    the source since the removal supersedes it too (that deletion is checked on its own)."""
+    image_deleted = (
+        source is not None
+        and removed_at is not None
+        and facts.deleted_since(source, removed_at) is not None
+    )
+    return (
+        not image_deleted
+        and not untag_superseded(witness.source_head, removed_at)
+        and destination_has_tag(facts, destination, digest, witness.destination_head)
+        and witness.listed is not False
+    )
+
+
+def on_untag_check(
+    replica: Replica, facts: ImageFacts, now: datetime, witnesses: Mapping[str, TagWitness]
+) -> tuple[ImageFacts, tuple[NewIncident, ...]]:
+    """At the due time of tag removals the source made: DELETE_NOT_REPLICATED for each tag
+    the destination still has (`witnesses`: per removed tag, what is known of it now)."""
+    current = find(facts, replica.source, replica.destination)
+    due = untag_due(current, now) if current is not None else ()
+    if current is None or not due:
+        return facts, ()
+    facts = _with_replica(facts, replace(current, untag_checks=current.untag_checks - set(due)))
+    opened = tuple(
+        NewIncident(domain.untag_alert(current, check, now), now)
+        for check in due
+        if untag_outstanding(
+            facts,
+            current.destination,
+            current.digest,
+            witnesses[check.tag],
+            check.removed_at,
+            current.source,
+        )
+    )
+    return facts, opened
 
 
 def on_drift_check(

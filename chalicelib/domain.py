@@ -128,6 +128,18 @@ Fact = ImagePushed | ImageDeleted | ReplicationReported
 # --------------------------------------------------------------------------- replicas
 
 ReplicaState = Literal["pending", "replicated", "missing", "failed", "cancelled"]
+
+
+@dataclass(frozen=True, order=True)
+class UntagCheck:
+    """The source removed `tag` from the image at `removed_at` (the image kept another tag)
+    under a rule that replicates deletions: by `due_at` the destination must have dropped it."""
+
+    due_at: datetime
+    removed_at: datetime
+    tag: str
+
+
 OPEN_STATES: frozenset[str] = frozenset({"pending", "missing", "failed"})
 
 
@@ -149,6 +161,7 @@ class Replica:
     drift_check: bool = False  # its tag is still to be compared in both registries when due
     deletion_check_at: datetime | None = None  # the source deleted the image and its rule
     # replicates deletions: the destination must not have it any more by then
+    untag_checks: frozenset[UntagCheck] = frozenset()  # tags the source removed, likewise
     rev: int = 0  # the ledger's revision of the stored item (optimistic concurrency)
 
     @property
@@ -455,10 +468,12 @@ def _image_name(repository: str, tag: str | None, digest: str | None) -> str:
     return f"{repository}:{tag}" if tag else f"{repository}@{short_digest(digest)}"
 
 
+TAG_REMOVED = "tag_removed"  # the `cause` of a DELETE_NOT_REPLICATED for a tag, not the image
 CAUSE_TEXT = {
     "replication_overwrote_local_tag": "replication replaced a locally pushed tag",
     "local_push_overwrote_replica_tag": "a local push replaced the replicated tag",
     "replication_from_another_source": "another source replicated over the tag",
+    TAG_REMOVED: "the source removed the tag under a rule that replicates deletions",
 }
 # Short forms for the one-line summary, which must fit an SNS Subject (under 100 characters).
 CAUSE_SHORT = {
@@ -482,6 +497,9 @@ def _summary(doc: Mapping[str, Any]) -> str:
     elif kind == "TAG_DRIFT":
         there = _digest_value(doc["previous_digest"]) if doc["previous_digest"] else "no image"
         text = f"Tag drift: {image} in {where} is {there}, source {_digest_value(doc['digest'])}"
+    elif kind == "DELETE_NOT_REPLICATED" and doc["cause"] == TAG_REMOVED:
+        on = _digest_value(doc["digest"])
+        text = f"Tag removal not replicated: {image} still on {on} in {where}"
     elif kind == "DELETE_NOT_REPLICATED":
         text = f"Delete not replicated: {image} still in {where}"
     else:
@@ -563,6 +581,27 @@ def undeleted_alert(
         destination=replica.destination.as_dict(),
         pushed_at=format_time(replica.pushed_at),
         due_at=format_time(detected_at),
+        detected_at=iso(detected_at),
+    )
+
+
+def untag_alert(replica: Replica, check: UntagCheck, detected_at: datetime) -> dict[str, Any]:
+    """DELETE_NOT_REPLICATED for a tag: the source removed `check.tag` from the image (which
+    kept another tag), its rule replicates deletions, and the destination still has the tag on
+    this digest at the check's due time."""
+    return alert_document(
+        kind="DELETE_NOT_REPLICATED",
+        incident_id=_stable_id(
+            "DELETE_NOT_REPLICATED", replica.replica_id, check.tag, iso(check.removed_at)
+        ),
+        repository=replica.repository,
+        tag=check.tag,
+        digest=replica.digest,
+        cause=TAG_REMOVED,
+        source=replica.source.as_dict(),
+        destination=replica.destination.as_dict(),
+        pushed_at=format_time(replica.pushed_at),
+        due_at=iso(check.due_at),
         detected_at=iso(detected_at),
     )
 

@@ -1,6 +1,6 @@
 """The sweep's questions to the registries (AUDIT_ROLE_NAME): ECR's own replication status,
-TAG_DRIFT, and whether a deletion reached a destination. A registry that cannot be asked is
-logged in one line and the sweep decides from what the ledger knows."""
+TAG_DRIFT, and whether a deletion (of an image or of a tag) reached a destination. A registry
+that cannot be asked is logged in one line and the sweep decides from what the ledger knows."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib import decisions, domain
-from chalicelib.domain import Location, Replica
+from chalicelib.domain import ImageFacts, Location, Replica
 from chalicelib.errors import RegistryUnavailable, RepositoryNotFound
 from chalicelib.observability import count, logger
 from chalicelib.ports import Commit, Deps, Incident
@@ -43,6 +43,77 @@ def check_deletion(replica: Replica, now: datetime, deps: Deps) -> None:
             gone = current is not None and decisions.deletion_replicated(current, record.facts)
             listed["listed"] = None if gone else still_listed(replica, deps)
         after, opened = decisions.on_deletion_check(replica, record.facts, now, listed["listed"])
+        change = decisions.change(replica.repository, replica.digest, record.facts, after, opened)
+        return Commit(images=(change,)) if change.changed else None
+
+    count("DeletesNotReplicated", len(opened_incidents(commit(decide, deps))))
+
+
+def still_tagged(
+    destination: Location, repository: str, tag: str, digest: str, deps: Deps
+) -> bool | None:
+    """Whether the destination registry's `tag` still names `digest` (None: not asked)."""
+    if deps.registries is None:
+        return None
+    try:
+        found = deps.registries.tag_digests(destination, repository, [tag])
+    except RepositoryNotFound:
+        return False
+    except RegistryUnavailable as error:
+        logger.warning(f"tag removal not checked in the registry: {error}")
+        return None
+    return found.get(tag) == digest
+
+
+def tag_witness(
+    facts: ImageFacts,
+    source: Location,
+    destination: Location,
+    repository: str,
+    tag: str,
+    digest: str,
+    now: datetime,
+    deps: Deps,
+    asked: dict[str, bool | None] | None = None,
+) -> decisions.TagWitness:
+    """The tag's latest entries at the source and the destination as of `now`; the registry
+    is asked (once per tag in `asked`, whatever the retries) only when the ledger says the
+    destination still has it and the source's removal stands."""
+    at_source = deps.tags.heads_as_of(source, repository, [tag], now)[tag]
+    there = deps.tags.heads_as_of(destination, repository, [tag], now)[tag]
+    witness = decisions.TagWitness(at_source, there)
+    if not decisions.untag_outstanding(facts, destination, digest, witness, None):
+        return witness
+    asked = {} if asked is None else asked
+    if tag not in asked:
+        asked[tag] = still_tagged(destination, repository, tag, digest, deps)
+    return decisions.TagWitness(at_source, there, asked[tag])
+
+
+def check_untags(replica: Replica, now: datetime, deps: Deps) -> None:
+    """The source removed tags of the image (which it kept) and its rule replicates deletions:
+    by now the destination must not have them (DELETE_NOT_REPLICATED otherwise)."""
+    asked: dict[str, bool | None] = {}
+
+    def decide() -> Commit | None:
+        record = deps.images.load(replica.repository, replica.digest)
+        current = decisions.find(record.facts, replica.source, replica.destination)
+        due = decisions.untag_due(current, now) if current is not None else ()
+        witnesses = {
+            tag: tag_witness(
+                record.facts,
+                replica.source,
+                replica.destination,
+                replica.repository,
+                tag,
+                replica.digest,
+                now,
+                deps,
+                asked,
+            )
+            for tag in sorted({check.tag for check in due})
+        }
+        after, opened = decisions.on_untag_check(replica, record.facts, now, witnesses)
         change = decisions.change(replica.repository, replica.digest, record.facts, after, opened)
         return Commit(images=(change,)) if change.changed else None
 
@@ -107,13 +178,20 @@ def check_drift(replica: Replica, now: datetime, deps: Deps) -> None:
 
 def deletion_settled(incident: Incident, now: datetime, deps: Deps) -> Commit:
     """An open DELETE_NOT_REPLICATED: RECOVERED once the destination deleted the image (a
-    DELETE there, or its registry no longer lists it); otherwise asked again later."""
+    DELETE there, or its registry no longer lists it), or for a tag, once the destination
+    dropped the tag or the source pushed it again; otherwise asked again later."""
     opened = incident.alert
     facts = deps.images.load(opened["repository"], opened["digest"]).facts
-    replica = decisions.find(facts, Location(**opened["source"]), Location(**opened["destination"]))
-    gone = replica is not None and (
-        decisions.deletion_replicated(replica, facts) or still_listed(replica, deps) is False
-    )
+    source, destination = Location(**opened["source"]), Location(**opened["destination"])
+    if opened["cause"] == domain.TAG_REMOVED:
+        repository, tag, digest = opened["repository"], opened["tag"], opened["digest"]
+        witness = tag_witness(facts, source, destination, repository, tag, digest, now, deps)
+        gone = not decisions.untag_outstanding(facts, destination, digest, witness, None)
+    else:
+        replica = decisions.find(facts, source, destination)
+        gone = replica is not None and (
+            decisions.deletion_replicated(replica, facts) or still_listed(replica, deps) is False
+        )
     if not gone:
         return Commit(recheck=((incident.incident_id, now + decisions.DRIFT_RECHECK),))
     return Commit(

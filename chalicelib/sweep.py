@@ -171,6 +171,8 @@ def _step_due(work: Work, now: datetime, deps: Deps, report: SweepReport) -> Non
         registry_checks.check_drift(replica, now, deps)
     if replica.deletion_check_at is not None and replica.deletion_check_at <= now:
         registry_checks.check_deletion(replica, now, deps)
+    if decisions.untag_due(replica, now):
+        registry_checks.check_untags(replica, now, deps)
 
 
 def _check_missing(replica: Replica, now: datetime, deps: Deps, report: SweepReport) -> None:
@@ -199,7 +201,8 @@ def _check_missing(replica: Replica, now: datetime, deps: Deps, report: SweepRep
 
 def _step_untag(work: Work, now: datetime, deps: Deps, report: SweepReport) -> None:
     """A DELETE carrying a tag deletes the image there only if no other tag names its digest
-    at that location as of the removal, judged on every tag's complete history."""
+    at that location as of the removal, judged on every tag's complete history; otherwise
+    only the tag went (which a rule replicating deletions replicates too)."""
     removal = work.entry
     assert removal is not None and removal.removed_from is not None
     digest = removal.removed_from
@@ -211,10 +214,11 @@ def _step_untag(work: Work, now: datetime, deps: Deps, report: SweepReport) -> N
         presence = before.presence.get(removal.location)
         tags = {removal.tag, *(presence.tags if presence else ())}
         heads = deps.tags.heads_as_of(removal.location, removal.repository, tags, removal.time)
-        after = before
+        config, grace = deps.rules(removal.time), deps.settings.grace
         if domain.removal_deletes_image(removal, heads):
-            config, grace = deps.rules(removal.time), deps.settings.grace
             after = decisions.on_delete(removal.location, removal.time, before, config, grace)
+        else:
+            after = decisions.on_untag(removal, before, config, grace)
         change = decisions.change(removal.repository, digest, before, after)
         return Commit(images=(change,), judged=(removal,))
 

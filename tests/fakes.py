@@ -237,6 +237,7 @@ class InMemoryLedger:
                 times = [
                     t for t in (replica.due_at if waiting else None, replica.deletion_check_at) if t
                 ]
+                times += [check.due_at for check in replica.untag_checks]
                 if times:
                     work.append(
                         Work(

@@ -146,6 +146,40 @@ def test_a_removal_waits_for_its_judgement(ledger):
     assert ledger.tags.repository_tags(REPO) == {}
 
 
+def test_tag_removals_to_check_are_kept_and_come_due_at_the_earliest(ledger):
+    ledger.writer.commit(push_commit(ledger, "e1"))
+    facts = ledger.images.load(REPO, D1).facts
+    checks = frozenset(
+        {
+            domain.UntagCheck(ev.at(90), ev.at(60), "rc-1"),
+            domain.UntagCheck(ev.at(70), ev.at(40), "latest"),
+        }
+    )
+    arrived = [replace(r, state="replicated", replicated_at=ev.at(3)) for r in facts.replicas]
+    arrived[0] = replace(arrived[0], untag_checks=checks)
+    after = ImageFacts(facts.presence, tuple(arrived))
+    ledger.writer.commit(Commit(images=(decisions.change(REPO, D1, facts, after),)))
+    stored = ledger.images.load(REPO, D1).facts.replicas
+    assert [r.untag_checks for r in stored] == [checks, frozenset()]
+    assert ledger.work.due_work(ev.at(69), 10) == []
+    [due] = ledger.work.due_work(ev.at(70), 10)
+    assert (due.kind, due.replica.destination, due.replica.untag_checks) == ("due", PROD, checks)
+    done = replace(stored[0], untag_checks=frozenset())
+    ledger.writer.commit(
+        Commit(
+            images=(
+                decisions.change(
+                    REPO,
+                    D1,
+                    ImageFacts(facts.presence, stored),
+                    ImageFacts(facts.presence, (done, stored[1])),
+                ),
+            )
+        )
+    )
+    assert ledger.work.due_work(ev.at(200), 10) == []
+
+
 def alert(kind="REPLICA_MISSING", minute=30, digest=D1) -> dict:
     return domain.replica_alert(kind, replica(digest=digest), ev.at(minute))  # type: ignore[arg-type]
 

@@ -111,11 +111,6 @@ def test_eight_parallel_invocations_give_the_outcome_of_one(seed, session, monke
         assert together[key] == alone[key], f"{key} differs under {WORKERS} parallel invocations"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="found here: a replica's tag is the first of simultaneous pushes to arrive "
-    "(needs a tie-break in the write path, e.g. by event id); remove this mark once fixed",
-)
 def test_two_tags_pushed_at_once_name_the_same_replica_tag_in_any_order(session, monkeypatch):
     """`docker push app:v1 && docker push app:latest` in one second: the same digest under two
     tags with the same event time. Any delivery order must give the same ledger."""

@@ -6,7 +6,16 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, TypeVar
 
 from chalicelib.adapters.ledger import keys
-from chalicelib.domain import Location, Presence, Replica, TagEntry, format_time, iso, parse_time
+from chalicelib.domain import (
+    Location,
+    Presence,
+    Replica,
+    TagEntry,
+    UntagCheck,
+    format_time,
+    iso,
+    parse_time,
+)
 from chalicelib.observability import logger
 from chalicelib.ports import Incident, Notification
 
@@ -55,6 +64,7 @@ def replica_item(replica: Replica) -> dict[str, Any]:
         "failed_at": format_time(replica.failed_at),
         "drift_check": replica.drift_check or None,
         "deletion_check_at": format_time(replica.deletion_check_at),
+        "untag_checks": {_untag_text(c) for c in replica.untag_checks} or None,
         "gsi2pk": f"REPO#{replica.repository}",
         "gsi2sk": keys.catalog_sk(replica),
     }
@@ -65,6 +75,16 @@ def replica_item(replica: Replica) -> dict[str, Any]:
     if replica.state in ("replicated", "cancelled"):
         item["expires_at"] = keys.ttl(closed_at or replica.pushed_at or _epoch(), keys.HISTORY_TTL)
     return item
+
+
+def _untag_text(check: UntagCheck) -> str:
+    # "<due>#<removed>#<tag>": a tag never holds "#", and a string set keeps them unordered
+    return f"{iso(check.due_at)}#{iso(check.removed_at)}#{check.tag}"
+
+
+def _untag_check(text: str) -> UntagCheck:
+    due, removed, tag = text.split("#", 2)
+    return UntagCheck(parse_time(due), parse_time(removed), tag)
 
 
 def _epoch() -> Any:
@@ -86,6 +106,7 @@ def replica(item: Mapping[str, Any]) -> Replica:
         failed_at=_time(item.get("failed_at")),
         drift_check=bool(item.get("drift_check")),
         deletion_check_at=_time(item.get("deletion_check_at")),
+        untag_checks=frozenset(_untag_check(t) for t in item.get("untag_checks", ())),
         rev=int(item.get("rev", 0)),
     )
 

@@ -107,9 +107,11 @@ def work_sk(at: str, kind: str, *identity: str) -> str:
 
 def due_work(replica: Replica) -> str | None:
     """Pending replicas are due at their due time; so are those whose tag is still to be
-    compared in both registries (TAG_DRIFT), and deletions to check (DELETE_NOT_REPLICATED)."""
+    compared in both registries (TAG_DRIFT), and deletions and tag removals to check
+    (DELETE_NOT_REPLICATED)."""
     waiting = replica.state == "pending" or (replica.drift_check and replica.state != "cancelled")
     times = [t for t in (replica.due_at if waiting else None, replica.deletion_check_at) if t]
+    times += [check.due_at for check in replica.untag_checks]
     if not times:
         return None
     return work_sk(iso(min(times)), "due", *replica_key(replica))
