@@ -82,6 +82,9 @@ class ImageChange:
     opened: tuple[NewIncident, ...] = ()
     closed: tuple[tuple[str, datetime], ...] = ()  # (incident id, when its replica closed)
     counts: Counts = field(default_factory=Counts)
+    # Documents of incidents already opened that move to an earlier fact (a failure delivered
+    # after a later one): the stored incident follows, whatever order the events came in.
+    restated: tuple[dict, ...] = ()
 
     @property
     def changed(self) -> bool:
@@ -457,9 +460,15 @@ def change(
     """What the ledger writes besides the facts: counter deltas and incidents to re-check."""
     arrivals: list[tuple[datetime, int]] = []
     closed: list[tuple[str, datetime]] = []
+    restated: list[dict] = []
     old = {(r.source, r.destination): r for r in before.replicas}
     for replica in after.replicas:
         was = old.get((replica.source, replica.destination))
+        if _failed_earlier(was, replica) and not any(
+            i.alert["incident_id"] == domain.incident_id_for("REPLICATION_FAILED", replica)
+            for i in opened
+        ):
+            restated.append(failure_alert(replica))
         was_at = was.replicated_at if was and was.state == "replicated" else None
         now_at = replica.replicated_at if replica.state == "replicated" else None
         if was_at != now_at:
@@ -489,7 +498,19 @@ def change(
         drifted=opened_kinds.count("TAG_DRIFT"),
         undeleted=opened_kinds.count("DELETE_NOT_REPLICATED"),
     )
-    return ImageChange(repository, digest, before, after, opened, tuple(closed), counts)
+    return ImageChange(
+        repository, digest, before, after, opened, tuple(closed), counts, tuple(restated)
+    )
+
+
+def _failed_earlier(was: Replica | None, now: Replica) -> bool:
+    return (
+        was is not None
+        and was.state == now.state == "failed"
+        and was.failed_at is not None
+        and now.failed_at is not None
+        and now.failed_at < was.failed_at
+    )
 
 
 def resolved_counts(kind: str) -> Counts:

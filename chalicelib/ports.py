@@ -25,7 +25,8 @@ class Page:
 
 @dataclass(frozen=True)
 class Incident:
-    """An incident and the alert document that opened it (the one that was published)."""
+    """An incident and its alert document: the one published when it opened, moved to an
+    earlier fact if one was delivered after (decisions.ImageChange.restated)."""
 
     incident_id: str
     kind: str

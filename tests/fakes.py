@@ -293,6 +293,10 @@ class InMemoryLedger:
         for new in self._opened(commit):
             if new.alert["incident_id"] in self._incidents:
                 raise LedgerConflict("incident exists")
+        for change in commit.images:
+            for alert in change.restated:
+                if alert["incident_id"] not in self._incidents:
+                    raise LedgerConflict("no incident to restate")
         for incident, _ in commit.resolved:
             stored_incident = self._incidents.get(incident.incident_id)
             if stored_incident is None or stored_incident.state != "open":
@@ -322,6 +326,11 @@ class InMemoryLedger:
         for change in commit.images:
             self._apply_image(change)
             counts = counts + change.counts
+            for alert in change.restated:
+                known = self._incidents[alert["incident_id"]]
+                self._incidents[known.incident_id] = replace(
+                    known, alert=alert, detected_at=alert["detected_at"]
+                )
             closed.update({incident_id: iso(at) for incident_id, at in change.closed})
         for new in self._opened(commit):
             self._open(new)

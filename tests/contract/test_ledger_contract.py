@@ -211,6 +211,33 @@ def test_incidents_open_once_resolve_once_and_page_newest_first(ledger):
     assert len(ledger.incidents.incidents_page("all", 10, None).items) == 3
 
 
+def test_a_restated_incident_moves_to_its_earlier_time_in_the_listings(ledger):
+    later, other = alert("REPLICATION_FAILED", minute=40), alert(minute=35, digest=D2)
+    ledger.writer.commit(
+        Commit(opened=(NewIncident(later, ev.at(40)), NewIncident(other, ev.at(35))))
+    )
+    earlier = {**later, "detected_at": "2026-11-27T10:31:00Z"}
+    facts = ledger.images.load(REPO, D1).facts
+    same = decisions.ImageChange(REPO, D1, facts, facts, restated=(earlier,))
+    ledger.writer.commit(Commit(images=(same,)))
+    moved = ledger.incidents.incident(later["incident_id"])
+    assert (moved.detected_at, moved.alert, moved.state) == (
+        earlier["detected_at"],
+        earlier,
+        "open",
+    )
+    newest = ledger.incidents.incidents_page("open", 10, None).items
+    assert [i.incident_id for i in newest] == [other["incident_id"], later["incident_id"]]
+    unknown = {
+        **alert("REPLICATION_FAILED", digest=ev.digest(9)),
+        "detected_at": earlier["detected_at"],
+    }
+    with pytest.raises(LedgerConflict):  # nothing to restate: the whole commit is refused
+        ledger.writer.commit(
+            Commit(images=(decisions.ImageChange(REPO, D1, facts, facts, restated=(unknown,)),))
+        )
+
+
 def test_the_outbox_leases_settles_and_completes_held_documents(ledger):
     held = NewIncident(alert("REPLICATION_FAILED"), ev.at(32), held=True)
     ledger.writer.commit(Commit(opened=(held,)))

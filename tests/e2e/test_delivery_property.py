@@ -238,3 +238,30 @@ def test_concurrent_sweep_lanes_decide_as_one_lane_does(
     concurrent = run(in_time_order, session, monkeypatch, replayer)
     assert bootstrap.deps().sweep_workers == 8
     assert concurrent == serial
+
+
+def test_a_failure_delivered_after_a_later_one_gives_the_same_ledger(
+    session, monkeypatch, auditor_env
+):
+    """Found by the property above: the incident opened by the later FAILED moves to the
+    earlier one when it arrives, so the ledger and /status do not depend on the order."""
+    import app as app_module
+    from chalicelib.local.replay import Replayer
+    from tests.conftest import ROOT
+
+    def replayer():
+        return Replayer(app_module.app, ROOT)
+
+    monkeypatch.setenv("REPLICATION_CONFIG", json.dumps(ev.DEFAULT_CONFIG))
+    repo, image, other = REPOS[0], DIGESTS[1], DIGESTS[0]
+    pushed = ev.push(ev.DEV, repo, "v1", image, ev.at(3))
+    first = ev.replication(ev.PROD, ev.DEV, repo, "v1", image, ev.at(6), ok=False)
+    local = ev.push(ev.PROD, repo, "v1", other, ev.at(13))
+    second = ev.replication(ev.PROD, ev.DEV, repo, "v1", image, ev.at(19), ok=False)
+    history = [pushed, first, local, second]
+    sweeps = sweeps_after(history)
+    expected = run(history + sweeps, session, monkeypatch, replayer)
+    actual = run([pushed, second, pushed, first, local] + sweeps, session, monkeypatch, replayer)
+    assert actual[:3] == expected[:3]
+    [incident] = [i for i in actual[1]["incidents"] if i["kind"] == "REPLICATION_FAILED"]
+    assert incident["detected_at"] == "2026-11-27T10:06:00Z"

@@ -100,6 +100,19 @@ def test_a_failure_before_its_push_waits_for_the_push_document(deps, sns):
     assert incident.alert == failed  # the document kept is the one published
 
 
+def test_an_earlier_failure_delivered_late_moves_the_open_incident_to_it(deps, sns):
+    record(push(DEV, "v1", D1, 0), deps)
+    record(replicated(PROD, "v1", D1, 19, ok=False), deps)
+    record(replicated(PROD, "v1", D1, 6, ok=False), deps)
+    assert sns.kinds() == ["REPLICATION_FAILED"]  # announced once, with the time then known
+    [incident] = deps.incidents.incidents_page("open", 10, None).items
+    assert incident.detected_at == incident.alert["detected_at"] == "2026-11-27T10:06:00Z"
+    assert incident.alert["incident_id"] == sns.sent[0]["incident_id"]
+    record(replicated(PROD, "v1", D1, 12, ok=False), deps)  # between: changes nothing
+    [same] = deps.incidents.incidents_page("open", 10, None).items
+    assert same == incident
+
+
 def test_a_duplicate_event_reads_once_and_writes_nothing(deps):
     event = push(DEV, "v1", D1, 0)
     record(event, deps)

@@ -55,6 +55,7 @@ class DynamoWriter:
         counts = commit.counts
         for change in commit.images:
             ops.extend(self._image(change))
+            ops.extend(self._restate(alert) for alert in change.restated)
             opened.extend(change.opened)
             closed.extend(change.closed)
             counts = counts + change.counts
@@ -142,6 +143,22 @@ class DynamoWriter:
             item["expires_at"] = keys.ttl(parse_time(detected), keys.HISTORY_TTL)
         note = self._note(incident_id, "OPEN", alert, iso(incident.deliver_at))
         return [self._put(item, NEW), self._put(note, NEW)]
+
+    def _restate(self, alert: dict[str, Any]) -> dict[str, Any]:
+        """An incident's document moved to an earlier fact: its time and its place in the
+        listings follow (its notifications, if sent, stay as they were sent)."""
+        incident_id, detected = alert["incident_id"], alert["detected_at"]
+        listed = f"{detected}#{incident_id}"
+        return {
+            "Update": {
+                "Key": self._table.key(*keys.incident_key(incident_id)),
+                "UpdateExpression": "SET alert = :a, detected_at = :d, gsi1sk = :l, gsi2sk = :l",
+                "ConditionExpression": "attribute_exists(pk)",
+                "ExpressionAttributeValues": self._table.values(
+                    {":a": alert, ":d": detected, ":l": listed}
+                ),
+            }
+        }
 
     def _note(self, incident_id: str, note: str, alert: dict[str, Any], at: str) -> dict[str, Any]:
         pk, sk = keys.incident_key(incident_id, f"NOTE#{note}")
