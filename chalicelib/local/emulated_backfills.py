@@ -145,7 +145,7 @@ class Backfills:
             "startedAt": backfill.started_at,
         }
 
-    def list(self, account: str, region: str, body: dict[str, Any]) -> dict[str, Any]:
+    def list_backfills(self, account: str, region: str, body: dict[str, Any]) -> dict[str, Any]:
         registry = _registry(body, account)
         found = self._by_registry.get((registry, region), [])
         page, token = _page(found, body, default=25, largest=50)
@@ -343,7 +343,7 @@ def answer(backfills: Backfills, operation: str, authorization: str, raw: bytes)
         return 400, _error("SerializationException", "the request body is not a JSON object")
     handler = {
         "StartReplicationBackfill": backfills.start,
-        "ListReplicationBackfills": backfills.list,
+        "ListReplicationBackfills": backfills.list_backfills,
         "DescribeReplicationBackfillResults": backfills.describe,
     }[operation]
     try:

@@ -95,14 +95,14 @@ def serve(port: int) -> None:
     """
     import threading
 
-    from chalicelib.local import emulated_backfills
-
     from moto.moto_server.werkzeug_app import (
         DomainDispatcherApplication,
         MotoRequestHandler,
         create_backend_app,
     )
     from werkzeug.serving import run_simple
+
+    from chalicelib.local import emulated_backfills
 
     _query_partitions_only()
     _transactions_back_up_their_items_only()
