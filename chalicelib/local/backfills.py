@@ -5,7 +5,8 @@ ListReplicationBackfills, DescribeReplicationBackfillResults; ECR, October 2026,
 Command-line only (`reconcile --backfill`, `--backfill-status`), hence here: the functions never
 start a backfill, and the audit role they assume stays read-only. moto has none of these
 operations: tests/integration/test_backfill.py drives this adapter
-through botocore's Stubber on the shapes of botocore's own service model.
+through botocore's Stubber on the shapes of botocore's own service model, and the emulator
+answers them itself (chalicelib/local/emulated_backfills.py) for the command-line tests.
 """
 
 from __future__ import annotations

@@ -90,6 +90,8 @@ def serve(port: int) -> None:
     DynamoDB makes each conditional write and transaction atomic; moto's threaded server does
     not, so two racing invocations could both pass a condition. Serialising requests gives the
     emulator DynamoDB's guarantee, which the auditor's exactly-once logic relies on.
+    ECR's replication backfill API, which moto lacks, is answered in front of it
+    (chalicelib/local/emulated_backfills.py).
     """
     import threading
 
@@ -100,9 +102,11 @@ def serve(port: int) -> None:
     )
     from werkzeug.serving import run_simple
 
+    from chalicelib.local import emulated_backfills
+
     _query_partitions_only()
     _transactions_back_up_their_items_only()
-    app = DomainDispatcherApplication(create_backend_app)
+    app = emulated_backfills.wrap(DomainDispatcherApplication(create_backend_app))
     lock = threading.Lock()
 
     def serialised(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
