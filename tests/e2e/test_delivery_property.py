@@ -261,7 +261,7 @@ def test_a_failure_delivered_after_a_later_one_gives_the_same_ledger(
     history = [pushed, first, local, second]
     sweeps = sweeps_after(history)
     expected = run(history + sweeps, session, monkeypatch, replayer)
-    actual = run([pushed, second, pushed, first, local] + sweeps, session, monkeypatch, replayer)
+    actual = run([pushed, second, pushed, first, local, *sweeps], session, monkeypatch, replayer)
     assert actual[:3] == expected[:3]
     [incident] = [i for i in actual[1]["incidents"] if i["kind"] == "REPLICATION_FAILED"]
     assert incident["detected_at"] == "2026-11-27T10:06:00Z"
