@@ -433,11 +433,13 @@ def peak_memory(env: dict[str, str], images: int, report: Report) -> None:
 # ----------------------------------------------------------------------------- capacity
 
 
+LANES_LATENCY_MS = 40  # long beside moto's own few ms a request, so that waits dominate
+
+
 def sweep_capacity(env: dict[str, str], due: int, report: Report) -> float:
-    """Due replicas decided per second of sweep, one lane and SWEEP_WORKERS lanes, with each
-    request waiting a DynamoDB-like round trip; the speed-up of the lanes (for section 7)."""
+    """Due replicas decided per second of sweep here; then the lanes' speed-up over one lane
+    when every request waits a round trip (the emulator itself answers one at a time)."""
     from bench import workload
-    from bench.envelope import REQUEST_LATENCY
     from bench.probe import emulator_latency
     from chalicelib import bootstrap, entry
 
@@ -446,47 +448,66 @@ def sweep_capacity(env: dict[str, str], due: int, report: Report) -> float:
     budget = timeout - entry.SWEEP_RESERVE_MS / 1000
     workers = bootstrap.SWEEP_WORKERS
     heading(f"6. Sweep capacity: {due} due replicas, one sweep invocation")
-    print(
-        f"  Every request waits {REQUEST_LATENCY * 1000:.0f} ms (DynamoDB's and SNS's round trip) "
-        "before the emulator, which still answers one at a time, takes it."
-    )
     app = use_table(env)
+
+    def decide(count: int, lanes: int) -> tuple[float, Sample]:
+        bootstrap.SWEEP_WORKERS = lanes
+        bootstrap.reset()
+        pushed = workload.now() - timedelta(hours=10)
+        for k in range(count):  # "one/" repositories replicate to one destination
+            label = f"capacity {uuid.uuid4()}"
+            event = workload.image_events(label, pushed, repo=f"one/cap-{lanes}-{k}")[0]
+            workload.deliver(app, event)
+        when = pushed + workload.GRACE + timedelta(minutes=1)
+        return timed(lambda: sweep_at(app, when))
+
     rates: dict[int, float] = {}
-    emulator_latency(env["AWS_ENDPOINT_URL"], REQUEST_LATENCY * 1000)
     try:
+        wall, sample = decide(due, workers)
+        rate = due / wall
+        print(
+            f"  {due} due replicas decided (each: REPLICA_MISSING opened, its alert published) "
+            f"in {wall:.1f} s = {rate:.0f} per second here, {workers} lanes;\n"
+            f"  {sample.requests / due:.1f} DynamoDB requests each."
+        )
+        print(
+            f"  One invocation's budget: lambda_timeout {timeout} s - SWEEP_RESERVE_MS "
+            f"{entry.SWEEP_RESERVE_MS / 1000:.0f} s = {budget:.0f} s: {rate * budget:,.0f} due "
+            "replicas here.\n  Beyond that the sweep stops and the next invocation (a minute "
+            "later) continues where it\n  stopped (tests/e2e/test_sweep_budget.py: nothing lost, "
+            "nothing repeated)."
+        )
+        few = max(due // 4, 20)
+        print(
+            f"  Lanes: {few} due replicas, every request waiting {LANES_LATENCY_MS} ms before the "
+            "emulator (which\n  still answers one at a time) takes it, as a network round trip "
+            "would:"
+        )
+        emulator_latency(env["AWS_ENDPOINT_URL"], LANES_LATENCY_MS)
         for lanes in (1, workers):
-            bootstrap.SWEEP_WORKERS = lanes
-            bootstrap.reset()
-            pushed = workload.now() - timedelta(hours=10)
-            for k in range(due):  # "one/" repositories replicate to one destination
-                label = f"capacity {uuid.uuid4()}"
-                event = workload.image_events(label, pushed, repo=f"one/cap-{lanes}-{k}")[0]
-                workload.deliver(app, event)
-            when = pushed + workload.GRACE + timedelta(minutes=1)
-            wall, sample = timed(lambda when=when: sweep_at(app, when))
-            rates[lanes] = due / wall
+            wall, sample = decide(few, lanes)
+            rates[lanes] = few / wall
             print(
-                f"  {lanes} lane{'s' if lanes > 1 else ' '}: {due} due replicas decided (each: "
-                f"REPLICA_MISSING opened, its alert published) in {wall:5.1f} s = "
-                f"{rates[lanes]:4.0f} per second; {sample.requests / due:.1f} requests each"
+                f"    {lanes} lane{'s' if lanes > 1 else ' '}: {wall:5.1f} s = "
+                f"{rates[lanes]:5.1f} due replicas per second"
             )
     finally:
         emulator_latency(env["AWS_ENDPOINT_URL"], 0)
         bootstrap.SWEEP_WORKERS = workers
         bootstrap.reset()
     speedup = rates[workers] / rates[1]
-    report.target(
-        f"sweep lanes ({workers}) vs one lane: due replicas decided per second",
-        speedup,
-        3.0,
-        "x>=",
-    )
+    # The emulator does one request at a time: no number of lanes can go faster than its own
+    # time per due replica, measured above without the round trip. DynamoDB has no such bound.
+    bound = min(workers, (1 / rates[1]) / (1 / rate))
     print(
-        f"  One invocation's budget: lambda_timeout {timeout} s - SWEEP_RESERVE_MS "
-        f"{entry.SWEEP_RESERVE_MS / 1000:.0f} s = {budget:.0f} s: about "
-        f"{rates[workers] * budget:,.0f} due replicas.\n"
-        "  Beyond that the sweep stops and the next invocation (a minute later) continues "
-        "where it stopped\n  (tests/e2e/test_sweep_budget.py: nothing lost, nothing repeated)."
+        f"  The lanes' speed-up: {speedup:.2f}x; the emulator's one-at-a-time bound here: "
+        f"{bound:.2f}x (DynamoDB's: {workers}x)."
+    )
+    report.target(
+        f"sweep: {workers} lanes' speed-up, share of what the emulator allows",
+        speedup / bound,
+        0.75,
+        "x>=",
     )
     return speedup
 

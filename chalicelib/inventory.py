@@ -267,7 +267,11 @@ def render_text(result: WalkResult, names: dict[str, str] | None = None) -> str:
     if c.never_reached:
         lines.append("")
         lines.append("Never reached (ECR replicates only what is pushed after a rule exists):")
-        for item in c.never_reached:
+        by_place = sorted(
+            c.never_reached,
+            key=lambda i: (i["repository"], i["destination"], ",".join(i["tags"]), i["digest"]),
+        )
+        for item in by_place:
             tags = ",".join(item["tags"]) or "-"
             lines.append(
                 f"  {item['repository']}:{tags} {domain.short_digest(item['digest'])}  "

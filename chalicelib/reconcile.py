@@ -596,7 +596,7 @@ def _replica_line(replica: ReplicaView, names: Mapping[str, str]) -> str:
     if replica.present is False and replica.after is None:
         text += " (never reached: a backfill candidate)"
     elif replica.present is False and replica.after == "pending" and replica.due_at:
-        text += f" (on its way: due {domain.iso(replica.due_at)})"
+        text += f" (expected by {domain.iso(replica.due_at)})"  # alerted then, if still absent
     if replica.ecr:
         text += f"; ECR: {replica.ecr}"
     return text

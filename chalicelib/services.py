@@ -109,13 +109,8 @@ def record_image_action(fact: ImagePushed | ImageDeleted, deps: Deps) -> Outcome
             after = decisions.on_delete(fact.location, fact.time, before, config, grace)
         else:
             after = before  # a tag removal: judged by the sweep
-        expects = isinstance(fact, ImagePushed) and domain.expected_replicas(config, fact, grace)
-        return _event_commit(
-            fact,
-            decisions.change(fact.repository, fact.digest, before, after),
-            deps,
-            register=bool(expects),
-        )
+        change = decisions.change(fact.repository, fact.digest, before, after)
+        return _event_commit(fact, change, deps, register=_creates_replica(change))
 
     commit(decide, deps)
     return Outcome()
@@ -133,11 +128,20 @@ def record_replication(report: ReplicationReported, deps: Deps) -> Outcome:
             count("SupersededEvents")
             logger.info(f"replication failure {report.event_id} superseded: recorded, no alert")
         change = decisions.change(report.repository, report.digest, record.facts, after, opened)
-        return _event_commit(report, change, deps, register=report.tag is not None)
+        register = report.tag is not None and _creates_replica(change)
+        return _event_commit(report, change, deps, register=register)
 
     outcome = Outcome()
     outcome.opened(opened_incidents(commit(decide, deps)))
     return outcome
+
+
+def _creates_replica(change: decisions.ImageChange) -> bool:
+    """Whether the change expects a replica the image did not have. Only then is the
+    repository registered in the catalogue: once per image rather than on every event, since
+    every write of that one `REPOS` key lands on one partition (bench/: the hottest key)."""
+    known = {(r.source, r.destination) for r in change.before.replicas}
+    return any((r.source, r.destination) not in known for r in change.after.replicas)
 
 
 def _event_commit(
