@@ -16,8 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from chalicelib.adapters.roles import partition_of
-from chalicelib.domain import Location
+from chalicelib.domain import Location, partition_of
 from chalicelib.errors import RegistryUnavailable, RepositoryNotFound
 from chalicelib.rules import ReplicationConfig, parse_replication_config
 

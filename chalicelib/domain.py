@@ -74,6 +74,15 @@ class Location:
         return {"account": self.account, "region": self.region}
 
 
+def partition_of(region: str) -> str:
+    """The AWS partition a Region belongs to (ARNs name it)."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
 # OCI digest grammar: algorithm ":" encoded. AWS's own samples carry non-hex, non-64-char values.
 # Anchored with \Z, not $: Python's $ also matches before a trailing newline, so "v1\n" would
 # pass `match` (and the event schemas, which search with these patterns).

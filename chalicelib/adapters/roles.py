@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from chalicelib.domain import partition_of
 from chalicelib.errors import RegistryUnavailable
 
 ROLE_NAME_RE = re.compile(r"^[\w+=,.@-]{1,64}$")
@@ -37,14 +38,6 @@ OWN_CREDENTIALS = {
     "UnrecognizedClientException",
     "SignatureDoesNotMatch",
 }
-
-
-def partition_of(region: str) -> str:
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    return "aws"
 
 
 def role_arn(role_name: str, account: str, region: str) -> str:
