@@ -1,5 +1,5 @@
 """What every handler reads from an EventBridge event before any model: its id for log lines
-and, for the sweep, its time. No pydantic here, so the sweep never loads it (cold start)."""
+and, for the sweep, its time. No schema validator here, so the sweep never loads one."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ MAX_EVENT_ID = 128
 
 
 def timestamp(value: Any) -> datetime:
-    # EventBridge times are ISO-8601 strings; pydantic's lax datetime would take a number too.
+    # EventBridge times are ISO-8601 strings; a lax parser would take a number too.
     if not isinstance(value, str):
         raise ValueError("must be an ISO-8601 timestamp string")
     try:

@@ -75,7 +75,9 @@ def sweep(now: datetime, deps: Deps, has_time: Callable[[], bool] = lambda: True
     Each step waits on a few DynamoDB requests, one after another: `deps.sweep_workers` lanes
     run at once, so that one invocation decides several times as much. A lane is a repository
     (its steps read and judge the same images and tags, and keep their order) or an incident
-    (its closing and its notifications, in order); the writes are conditional either way.
+    (its notifications, in order). An incident's closing step runs once the repositories'
+    lanes of its batch are done: it decides on the image's facts, which those steps change
+    (deciding on facts about to change, it would drop the closing another step just queued).
     """
     report = SweepReport(now)
     done: set[str] = set()
@@ -85,13 +87,12 @@ def sweep(now: datetime, deps: Deps, has_time: Callable[[], bool] = lambda: True
             if not batch:
                 break
             _ask_destinations(batch, deps, report)
-            for lane in run(
-                lambda lane: _run_lane(lane, now, deps, report, has_time), _lanes(batch)
-            ):
-                done.update(lane.done)
-                report.checked += lane.checked
-                report.judged += lane.judged
-                report.failed += lane.failed
+            for phase in _phases(batch):
+                for lane in run(lambda lane: _run_lane(lane, now, deps, report, has_time), phase):
+                    done.update(lane.done)
+                    report.checked += lane.checked
+                    report.judged += lane.judged
+                    report.failed += lane.failed
     if report.failed:
         # Everything else is done; failing the invocation makes the failure visible (errors,
         # alarms) and lets the scheduler's retry pick up what is still queued.
@@ -102,12 +103,15 @@ def sweep(now: datetime, deps: Deps, has_time: Callable[[], bool] = lambda: True
 Lane = list[Work]
 
 
-def _lanes(batch: Sequence[Work]) -> list[Lane]:
-    """The batch's work by lane, each in the batch's (time) order."""
+def _phases(batch: Sequence[Work]) -> tuple[list[Lane], list[Lane]]:
+    """The batch's work by lane, each in the batch's (time) order: first every lane but the
+    closings, then the closings."""
     lanes: dict[str, Lane] = {}
+    closings: dict[str, Lane] = {}
     for work in batch:
-        lanes.setdefault(_lane_of(work), []).append(work)
-    return list(lanes.values())
+        into = closings if work.kind == "close" else lanes
+        into.setdefault(_lane_of(work), []).append(work)
+    return list(lanes.values()), list(closings.values())
 
 
 def _lane_of(work: Work) -> str:
