@@ -487,7 +487,7 @@ def sweep_capacity(env: dict[str, str], due: int, report: Report) -> float:
             "later) continues where it\n  stopped (tests/e2e/test_sweep_budget.py: nothing lost, "
             "nothing repeated)."
         )
-        few = max(due // 6, 20)
+        few = max(due // 4, 20)
         print(
             f"  Lanes: {few} due replicas, every request waiting {LANES_LATENCY_MS} ms before the "
             "emulator (which\n  still answers one at a time) takes it, as a network round trip "
