@@ -67,6 +67,10 @@ def test_push_without_tag_is_accepted():
         (lambda e: e.update({"id": "x" * 129}), "id"),
         (lambda e: e.update({"id": "two words"}), "id"),
         (lambda e: e.update({"detail": "oops"}), "detail"),
+        # Python's $ matches before a trailing newline: the patterns end in \Z instead.
+        (lambda e: e.update({"account": "123456789012\n"}), "account"),
+        (lambda e: e["detail"].update({"image-tag": "v1\n"}), "image-tag"),
+        (lambda e: e["detail"].update({"repository-name": "team/api\n"}), "repository-name"),
     ],
 )
 def test_malformed_events_are_refused_with_the_problem_named(mutate, problem):
