@@ -6,7 +6,7 @@ from chalice import Chalice, IAMAuthorizer, Response
 from chalice.app import CloudWatchEvent
 
 from chalicelib import api, bootstrap, browser, entry, queries
-from chalicelib.local import gateway
+from chalicelib import local_gateway as gateway
 
 app = Chalice(app_name="ecr-replication-auditor", configure_logs=False)
 app.register_middleware(api.json_errors, "http")

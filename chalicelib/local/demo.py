@@ -267,7 +267,7 @@ def _bind_server(app: Any, port: int) -> Any:
     from chalice.config import Config
     from chalice.local import create_local_server
 
-    from chalicelib.local import gateway
+    from chalicelib import local_gateway as gateway
 
     gateway.install()  # unknown routes answer a JSON 404, as the app's other errors
     config = Config.create(chalice_app=app, chalice_stage="dev", project_dir=str(ROOT))

@@ -8,6 +8,9 @@ middleware never sees it. Unknown methods of a known route reach the app and get
 The deployed API answers both in the same `{"error": ...}` shape through the gateway responses
 of infra/app-resources.json, with API Gateway's 403 (it does not tell unsigned callers which
 routes exist).
+
+It lives beside the app's modules rather than in chalicelib/local/ (the demo's and the tests'
+tooling, which drives the app) because app.py installs it whenever chalice.local is loaded.
 """
 
 from __future__ import annotations
