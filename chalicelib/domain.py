@@ -685,6 +685,7 @@ def status_document(
             "missing": counts.missing,
             "failed": counts.failed,
             "drifted": counts.drifted,
+            "undeleted": counts.undeleted,
             "replicated_24h": counts.replicated_24h,
             "overwritten_24h": counts.overwritten_24h,
         },

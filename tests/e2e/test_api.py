@@ -24,6 +24,7 @@ def test_status_shape_on_an_empty_ledger(client):
         "missing",
         "failed",
         "drifted",
+        "undeleted",
         "replicated_24h",
         "overwritten_24h",
     }

@@ -449,6 +449,7 @@ def crowded_api(repositories: int = 14, incidents: int = 9, overwrites: int = 7)
                 "missing": incidents,
                 "failed": 0,
                 "drifted": 0,
+                "undeleted": 0,
                 "replicated_24h": 40,
                 "overwritten_24h": overwrites,
             },
