@@ -143,6 +143,9 @@ def alert_reason(alert: dict[str, Any], arrow: str = "→") -> str:
             f"the tag names {_short(alert['previous_digest'])} there, "
             f"{_short(alert['digest'])} at the source"
         )
+    if kind == "DELETE_NOT_REPLICATED":
+        what = "tag removed" if alert.get("cause") == "tag_removed" else "deleted"
+        return f"{what} at the source, still there at {_clock(alert['due_at'])}"
     if kind == "TAG_OVERWRITTEN":
         from chalicelib.domain import CAUSE_TEXT
 
@@ -159,7 +162,7 @@ def alert_line(alert: dict[str, Any], console: Console) -> str:
     kind = alert["kind"]
     marks = MARKS if console.unicode else ASCII_MARKS
     image = f"{alert['repository']}:{alert['tag']}" if alert["tag"] else alert["repository"]
-    head = console.paint(f"{marks.get(kind, '*')} {kind:<18}", COLOURS.get(kind, "0"))
+    head = console.paint(f"{marks.get(kind, '*')} {kind:<21}", COLOURS.get(kind, "0"))
     where = f"in {_place(alert['destination'])}"
     return (
         f"  {_clock(alert['detected_at'])}  {head} {image:<24} {where:<32} "
@@ -244,7 +247,11 @@ def _describe_topology(scenario: day.Scenario) -> list[str]:
                 _place({"account": d["registryId"], "region": d["region"]})
                 for d in rule["destinations"]
             )
-            lines.append(f"{source} -> {targets}  for {', '.join(prefixes) or 'every repository'}")
+            deletions = (rule.get("deleteReplication") or {}).get("enabled") is True
+            lines.append(
+                f"{source} -> {targets}  for {', '.join(prefixes) or 'every repository'}"
+                + (", deletions too" if deletions else "")
+            )
     return lines
 
 

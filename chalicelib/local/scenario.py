@@ -34,7 +34,8 @@ DAY_LENGTH = timedelta(hours=23, minutes=40)
 # The last event lands this long before the wall clock, so nothing lies in the future.
 END_MARGIN = timedelta(minutes=5)
 
-# dev replicates team/* to prod and DR, tools/* to prod only; anything else stays in dev.
+# dev replicates team/* to prod and DR, tools/* to prod only, secure/* to both with its
+# deletions; anything else stays in dev.
 REPLICATION_CONFIG: list[dict[str, Any]] = [
     {
         "registryId": DEV[0],
@@ -51,6 +52,14 @@ REPLICATION_CONFIG: list[dict[str, Any]] = [
                 {
                     "destinations": [{"registryId": PROD[0], "region": PROD[1]}],
                     "repositoryFilters": [{"filter": "tools/", "filterType": "PREFIX_MATCH"}],
+                },
+                {  # ECR, November 2026: deletions and tag removals replicate too
+                    "destinations": [
+                        {"registryId": PROD[0], "region": PROD[1]},
+                        {"registryId": DR[0], "region": DR[1]},
+                    ],
+                    "repositoryFilters": [{"filter": "secure/", "filterType": "PREFIX_MATCH"}],
+                    "deleteReplication": {"enabled": True},
                 },
             ]
         },
@@ -236,6 +245,14 @@ class _Day:
         when = self.at(clock)
         self._add(image_action("DELETE", where, repo, tag, digest(build), when), when)
 
+    def delete_image(self, where: Where, repo: str, build: str, clock: str) -> None:
+        """A DELETE of the image itself (by digest); a sweep runs when its replicated
+        deletions are due."""
+        when = self.at(clock)
+        self._add(image_action("DELETE", where, repo, "", digest(build), when), when)
+        if where == DEV:
+            self._due.append(when + timedelta(seconds=GRACE_SECONDS))
+
     def replicate(
         self,
         dest: Where,
@@ -328,6 +345,15 @@ def build(now: datetime | None = None) -> Scenario:
     day.push(DEV, "team/billing", "v0.9.1", "billing-0.9.1", "18:00")
     day.replicate(DR, "team/billing", "v0.9.1", "billing-0.9.1", "18:02")
     day.replicate(PROD, "team/billing", "v0.9.1", "billing-0.9.1", "18:03")
+
+    # A leaked image deleted at dev under a delete-replicating rule: prod's copy goes with it,
+    # DR's stays (DELETE_NOT_REPLICATED) until someone deletes it there by hand.
+    day.push(DEV, "secure/vault", "v1", "vault-1", "16:00")
+    day.replicate(PROD, "secure/vault", "v1", "vault-1", "16:03")
+    day.replicate(DR, "secure/vault", "v1", "vault-1", "16:04")
+    day.delete_image(DEV, "secure/vault", "vault-1", "16:40")
+    day.delete_image(PROD, "secure/vault", "vault-1", "16:42")
+    day.delete_image(DR, "secure/vault", "vault-1", "17:50")
 
     # A multi-arch image built with buildx, with a release-candidate tag on the same index:
     # only the tagged index is expected, its untagged children travel with it, and removing

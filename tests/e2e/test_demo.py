@@ -24,7 +24,14 @@ from tests.e2e.demo_process import (
     start_served_demo,
 )
 
-KINDS = ("REPLICA_MISSING", "REPLICATION_FAILED", "TAG_OVERWRITTEN", "TAG_DRIFT", "RECOVERED")
+KINDS = (
+    "REPLICA_MISSING",
+    "REPLICATION_FAILED",
+    "TAG_OVERWRITTEN",
+    "TAG_DRIFT",
+    "DELETE_NOT_REPLICATED",
+    "RECOVERED",
+)
 # "  16:45  ⚠ TAG_OVERWRITTEN    team/api:latest   in prod 222222222222/eu-west-1   why..."
 ALERT_LINE = re.compile(
     r"^\s+(?P<time>\d\d:\d\d)\s+\S\s(?P<kind>" + "|".join(KINDS) + r")\s+(?P<image>\S+)\s+"
@@ -42,6 +49,8 @@ STORY = [
     ("TAG_OVERWRITTEN", "team/web:v2.0.0", PROD, CAUSE_TEXT["local_push_overwrote_replica_tag"]),
     ("REPLICA_MISSING", "tools/builder:2024.11.2", PROD, "not there by"),
     ("RECOVERED", "tools/builder:2024.11.2", PROD, "REPLICA_MISSING closed, arrived 72 min"),
+    ("DELETE_NOT_REPLICATED", "secure/vault:v1", DR, "deleted at the source, still there"),
+    ("RECOVERED", "secure/vault:v1", DR, "DELETE_NOT_REPLICATED closed"),
     ("TAG_DRIFT", "team/payments:stable", DR, "the tag names"),
 ]
 
@@ -60,6 +69,7 @@ def assert_story(output: str) -> None:
     # the day wraps past midnight, so check order through the story's own pairs instead
     assert times[2] < times[3], "the failure is published before its recovery"
     assert times[5] < times[6], "the late replica is missing before it recovers"
+    assert times[7] < times[8], "the deletion not replicated is announced before its recovery"
 
 
 def test_demo_once_tells_the_story_and_prints_the_status() -> None:
@@ -81,7 +91,7 @@ def test_demo_once_tells_the_story_and_prints_the_status() -> None:
     assert_story(output)
     assert "\033[" not in output, "no colour codes when stdout is not a terminal"
     assert "[100%]" in output, "the replay reports its progress"
-    assert "published 8 alerts" in output
+    assert "published 10 alerts" in output
 
     # the status table comes after the alerts
     status_at = output.index("ECR replication status as of")
@@ -128,13 +138,14 @@ def test_served_demo_api_holds_the_day(served: ServedDemo) -> None:
     ]
     counts = status["counts"]
     assert counts["missing"] == 1 and counts["failed"] == 0 and counts["pending"] == 1
-    assert counts["drifted"] == 1
+    assert counts["drifted"] == 1 and counts["undeleted"] == 0
     assert counts["replicated_24h"] >= 10 and counts["overwritten_24h"] == 2
 
     resolved = get_json(served.base, "incidents?state=resolved&limit=100")["incidents"]
     causes = sorted(i["cause"] for i in resolved if i["kind"] == "TAG_OVERWRITTEN")
     assert causes == ["local_push_overwrote_replica_tag", "replication_overwrote_local_tag"]
     assert sorted(i["kind"] for i in resolved if i["kind"] != "TAG_OVERWRITTEN") == [
+        "DELETE_NOT_REPLICATED",  # secure/vault's deletion, carried to DR by hand
         "REPLICATION_FAILED",
         "REPLICA_MISSING",
     ]
