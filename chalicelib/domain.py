@@ -693,5 +693,19 @@ def status_document(
     }
 
 
+def replica_document(replica: Replica) -> dict[str, Any]:
+    """A replica as the API, `wait --json` and the repository matrix show it."""
+    return {
+        "digest": replica.digest,
+        "tag": replica.tag,
+        "source": replica.source.as_dict(),
+        "destination": replica.destination.as_dict(),
+        "state": replica.state,
+        "pushed_at": format_time(replica.pushed_at),
+        "due_at": format_time(replica.due_at),
+        "replicated_at": format_time(replica.replicated_at),
+    }
+
+
 def with_state(replica: Replica, **changes: Any) -> Replica:
     return replace(replica, **changes)

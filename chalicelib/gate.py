@@ -367,14 +367,7 @@ def document(result: WaitResult, timeout: float) -> dict[str, Any]:
 
 def _replica_view(replica: Replica) -> dict[str, Any]:
     return {
-        "digest": replica.digest,
-        "tag": replica.tag,
-        "source": replica.source.as_dict(),
-        "destination": replica.destination.as_dict(),
-        "state": replica.state,
+        **domain.replica_document(replica),
         "recorded": replica.pushed_at is not None or replica.rev > 0,
-        "pushed_at": domain.format_time(replica.pushed_at),
-        "due_at": domain.format_time(replica.due_at),
-        "replicated_at": domain.format_time(replica.replicated_at),
         "failure_reason": replica.failure_reason,
     }

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib import domain
-from chalicelib.domain import Replica
 from chalicelib.errors import InvalidRequest, NotFound
 from chalicelib.ports import Deps
 
@@ -73,7 +72,7 @@ def describe_images(
     return {
         "repository": repository,
         "locations": locations,
-        "replicas": [_replica_view(r) for r in replicas],
+        "replicas": [domain.replica_document(r) for r in replicas],
         "next_cursor": next_cursor,
     }
 
@@ -90,20 +89,9 @@ def repositories(deps: Deps) -> dict[str, Any]:
         for destination in destinations:
             replica = deps.images.newest_replica(repository, destination)
             if replica is not None:
-                cells.append({**_replica_view(replica), "lag_seconds": replica.lag_seconds})
+                cells.append(
+                    {**domain.replica_document(replica), "lag_seconds": replica.lag_seconds}
+                )
         rows.append({"repository": repository, "destinations": cells})
     # "names": LOCATION_NAMES ("account/region" -> name), so readers label destinations alike.
     return {"repositories": rows, "names": dict(deps.settings.location_names)}
-
-
-def _replica_view(replica: Replica) -> dict[str, Any]:
-    return {
-        "digest": replica.digest,
-        "tag": replica.tag,
-        "source": replica.source.as_dict(),
-        "destination": replica.destination.as_dict(),
-        "state": replica.state,
-        "pushed_at": domain.format_time(replica.pushed_at),
-        "due_at": domain.format_time(replica.due_at),
-        "replicated_at": domain.format_time(replica.replicated_at),
-    }
