@@ -8,7 +8,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,16 +46,27 @@ class MotoServer:
 
 
 def start_moto(
-    port: int | None = None, timeout: float = 30.0, module: str = "chalicelib.local.emulator"
+    port: int | None = None,
+    timeout: float = 30.0,
+    module: str = "chalicelib.local.emulator",
+    conflicts_ms: tuple[float, float] | None = None,
 ) -> MotoServer:
     """Launch a moto server (`module`'s `serve`, this one's by default) and wait until it
-    answers; RuntimeError if it does not."""
+    answers; RuntimeError if it does not. `conflicts_ms`: DynamoDB's transaction conflicts on
+    from the start, each transaction holding its items that many milliseconds (low, high)
+    (chalicelib/local/emulated_conflicts.py)."""
+    from chalicelib.local.emulated_conflicts import ENVIRONMENT
+
     port = port or free_port()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop(ENVIRONMENT, None)
+    if conflicts_ms is not None:
+        env[ENVIRONMENT] = ",".join(str(ms) for ms in conflicts_ms)
     process = subprocess.Popen(
         [sys.executable, "-m", module, str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env=env,
     )
     server = MotoServer(port, process)
     try:
@@ -91,7 +101,8 @@ def serve(port: int) -> None:
     not, so two racing invocations could both pass a condition. Serialising requests gives the
     emulator DynamoDB's guarantee, which the auditor's exactly-once logic relies on.
     ECR's replication backfill API, which moto lacks, is answered in front of it
-    (chalicelib/local/emulated_backfills.py).
+    (chalicelib/local/emulated_backfills.py), and so, when enabled, is DynamoDB's transaction
+    conflict rule (chalicelib/local/emulated_conflicts.py: holds last outside the lock).
     """
     import threading
 
@@ -102,18 +113,14 @@ def serve(port: int) -> None:
     )
     from werkzeug.serving import run_simple
 
-    from chalicelib.local import emulated_backfills
+    from chalicelib.local import emulated_backfills, emulated_conflicts
 
     _query_partitions_only()
     _transactions_back_up_their_items_only()
     app = emulated_backfills.wrap(DomainDispatcherApplication(create_backend_app))
-    lock = threading.Lock()
-
-    def serialised(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-        with lock:
-            # materialise the body inside the lock: moto computes it lazily in some services
-            return list(app(environ, start_response))
-
+    service_ms = emulated_conflicts.parse_service_ms(os.environ.get(emulated_conflicts.ENVIRONMENT))
+    conflicts = emulated_conflicts.Conflicts(service_ms)
+    serialised = emulated_conflicts.wrap(app, threading.Lock(), conflicts)
     run_simple("127.0.0.1", port, serialised, threaded=True, request_handler=MotoRequestHandler)
 
 
