@@ -19,6 +19,8 @@ when it moves), and every read its read units (4 KB per unit, half for eventual 
 Requests carry an `X-Bench-Tag` header (the simulated second); `GET /_bench/usage` returns and
 resets the totals per (tag, table or index, key). `POST /_bench/latency?ms=N` makes every
 request wait N ms before its turn (0: off), so that concurrency's effect shows.
+`POST /_emulator/conflicts {"service_ms": [5, 15]}` turns on DynamoDB's transaction conflict
+rule (chalicelib/local/emulated_conflicts.py), as on the project's emulator.
 
     python bench/emulator.py PORT      (started by bench/run.py; binds 127.0.0.1 only)
 """
@@ -276,6 +278,8 @@ def serve(port: int) -> None:
     )
     from werkzeug.serving import run_simple
 
+    from chalicelib.local import emulated_conflicts
+
     install()
     app = DomainDispatcherApplication(create_backend_app)
     lock = threading.Lock()
@@ -284,6 +288,14 @@ def serve(port: int) -> None:
         data = json.dumps(body).encode()
         start_response("200 OK", [("Content-Type", "application/json")])
         return [data]
+
+    def tagged(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        STATE["tag"] = environ.get("HTTP_X_BENCH_TAG", "")  # called under the lock
+        return app(environ, start_response)
+
+    # One request at a time under `lock`; DynamoDB's transaction conflicts when enabled
+    # (POST /_emulator/conflicts, as on chalicelib/local/emulator.py's server).
+    guarded = emulated_conflicts.wrap(tagged, lock)
 
     def serialised(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -295,14 +307,13 @@ def serve(port: int) -> None:
             # DynamoDB's round trip, outside the lock: concurrent requests wait side by side,
             # as they do on the network, while moto still does one at a time.
             time.sleep(STATE["latency"])
-        with lock:
-            if path == "/_bench/usage":
-                return reply(start_response, _usage())
-            if path == "/_bench/mode":
+        if path in ("/_bench/usage", "/_bench/mode"):
+            with lock:
+                if path == "/_bench/usage":
+                    return reply(start_response, _usage())
                 STATE["stock"] = "stock=1" in environ.get("QUERY_STRING", "")
                 return reply(start_response, {"stock": STATE["stock"]})
-            STATE["tag"] = environ.get("HTTP_X_BENCH_TAG", "")
-            return list(app(environ, start_response))
+        return guarded(environ, start_response)
 
     run_simple("127.0.0.1", port, serialised, threaded=True, request_handler=MotoRequestHandler)
 

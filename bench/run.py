@@ -538,7 +538,7 @@ def environment(endpoint: str) -> dict[str, str]:
     return env
 
 
-SECTIONS = ("cold", "requests", "history", "memory", "capacity", "envelope")
+SECTIONS = ("cold", "requests", "history", "memory", "capacity", "envelope", "burst")
 
 
 def envelope_and_throughput(
@@ -569,6 +569,7 @@ def main() -> int:
     parser.add_argument(
         "--history", type=int, help="settled replicas (default 10,000; --full 100,000)"
     )
+    parser.add_argument("--burst", type=int, help="burst images (default 40; --full 200)")
     args = parser.parse_args()
     history_size = args.history or (100_000 if args.full else 10_000)
     seconds = 60 if args.full else 5  # 50 pushes/s: 12,000 events (--full) or 1,000
@@ -611,6 +612,11 @@ def main() -> int:
             speedup = sweep_capacity(environment(server.endpoint), due, report)
         if "envelope" in wanted:
             envelope_and_throughput(environment(server.endpoint), seconds, report, speedup)
+        if "burst" in wanted:
+            from bench import burst
+
+            images = args.burst or (200 if args.full else 40)
+            burst.section(server.endpoint, environment, images, report)
     code = report.summary()
     print(f"bench took {time.perf_counter() - started:.0f} s")
     return code

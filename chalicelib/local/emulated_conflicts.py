@@ -172,7 +172,7 @@ class Conflicts:
             for i in indexes:
                 item = items[i]
                 if item is not None:
-                    self.refused_items[f"{item[2]} {item[3]}"] += 1
+                    self.refused_items[_shown(item)] += 1
 
 
 # ---------------------------------------------------------------------------- requests
@@ -213,6 +213,12 @@ def _item_key(entry: Any, account: str, region: str) -> ItemKey | None:
         return None
     key = json.dumps([attributes[name] for name in names], sort_keys=True)
     return account, region, table.name, key
+
+
+def _shown(item: ItemKey) -> str:
+    """`table pk/sk` for the counters."""
+    values = [str(next(iter(value.values()), "")) for value in json.loads(item[3])]
+    return f"{item[2]} {'/'.join(values)}"
 
 
 def _cancelled(indexes: list[int], size: int) -> Refused:
