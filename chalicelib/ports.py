@@ -95,33 +95,6 @@ class Commit:
     counts: Counts = field(default_factory=Counts)
 
 
-@dataclass(frozen=True)
-class RegistryImage:
-    """One image as the registry describes it (adapters/ecr.py builds these; reconcile reads
-    them)."""
-
-    digest: str
-    pushed_at: datetime
-    tags: tuple[str, ...]
-    status: str  # ACTIVE, ARCHIVED or ACTIVATING (ACTIVE where ECR does not say)
-
-
-@dataclass(frozen=True)
-class ReplicationStatus:
-    """ECR's own view of one replication of an image, from the source registry."""
-
-    destination: Location
-    status: str  # IN_PROGRESS, COMPLETE or FAILED
-    failure_code: str | None
-
-
-@dataclass(frozen=True)
-class RepositoryInfo:
-    name: str
-    tag_mutability: str  # MUTABLE, IMMUTABLE, IMMUTABLE_WITH_EXCLUSION, MUTABLE_WITH_EXCLUSION
-    mutability_exclusions: tuple[str, ...] = ()  # WILDCARD filters of the *_WITH_EXCLUSION kinds
-
-
 # ----------------------------------------------------------------------------- ports
 
 

@@ -101,7 +101,7 @@ def find(facts: ImageFacts, source: Location, destination: Location) -> Replica 
     return None
 
 
-def _with_replica(facts: ImageFacts, replica: Replica) -> ImageFacts:
+def with_replica(facts: ImageFacts, replica: Replica) -> ImageFacts:
     others = tuple(
         r
         for r in facts.replicas
@@ -132,11 +132,11 @@ def expect(facts: ImageFacts, replica: Replica) -> ImageFacts:
     """Create a pending replica, or move a known one's push (and due time) earlier."""
     old = find(facts, replica.source, replica.destination)
     if old is None:
-        return _with_replica(facts, replica)
+        return with_replica(facts, replica)
     if replica.pushed_at is None or (old.pushed_at and _earlier_or_same(old, replica)):
         return facts
     moved = replace(old, pushed_at=replica.pushed_at, due_at=replica.due_at, tag=replica.tag)
-    return _with_replica(facts, replace(moved, drift_check=old.drift_check or replica.drift_check))
+    return with_replica(facts, replace(moved, drift_check=old.drift_check or replica.drift_check))
 
 
 def _earlier_or_same(old: Replica, new: Replica) -> bool:
@@ -160,7 +160,7 @@ def reconcile_all(facts: ImageFacts) -> ImageFacts:
             updated = replace(replica, state="cancelled")
         else:
             updated = replace(replica, state="replicated", replicated_at=at)
-        facts = _with_replica(facts, updated)
+        facts = with_replica(facts, updated)
     return facts
 
 
@@ -202,7 +202,7 @@ def on_delete(
             continue
         due = moment + grace
         if replica.deletion_check_at is None or due < replica.deletion_check_at:
-            facts = _with_replica(facts, replace(replica, deletion_check_at=due))
+            facts = with_replica(facts, replace(replica, deletion_check_at=due))
     return facts
 
 
@@ -218,7 +218,7 @@ def on_untag(
         if replica.source != removal.location or replica.destination not in covered:
             continue
         if replica.state != "cancelled" and check not in replica.untag_checks:
-            facts = _with_replica(
+            facts = with_replica(
                 facts, replace(replica, untag_checks=replica.untag_checks | {check})
             )
     return facts
@@ -243,7 +243,7 @@ def on_replication(
         if replica.state == "failed" and replica.failed_at and report.time < replica.failed_at:
             # an earlier failure delivered late: the incident follows the earliest one
             earlier = replace(replica, failed_at=report.time, failure_reason=report.failure_reason)
-            facts = _with_replica(facts, earlier)
+            facts = with_replica(facts, earlier)
         return reconcile_all(facts), ()
     failed = replace(
         replica, state="failed", failed_at=report.time, failure_reason=report.failure_reason
@@ -251,7 +251,7 @@ def on_replication(
     held = replica.pushed_at is None  # wait briefly for the push, so the document is whole
     deliver_at = report.time + FAILURE_HOLD if held else report.time
     incident = NewIncident(failure_alert(failed), deliver_at, held=held)
-    return _with_replica(facts, failed), (incident,)
+    return with_replica(facts, failed), (incident,)
 
 
 def failure_alert(replica: Replica) -> dict:
@@ -260,187 +260,6 @@ def failure_alert(replica: Replica) -> dict:
     return domain.replica_alert(
         "REPLICATION_FAILED", replica, replica.failed_at, failure_reason=replica.failure_reason
     )
-
-
-# --------------------------------------------------------------------------- the sweep
-
-
-def on_due(
-    replica: Replica,
-    facts: ImageFacts,
-    now: datetime,
-    found_at: datetime | None = None,
-    failure_reason: str | None = None,
-) -> tuple[ImageFacts, tuple[NewIncident, ...]]:
-    """At its due time a replica still absent goes missing, unless the facts close it or the
-    destination registry holds it (`found_at`: its imagePushedAt there, an event that was lost).
-    `failure_reason` is ECR's own view of the replication, for the alert."""
-    if found_at is not None:
-        facts = seen(facts, replica.destination, found_at, None)
-    facts = reconcile_all(facts)
-    current = find(facts, replica.source, replica.destination)
-    if current is None or not domain.is_overdue(current, now):
-        return facts, ()
-    missing = replace(current, state="missing")
-    alert = domain.replica_alert("REPLICA_MISSING", missing, now, failure_reason=failure_reason)
-    return _with_replica(facts, missing), (NewIncident(alert, now),)
-
-
-DRIFT_RECHECK = timedelta(minutes=15)  # open TAG_DRIFT and DELETE_NOT_REPLICATED re-checks
-
-
-def deletion_replicated(replica: Replica, facts: ImageFacts) -> bool:
-    """The destination recorded a deletion of the image since the source's own."""
-    deleted_at = facts.deleted_since(replica.source, replica.pushed_at)
-    return (
-        deleted_at is not None and facts.deleted_since(replica.destination, deleted_at) is not None
-    )
-
-
-def on_deletion_check(
-    replica: Replica, facts: ImageFacts, now: datetime, still_listed: bool | None
-) -> tuple[ImageFacts, tuple[NewIncident, ...]]:
-    """At `deletion_check_at`: DELETE_NOT_REPLICATED unless the destination deleted it too
-    (`still_listed`: what its registry says, None when it was not asked)."""
-    current = find(facts, replica.source, replica.destination)
-    if current is None or current.deletion_check_at is None or current.deletion_check_at > now:
-        return facts, ()
-    facts = _with_replica(facts, replace(current, deletion_check_at=None))
-    deleted_at = facts.deleted_since(current.source, current.pushed_at)
-    if deleted_at is None or deletion_replicated(current, facts) or still_listed is False:
-        return facts, ()
-    alert = domain.undeleted_alert(current, deleted_at, now)
-    return facts, (NewIncident(alert, now),)
-
-
-@dataclass(frozen=True)
-class TagWitness:
-    """What is known of one removed tag as of a check: its latest entry in the ledger's tag
-    history at the source and at the destination, and (None: not asked) whether the
-    destination registry still has it on the digest."""
-
-    source_head: TagEntry | None
-    destination_head: TagEntry | None
-    listed: bool | None = None
-
-
-def untag_due(replica: Replica, now: datetime) -> tuple[UntagCheck, ...]:
-    return tuple(sorted(c for c in replica.untag_checks if c.due_at <= now))
-
-
-def untag_superseded(source_head: TagEntry | None, removed_at: datetime | None) -> bool:
-    """The source's tag moved on since its removal: pushed again (to this digest or another:
-    the destination is to have it then), or, after `removed_at`, removed again (that removal
-    is checked on its own)."""
-    if source_head is None:
-        return False
-    if source_head.digest is not None:
-        return True
-    return removed_at is not None and source_head.time > removed_at
-
-
-def destination_has_tag(
-    facts: ImageFacts, destination: Location, digest: str, head: TagEntry | None
-) -> bool:
-    """As far as the ledger knows, the tag still names `digest` at `destination`: its latest
-    entry there names the digest (or there is none, and the image arrived: replication copies
-    the tags), and the image was not deleted there since."""
-    if head is not None:
-        if head.digest != digest:
-            return False  # removed there (a DELETE for the tag), or moved to another image
-        since: datetime | None = head.time
-    elif facts.present_at(destination) is None:
-        return False
-    else:
-        since = None
-    return facts.deleted_since(destination, since) is None
-
-
-def untag_outstanding(
-    facts: ImageFacts,
-    destination: Location,
-    digest: str,
-    witness: TagWitness,
-    removed_at: datetime | None,
-    source: Location | None = None,
-) -> bool:
-    """The source's removal of the tag still stands and the destination still has the tag.
-    With `source` and `removed_at` (at the check's due time): a deletion of the whole image at
-    the source since the removal supersedes it too (that deletion is checked on its own)."""
-    image_deleted = (
-        source is not None
-        and removed_at is not None
-        and facts.deleted_since(source, removed_at) is not None
-    )
-    return (
-        not image_deleted
-        and not untag_superseded(witness.source_head, removed_at)
-        and destination_has_tag(facts, destination, digest, witness.destination_head)
-        and witness.listed is not False
-    )
-
-
-def on_untag_check(
-    replica: Replica, facts: ImageFacts, now: datetime, witnesses: Mapping[str, TagWitness]
-) -> tuple[ImageFacts, tuple[NewIncident, ...]]:
-    """At the due time of tag removals the source made: DELETE_NOT_REPLICATED for each tag
-    the destination still has (`witnesses`: per removed tag, what is known of it now)."""
-    current = find(facts, replica.source, replica.destination)
-    due = untag_due(current, now) if current is not None else ()
-    if current is None or not due:
-        return facts, ()
-    facts = _with_replica(facts, replace(current, untag_checks=current.untag_checks - set(due)))
-    opened = tuple(
-        NewIncident(domain.untag_alert(current, check, now), now)
-        for check in due
-        if untag_outstanding(
-            facts,
-            current.destination,
-            current.digest,
-            witnesses[check.tag],
-            check.removed_at,
-            current.source,
-        )
-    )
-    return facts, opened
-
-
-def on_drift_check(
-    replica: Replica,
-    facts: ImageFacts,
-    now: datetime,
-    registry_tags: tuple[str | None, str | None] | None,
-    explained: bool,
-) -> tuple[ImageFacts, tuple[NewIncident, ...]]:
-    """A due, arrived, tagged replica: TAG_DRIFT when the destination registry's tag names
-    another digest than the source's (`registry_tags`: (source's, destination's); None when
-    the registries could not be asked: the check is given up for this replica)."""
-    from chalicelib.drift import DriftCheck, drift_opens
-
-    current = find(facts, replica.source, replica.destination)
-    if current is None or not current.drift_check:
-        return facts, ()
-    checked = replace(current, drift_check=False)
-    facts = _with_replica(facts, checked)
-    if registry_tags is None:
-        return facts, ()
-    source_digest, destination_digest = registry_tags
-    check = DriftCheck(checked, source_digest, destination_digest, explained)
-    if drift_opens(check) != "open" or source_digest is None:
-        return facts, ()
-    alert = domain.drift_alert(checked, source_digest, destination_digest, now)
-    return facts, (NewIncident(alert, now),)
-
-
-def recovery(opened: dict, facts: ImageFacts, now: datetime) -> dict | None:
-    """The RECOVERED document for an open replica incident whose replica closed by `now`,
-    timed by the earliest closing fact on the complete history; None while it is open."""
-    replica = find(facts, Location(**opened["source"]), Location(**opened["destination"]))
-    at = domain.closed_at(replica, facts) if replica else None
-    if replica is None or at is None or at > now:
-        return None
-    lag = replace(replica, replicated_at=at).lag_seconds if replica.state == "replicated" else None
-    return domain.recovery_alert(opened, at, lag)
 
 
 # --------------------------------------------------------------------------- consequences
