@@ -9,9 +9,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
-from chalicelib.decisions import Counts, ImageChange, NewIncident
-from chalicelib.domain import ImageFacts, Location, Replica, StatusCounts, TagEntry
-from chalicelib.rules import ReplicationConfig
+from chalicelib.core.decisions import Counts, ImageChange, NewIncident
+from chalicelib.core.documents import StatusCounts
+from chalicelib.core.judgement import TagEntry
+from chalicelib.core.lifecycle import ImageFacts, Location, Replica
+from chalicelib.core.rules import ReplicationConfig
 from chalicelib.settings import Settings
 
 # ----------------------------------------------------------------------------- values
@@ -183,6 +185,29 @@ class AlertChannel(Protocol):
     name: str
 
     def send(self, alert: dict[str, Any]) -> None: ...
+
+
+@dataclass(frozen=True)
+class StoredRules:
+    """One source registry's rules as ECR gave them, and when."""
+
+    source: Location
+    registry: Mapping[str, Any]  # a REPLICATION_CONFIG item: describe-registry output + region
+    fetched_at: datetime
+
+
+class RulesStore(Protocol):
+    """Where the rules read from ECR (REPLICATION_SOURCES) are kept between invocations."""
+
+    def load_all(self) -> dict[Location, StoredRules]: ...
+
+    def save(self, rules: StoredRules) -> None: ...
+
+
+class RulesReader(Protocol):
+    """What discovery needs of a registry (EcrRegistry has it)."""
+
+    def replication_rules(self) -> dict[str, Any]: ...
 
 
 # ----------------------------------------------------------------------------- the bundle

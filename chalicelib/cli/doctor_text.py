@@ -3,19 +3,13 @@ allows it or the reason it does not, and the command that fixes it."""
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any, Protocol
+from collections.abc import Mapping
+from typing import Any
 
-from chalicelib import decisions, domain, services
-from chalicelib.domain import ImageFacts, Location, Replica, TagEntry, partition_of
-from chalicelib.errors import RegistryUnavailable, RepositoryNotFound
-from chalicelib.ports import Commit, Deps, RegistryImage, ReplicationStatus
-from chalicelib.rules import ReplicationConfig, parse_replication_config
+from chalicelib.core.lifecycle import partition_of
+from chalicelib.core.policies import CREATE, REPLICATE, Pair
+from chalicelib.usecases.doctor import DoctorReport
 
 QUOTE_MAX = 400
 

@@ -3,19 +3,12 @@ registry and the ledger, each replica's state, and where they disagree."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any, Protocol
+from collections.abc import Mapping
+from typing import Any
 
-from chalicelib import decisions, domain, services
-from chalicelib.domain import ImageFacts, Location, Replica, TagEntry, partition_of
-from chalicelib.errors import RegistryUnavailable, RepositoryNotFound
-from chalicelib.ports import Commit, Deps, RegistryImage, ReplicationStatus
-from chalicelib.rules import ReplicationConfig, parse_replication_config
+from chalicelib.core import documents, lifecycle
+from chalicelib.core.lifecycle import Location
+from chalicelib.core.reconciliation import ReplicaView, RepositoryReport
 
 # ----------------------------------------------------------------------------- rendering
 
@@ -26,7 +19,7 @@ def _place(location: Location, names: Mapping[str, str]) -> str:
 
 
 def _short(digest: str | None) -> str:
-    return domain.short_digest(digest) if digest else "-"
+    return documents.short_digest(digest) if digest else "-"
 
 
 def render_text(report: RepositoryReport, names: Mapping[str, str]) -> str:
@@ -61,7 +54,7 @@ def render_text(report: RepositoryReport, names: Mapping[str, str]) -> str:
 def _replica_line(replica: ReplicaView, names: Mapping[str, str]) -> str:
     present = {True: "present", False: "absent", None: "unknown"}[replica.present]
     if replica.present and replica.arrived_at:
-        present += f" since {domain.iso(replica.arrived_at)}"
+        present += f" since {lifecycle.iso(replica.arrived_at)}"
     mark = "!" if replica.disagrees else " "
     tags = f" ({', '.join(replica.tags)})" if replica.tags else ""
     text = (
@@ -73,7 +66,7 @@ def _replica_line(replica: ReplicaView, names: Mapping[str, str]) -> str:
     if replica.present is False and replica.after is None:
         text += " (never reached: a backfill candidate)"
     elif replica.present is False and replica.after == "pending" and replica.due_at:
-        text += f" (expected by {domain.iso(replica.due_at)})"  # alerted then, if still absent
+        text += f" (expected by {lifecycle.iso(replica.due_at)})"  # alerted then, if still absent
     if replica.ecr:
         text += f"; ECR: {replica.ecr}"
     return text
@@ -121,7 +114,7 @@ def render_json(report: RepositoryReport) -> dict[str, Any]:
                 "ledger_before": r.before,
                 "ledger_after": r.after,
                 "registry_present": r.present,
-                "arrived_at": domain.format_time(r.arrived_at),
+                "arrived_at": lifecycle.format_time(r.arrived_at),
                 "ecr_status": r.ecr,
                 "disagrees": r.disagrees,
             }

@@ -8,12 +8,13 @@ one transaction can record an event's consequences completely or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from chalicelib import domain
-from chalicelib.domain import (
+from chalicelib.core import documents, lifecycle
+from chalicelib.core.judgement import TagEntry
+from chalicelib.core.lifecycle import (
     OPEN_STATES,
     ImageFacts,
     ImagePushed,
@@ -21,13 +22,13 @@ from chalicelib.domain import (
     Presence,
     Replica,
     ReplicationReported,
-    TagEntry,
     UntagCheck,
 )
-from chalicelib.rules import ReplicationConfig
+from chalicelib.core.rules import ReplicationConfig
 
 # A FAILED reported before its push waits this long for the push, so that the document that
 # is published (and kept) names the push time whatever the delivery order.
+DRIFT_RECHECK = timedelta(minutes=15)  # open TAG_DRIFT and DELETE_NOT_REPLICATED re-checks
 FAILURE_HOLD = timedelta(minutes=2)
 
 # Incidents the sweep re-checks in the registries until they are over.
@@ -152,7 +153,7 @@ def _earlier_or_same(old: Replica, new: Replica) -> bool:
 def reconcile_all(facts: ImageFacts) -> ImageFacts:
     """Apply what the facts imply to every replica: arrivals, earlier arrivals, cancellations."""
     for replica in facts.replicas:
-        decision = domain.reconcile(replica, facts)
+        decision = lifecycle.reconcile(replica, facts)
         if decision is None:
             continue
         action, at = decision
@@ -177,7 +178,7 @@ def on_push(
     """A push: seen where it happened, and (at a source) one expected replica per destination;
     with `check_drift` (the registries can be asked) each is due for a TAG_DRIFT check too."""
     facts = seen(facts, push.location, push.time, push.tag)
-    for replica in domain.expected_replicas(config, push, grace):
+    for replica in lifecycle.expected_replicas(config, push, grace):
         facts = expect(facts, replace(replica, drift_check=check_drift))
     return reconcile_all(facts)
 
@@ -233,13 +234,13 @@ def on_replication(
     digest as present: the replica it completes, if any, is expected by a tagged push.
     """
     if report.tag is not None or not report.succeeded:
-        facts = expect(facts, domain.replica_from_report(report))
+        facts = expect(facts, lifecycle.replica_from_report(report))
     if report.succeeded:
         facts = seen(facts, report.location, report.time, report.tag)
         return reconcile_all(facts), ()
     replica = find(facts, report.source, report.location)
     assert replica is not None  # expect() just made sure of it
-    if not domain.failure_is_news(replica, facts):
+    if not lifecycle.failure_is_news(replica, facts):
         if replica.state == "failed" and replica.failed_at and report.time < replica.failed_at:
             # an earlier failure delivered late: the incident follows the earliest one
             earlier = replace(replica, failed_at=report.time, failure_reason=report.failure_reason)
@@ -257,7 +258,7 @@ def on_replication(
 def failure_alert(replica: Replica) -> dict:
     """The REPLICATION_FAILED document, built from the replica alone (order-independent)."""
     assert replica.failed_at is not None
-    return domain.replica_alert(
+    return documents.replica_alert(
         "REPLICATION_FAILED", replica, replica.failed_at, failure_reason=replica.failure_reason
     )
 
@@ -284,7 +285,7 @@ def change(
     for replica in after.replicas:
         was = old.get((replica.source, replica.destination))
         if _failed_earlier(was, replica) and not any(
-            i.alert["incident_id"] == domain.incident_id_for("REPLICATION_FAILED", replica)
+            i.alert["incident_id"] == documents.incident_id_for("REPLICATION_FAILED", replica)
             for i in opened
         ):
             restated.append(failure_alert(replica))
@@ -296,15 +297,15 @@ def change(
             if now_at is not None:
                 arrivals.append((now_at, 1))
         if was is not None and was.state in INCIDENT_OF_STATE and replica.state not in OPEN_STATES:
-            at = domain.closed_at(replica, after)
+            at = lifecycle.closed_at(replica, after)
             # a missing replica can fail as well: then both incidents are open for it
-            closing: tuple[domain.AlertKind, ...] = (
+            closing: tuple[documents.AlertKind, ...] = (
                 ("REPLICA_MISSING", "REPLICATION_FAILED")
                 if was.state == "failed"
                 else ("REPLICA_MISSING",)
             )
             if at is not None:
-                closed.extend((domain.incident_id_for(kind, was), at) for kind in closing)
+                closed.extend((documents.incident_id_for(kind, was), at) for kind in closing)
     opened_kinds = [i.alert["kind"] for i in opened if not i.resolved_at_once]
     for incident in opened:
         if incident.alert["kind"] in RECHECKED:  # re-checked until the registries agree

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from chalicelib.core.lifecycle import Replica, UntagCheck, format_time, iso
 from chalicelib.core.judgement import Origin, OverwriteCause, TagEntry
+from chalicelib.core.lifecycle import Replica, UntagCheck, format_time, iso
 
 ALERT_SCHEMA = "ecr-replication-auditor/alert/v1"
 

@@ -5,19 +5,14 @@ Pure: evaluate() reads a policy document like IAM does for these actions; pairs(
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any, Protocol
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
-from chalicelib import decisions, domain, services
-from chalicelib.domain import ImageFacts, Location, Replica, TagEntry, partition_of
-from chalicelib.errors import RegistryUnavailable, RepositoryNotFound
-from chalicelib.ports import Commit, Deps, RegistryImage, ReplicationStatus
-from chalicelib.rules import ReplicationConfig, parse_replication_config
+from chalicelib.core.lifecycle import Location, partition_of
+from chalicelib.core.rules import ReplicationConfig
 
 REPLICATE = "ecr:ReplicateImage"
 CREATE = "ecr:CreateRepository"

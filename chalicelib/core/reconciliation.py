@@ -8,23 +8,37 @@ shows with one synthetic entry."""
 from __future__ import annotations
 
 import hashlib
-import json
-import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
 
-from chalicelib import decisions, domain, services
-from chalicelib.domain import ImageFacts, Location, Replica, TagEntry, partition_of
-from chalicelib.errors import RegistryUnavailable, RepositoryNotFound
-from chalicelib.ports import Commit, Deps, RegistryImage, ReplicationStatus
-from chalicelib.rules import ReplicationConfig, parse_replication_config
+from chalicelib.core import decisions, lifecycle
+from chalicelib.core.judgement import TagEntry
+from chalicelib.core.lifecycle import ImageFacts, Location, Replica
+from chalicelib.core.rules import ReplicationConfig
 
 ONE_SECOND = timedelta(seconds=1)
 
 
 # ----------------------------------------------------------------------------- sightings
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What to reconcile in a repository: one tag, one digest, or (neither) every image."""
+
+    tag: str | None = None
+    digest: str | None = None
+
+    def __str__(self) -> str:
+        if self.tag is not None:
+            return f"tag {self.tag}"
+        if self.digest is not None:
+            return f"digest {self.digest}"
+        return "every image"
+
+
+EVERY_IMAGE = Selection()
 
 
 @dataclass(frozen=True)
@@ -124,7 +138,6 @@ class RepositoryReport:
         ]
 
 
-
 # ----------------------------------------------------------------------------- the decision
 
 
@@ -193,7 +206,7 @@ def head_correction(
     moment = image.pushed_at
     if head is not None and moment <= head.time:
         moment = head.time + ONE_SECOND
-    seed = "\x1f".join((str(location), repository, tag, image.digest, domain.iso(moment)))
+    seed = "\x1f".join((str(location), repository, tag, image.digest, lifecycle.iso(moment)))
     return TagEntry(
         location=location,
         repository=repository,

@@ -5,13 +5,14 @@ then hands the answers here."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
 
-from chalicelib import domain
+from chalicelib.core import documents, lifecycle
 from chalicelib.core.decisions import NewIncident, find, reconcile_all, seen, with_replica
-from chalicelib.domain import ImageFacts, Location, Replica, TagEntry, UntagCheck
+from chalicelib.core.judgement import TagEntry
+from chalicelib.core.lifecycle import ImageFacts, Location, Replica, UntagCheck
 
 # --------------------------------------------------------------------------- the sweep
 
@@ -30,14 +31,11 @@ def on_due(
         facts = seen(facts, replica.destination, found_at, None)
     facts = reconcile_all(facts)
     current = find(facts, replica.source, replica.destination)
-    if current is None or not domain.is_overdue(current, now):
+    if current is None or not lifecycle.is_overdue(current, now):
         return facts, ()
     missing = replace(current, state="missing")
-    alert = domain.replica_alert("REPLICA_MISSING", missing, now, failure_reason=failure_reason)
+    alert = documents.replica_alert("REPLICA_MISSING", missing, now, failure_reason=failure_reason)
     return with_replica(facts, missing), (NewIncident(alert, now),)
-
-
-DRIFT_RECHECK = timedelta(minutes=15)  # open TAG_DRIFT and DELETE_NOT_REPLICATED re-checks
 
 
 def deletion_replicated(replica: Replica, facts: ImageFacts) -> bool:
@@ -60,7 +58,7 @@ def on_deletion_check(
     deleted_at = facts.deleted_since(current.source, current.pushed_at)
     if deleted_at is None or deletion_replicated(current, facts) or still_listed is False:
         return facts, ()
-    alert = domain.undeleted_alert(current, deleted_at, now)
+    alert = documents.undeleted_alert(current, deleted_at, now)
     return facts, (NewIncident(alert, now),)
 
 
@@ -142,7 +140,7 @@ def on_untag_check(
         return facts, ()
     facts = with_replica(facts, replace(current, untag_checks=current.untag_checks - set(due)))
     opened = tuple(
-        NewIncident(domain.untag_alert(current, check, now), now)
+        NewIncident(documents.untag_alert(current, check, now), now)
         for check in due
         if untag_outstanding(
             facts,
@@ -166,7 +164,7 @@ def on_drift_check(
     """A due, arrived, tagged replica: TAG_DRIFT when the destination registry's tag names
     another digest than the source's (`registry_tags`: (source's, destination's); None when
     the registries could not be asked: the check is given up for this replica)."""
-    from chalicelib.drift import DriftCheck, drift_opens
+    from chalicelib.core.drift import DriftCheck, drift_opens
 
     current = find(facts, replica.source, replica.destination)
     if current is None or not current.drift_check:
@@ -179,7 +177,7 @@ def on_drift_check(
     check = DriftCheck(checked, source_digest, destination_digest, explained)
     if drift_opens(check) != "open" or source_digest is None:
         return facts, ()
-    alert = domain.drift_alert(checked, source_digest, destination_digest, now)
+    alert = documents.drift_alert(checked, source_digest, destination_digest, now)
     return facts, (NewIncident(alert, now),)
 
 
@@ -187,8 +185,8 @@ def recovery(opened: dict, facts: ImageFacts, now: datetime) -> dict | None:
     """The RECOVERED document for an open replica incident whose replica closed by `now`,
     timed by the earliest closing fact on the complete history; None while it is open."""
     replica = find(facts, Location(**opened["source"]), Location(**opened["destination"]))
-    at = domain.closed_at(replica, facts) if replica else None
+    at = lifecycle.closed_at(replica, facts) if replica else None
     if replica is None or at is None or at > now:
         return None
     lag = replace(replica, replicated_at=at).lag_seconds if replica.state == "replicated" else None
-    return domain.recovery_alert(opened, at, lag)
+    return documents.recovery_alert(opened, at, lag)

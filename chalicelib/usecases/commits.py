@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from chalicelib import decisions, delivery, domain, observability
-from chalicelib.decisions import NewIncident
-from chalicelib.observability import count, logger
+from chalicelib import observability
+from chalicelib.core.decisions import NewIncident
+from chalicelib.observability import count
 from chalicelib.ports import Commit, Deps, LedgerConflict
+from chalicelib.usecases import delivery
 
 COMMIT_ATTEMPTS = 5
 

@@ -1,5 +1,3 @@
-
-
 """doctor: does each destination's registry policy let its source account replicate there?
 
 ECR's cross-account replication needs, in the destination registry (per Region), a registry
@@ -12,15 +10,14 @@ The policy evaluation is pure (evaluate); run_doctor asks the registries; render
 
 from __future__ import annotations
 
-import json
-import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from chalicelib.domain import Location, partition_of
-from chalicelib.errors import RegistryUnavailable, RepositoryNotFound
-from chalicelib.rules import ReplicationConfig, parse_replication_config
+from chalicelib.core.errors import RegistryUnavailable, RepositoryNotFound
+from chalicelib.core.lifecycle import Location
+from chalicelib.core.policies import CREATE, REPLICATE, Pair, Verdict, evaluate, pairs
+from chalicelib.core.rules import ReplicationConfig, parse_replication_config
 
 # ----------------------------------------------------------------------------- the check
 

@@ -1,5 +1,3 @@
-
-
 """reconcile: ask every location's registry what one repository holds, and record what it says.
 
 Events are best effort, and ECR replicates only what is pushed after a rule exists: the ledger
@@ -17,22 +15,30 @@ format the report.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Protocol
 
-from chalicelib import decisions, domain, services
-from chalicelib.domain import (
-    ImageFacts,
-    Location,
-    Replica,
-    TagEntry,
+from chalicelib.core import decisions
+from chalicelib.core.errors import RegistryUnavailable, RepositoryNotFound
+from chalicelib.core.judgement import TagEntry
+from chalicelib.core.lifecycle import ImageFacts, Location
+from chalicelib.core.reconciliation import (
+    EVERY_IMAGE,
+    LocationView,
+    RegistryImage,
+    ReplicationStatus,
+    ReplicaView,
+    RepositoryReport,
+    Selection,
+    TagView,
+    head_correction,
+    learn,
 )
-from chalicelib.errors import RegistryUnavailable, RepositoryNotFound
-from chalicelib.ports import Commit, Deps, RegistryImage, ReplicationStatus
-from chalicelib.rules import ReplicationConfig, parse_replication_config
+from chalicelib.core.rules import ReplicationConfig, parse_replication_config
+from chalicelib.ports import Commit, Deps
+from chalicelib.usecases import commits
 
 
 class Registry(Protocol):
@@ -50,21 +56,6 @@ class Registry(Protocol):
 
 
 RegistryOf = Callable[[Location], Registry]
-
-
-@dataclass(frozen=True)
-class Selection:
-    """What to reconcile in a repository: one tag, one digest, or (neither) every image."""
-
-    tag: str | None = None
-    digest: str | None = None
-
-    def __str__(self) -> str:
-        if self.tag is not None:
-            return f"tag {self.tag}"
-        if self.digest is not None:
-            return f"digest {self.digest}"
-        return "every image"
 
 
 # ----------------------------------------------------------------------------- asking
@@ -114,7 +105,7 @@ def reconcile_repository(
     deps: Deps,
     registry_of: RegistryOf,
     config: ReplicationConfig,
-    selection: Selection = Selection(),
+    selection: Selection = EVERY_IMAGE,
     *,
     ask_status: bool = True,
 ) -> RepositoryReport:
@@ -160,7 +151,7 @@ def reconcile_repository(
             corrections.remove(first)  # type: ignore[arg-type]
     for tag_view, entry in corrections:
         correction = Commit(tag_entry=entry)
-        services.commit(lambda: correction, deps)  # noqa: B023 (called at once)
+        commits.commit(lambda: correction, deps)  # noqa: B023 (called at once)
         _corrected(tag_view, report)
     report.errors = [f"{v.location}: {v.error}" for v in report.locations if v.error]
     report.calls = sum(
@@ -268,7 +259,7 @@ def _record_image(
             register=repository if added else None,
         )
 
-    committed = services.commit(decide, deps) is not None
+    committed = commits.commit(decide, deps) is not None
     if committed and changed[0]:
         report.recorded += 1
     if committed and correction is not None:

@@ -3,14 +3,14 @@ it happened, and a replication reported at its destination."""
 
 from __future__ import annotations
 
-from chalicelib import decisions, delivery, domain, observability
-from chalicelib.decisions import NewIncident
-from chalicelib.domain import ImageDeleted, ImagePushed, ReplicationReported
+from chalicelib.core import decisions, judgement, lifecycle
+from chalicelib.core.lifecycle import ImageDeleted, ImagePushed, ReplicationReported
 from chalicelib.observability import count, logger
 from chalicelib.ports import Commit, Deps
 from chalicelib.usecases.commits import Outcome, commit, opened_incidents
 
-def untrusted(fact: domain.Fact, deps: Deps) -> str | None:
+
+def untrusted(fact: lifecycle.Fact, deps: Deps) -> str | None:
     """Why an event is not to be acted on: an unmonitored account, or a replication from a
     source whose rules do not send that repository to that destination. None: trusted."""
     settings, rules = deps.settings, deps.rules(fact.time)
@@ -84,9 +84,9 @@ def _creates_replica(change: decisions.ImageChange) -> bool:
 
 
 def _event_commit(
-    fact: domain.Fact, change: decisions.ImageChange, deps: Deps, register: bool
+    fact: lifecycle.Fact, change: decisions.ImageChange, deps: Deps, register: bool
 ) -> Commit:
-    entry = domain.tag_entry(fact)
+    entry = judgement.tag_entry(fact)
     # Only replica locations have tag moves to judge; elsewhere the entry just moves the head.
     judge = entry is not None and deps.rules(fact.time).is_replica_location(
         entry.location, entry.repository

@@ -60,7 +60,7 @@ def test_every_function_gets_every_variable_it_reads(packaged: Packaged, functio
 
 def test_every_route_is_iam_authorised_except_the_dashboard_link_view(packaged: Packaged) -> None:
     from app import app
-    from chalicelib import browser
+    from chalicelib.entrypoints import browser
 
     body = packaged.cfn["Resources"]["RestAPI"]["Properties"]["Body"]
     schemes = {
@@ -87,7 +87,7 @@ def test_every_route_is_iam_authorised_except_the_dashboard_link_view(packaged: 
 def test_dashboard_links_are_checked_by_a_token_authorizer_with_a_short_cache(
     packaged: Packaged,
 ) -> None:
-    from chalicelib import browser
+    from chalicelib.entrypoints import browser
 
     body = packaged.cfn["Resources"]["RestAPI"]["Properties"]["Body"]
     scheme = body["securityDefinitions"]["dashboard_link"]
