@@ -25,8 +25,10 @@ $(STAMP): $(DEMO_STAMP) requirements-dev.txt requirements-infra.txt
 demo: $(DEMO_STAMP) ## run the local demo against an embedded AWS emulator (no AWS account needed)
 	$(PY) -m chalicelib.cli demo $(ARGS)
 
-test: venv ## run the whole test suite (starts its own moto server on 127.0.0.1)
-	$(PY) -m pytest $(PYTEST_ARGS)
+TEST_WORKERS ?= auto
+
+test: venv ## run the whole test suite in parallel (each worker starts its own moto server on 127.0.0.1)
+	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint: venv ## ruff, and the layers' import contracts (pyproject.toml [tool.importlinter])
 	$(PY) -m ruff check .

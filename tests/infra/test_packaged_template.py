@@ -500,7 +500,8 @@ def test_the_package_ships_bytecode_valid_for_its_own_sources(packaged: Packaged
     with zipfile.ZipFile(packaged.directory / "deployment.zip") as archive:
         names = set(archive.namelist())
         sources = [n for n in names if n.endswith(".py")]
-        assert {"app.py", "chalicelib/ecr_events.py", "botocore/session.py"} <= set(sources)
+        handlers = {"app.py", "chalicelib/entrypoints/ecr_events.py", "botocore/session.py"}
+        assert handlers <= set(sources)
         for source in sources:
             folder, _, module = source.rpartition("/")
             cached = f"{folder + '/' if folder else ''}__pycache__/{module[:-3]}.cpython-311.pyc"
