@@ -36,7 +36,7 @@ HANDLERS = {
 
 def answers(deps: Any) -> dict[str, Any]:
     """What the ledger says, order-free and without cursors (they are signed per table)."""
-    from chalicelib import queries
+    from chalicelib.usecases import queries  # chalicelib.queries at commit 1573574
 
     repos = sorted(deps.images.repositories())
     images = {}
