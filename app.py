@@ -36,12 +36,12 @@ def _query() -> Mapping[str, str] | None:
 
 @app.on_cw_event(ECR_IMAGE_ACTION, name="on_image_action")
 def on_image_action(event: CloudWatchEvent) -> dict:
-    return handlers.image_action(event.to_dict())
+    return handlers.image_action(event.to_dict(), event.context)
 
 
 @app.on_cw_event(ECR_REPLICATION_ACTION, name="on_replication_action")
 def on_replication_action(event: CloudWatchEvent) -> dict:
-    return handlers.replication_action(event.to_dict())
+    return handlers.replication_action(event.to_dict(), event.context)
 
 
 # The deployed rate is the template's SweepSchedule parameter (infra/app-resources.json).

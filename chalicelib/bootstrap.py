@@ -58,7 +58,7 @@ def build(settings: Settings | None = None) -> Deps:
             )
         )
     dynamodb = clients.client(session, "dynamodb")
-    table = ledger.Table(dynamodb, settings.audit_table, _cursors(settings))
+    table = ledger.Table(dynamodb, settings.audit_table, _cursors(settings), check_layout=True)
     registries, discovery = None, None
     if settings.audit_role_name:
         from chalicelib.adapters.ecr import registry_for
@@ -92,8 +92,11 @@ def _ledger_deps(
     """The ledger's adapters over one table, with these channels (whose names the outbox keeps)."""
     from chalicelib.adapters import ledger
 
+    # The layout's own table checks nothing: it reads and moves a layout-1 ledger.
+    unchecked = ledger.Table(table.client, table.name)
     return Deps(
         settings=settings,
+        layout=ledger.DynamoLayout(unchecked),
         images=ledger.DynamoImages(table),
         tags=ledger.DynamoTagHistory(table),
         incidents=ledger.DynamoIncidents(table),
@@ -114,7 +117,7 @@ def build_ledger_only(settings: Settings, dynamodb: Any = None) -> Deps:
     from chalicelib.adapters import clients, ledger
 
     client = dynamodb or clients.client(clients.session(), "dynamodb")
-    table = ledger.Table(client, settings.audit_table, _cursors(settings))
+    table = ledger.Table(client, settings.audit_table, _cursors(settings), check_layout=True)
     return _ledger_deps(settings, table, [])
 
 

@@ -97,11 +97,31 @@ class Commit:
     counts: Counts = field(default_factory=Counts)
 
 
+@dataclass
+class Migration:
+    """What a layout migration did (it may stop early and resume: `done` says whether the
+    ledger is in the new layout now)."""
+
+    from_version: int | None
+    to_version: int
+    done: bool = False
+    moved: dict[str, int] = field(default_factory=dict)  # items moved, by step
+    counters_before: dict[str, int] = field(default_factory=dict)  # the old layout's values
+    counters_after: dict[str, int] = field(default_factory=dict)  # rebuilt from the facts
+    seconds: float = 0.0
+
+
 # ----------------------------------------------------------------------------- ports
 
 
 class LedgerConflict(Exception):
     """A commit raced another writer or found its event applied; the caller re-reads."""
+
+
+class LedgerBusy(LedgerConflict):
+    """A commit was refused, writing nothing, because another request was writing one of its
+    items (DynamoDB's transaction conflict) or because DynamoDB throttled it: the caller waits
+    a little (jittered), then re-reads and decides again."""
 
 
 class Images(Protocol):
@@ -156,9 +176,20 @@ class WorkQueue(Protocol):
     def due_work(self, now: datetime, limit: int) -> list[Work]: ...
 
 
+class LedgerLayout(Protocol):
+    """The ledger's key layout: whether it must be migrated first, and the migration."""
+
+    def needs_migration(self) -> bool: ...
+
+    def migrate(
+        self, has_time: Callable[[], bool], progress: Callable[[str], None]
+    ) -> Migration: ...
+
+
 class Writer(Protocol):
     def commit(self, commit: Commit) -> None:
-        """Apply atomically; LedgerConflict when a condition failed (re-read and decide)."""
+        """Apply atomically; LedgerConflict when a condition failed (re-read and decide),
+        LedgerBusy when nothing was written because an item was busy (wait, then the same)."""
         ...
 
 
@@ -228,6 +259,7 @@ class Deps:
     channels: Sequence[AlertChannel]
     clock: Callable[[], datetime]
     registries: Registries | None = None  # with AUDIT_ROLE_NAME: the registries are asked
+    layout: LedgerLayout | None = None  # None: nothing to check (the in-memory fakes)
     discovery: Any = None  # with REPLICATION_SOURCES: a RuleDiscovery (registry_rules.py)
     # Sweep steps in flight at once (sweep.py): the deployed app's adapters are thread-safe;
     # the in-memory fakes of the tests are not, and keep 1.

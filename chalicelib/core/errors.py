@@ -59,3 +59,9 @@ class RepositoryNotFound(AuditorError):
         self.region = region
         self.repository = repository
         super().__init__(f"ECR registry {account}/{region} has no repository {repository}")
+
+
+class LedgerLayoutError(AuditorError):
+    """The ledger's table is in a layout this release does not read or write (an older one to
+    migrate, or a newer one written by a later release); the message says which and what to do.
+    Raised before anything is written, so the event stays with Lambda's retries."""

@@ -112,8 +112,13 @@ def json_errors(event: Any, get_response: Callable[[Any], Any]) -> Any:
     """Chalice middleware: every error response uses our shape, never a stack trace."""
     from chalice import Response
 
+    from chalicelib.core.errors import LedgerLayoutError
+
     try:
         response = get_response(event)
+    except LedgerLayoutError as error:  # an upgrade in progress: say so, and what to do
+        logger.error(str(error))
+        return Response(body={"error": str(error)}, status_code=503)
     except Exception:
         logger.exception("unhandled error in route")
         return Response(body={"error": "internal error"}, status_code=500)

@@ -68,31 +68,38 @@ def record(fact: Fact, use_case: Callable[[Any, Deps], commits.Outcome]) -> None
     delivery.deliver(outcome.notes, deps)
 
 
-def image_action(raw: Any) -> dict[str, Any]:
+EVENT_RESERVE_MS = 3_000  # an event stops waiting for busy items this long before the timeout
+SWEEP_RESERVE_MS = 15_000  # stop this long before the Lambda timeout
+
+
+def _remaining(context: Any) -> Callable[[], float] | None:
+    return getattr(context, "get_remaining_time_in_millis", None)
+
+
+def image_action(raw: Any, context: Any = None) -> dict[str, Any]:
     from chalicelib.entrypoints import ecr_events
 
-    with invocation(raw, "on_image_action") as handled:
+    waiting = commits.invocation_patience(_remaining(context), EVENT_RESERVE_MS)
+    with invocation(raw, "on_image_action") as handled, commits.patience(waiting):
         fact = ecr_events.parse_image_action(raw, bootstrap.deps().clock())
         record(fact, recording.record_image_action)
     return handled.as_dict()
 
 
-def replication_action(raw: Any) -> dict[str, Any]:
+def replication_action(raw: Any, context: Any = None) -> dict[str, Any]:
     from chalicelib.entrypoints import ecr_events
 
-    with invocation(raw, "on_replication_action") as handled:
+    waiting = commits.invocation_patience(_remaining(context), EVENT_RESERVE_MS)
+    with invocation(raw, "on_replication_action") as handled, commits.patience(waiting):
         report = ecr_events.parse_replication_action(raw, bootstrap.deps().clock())
         record(report, recording.record_replication)
     return handled.as_dict()
 
 
-SWEEP_RESERVE_MS = 15_000  # stop this long before the Lambda timeout
-
-
 def scheduled_sweep(raw: Any, context: Any = None) -> dict[str, Any]:
     from chalicelib.usecases import sweep as sweeping  # only the sweep's cold start pays for it
 
-    remaining: Callable[[], float] | None = getattr(context, "get_remaining_time_in_millis", None)
+    remaining = _remaining(context)
 
     def has_time() -> bool:
         # Local and test contexts report a few seconds in all; only a real budget is rationed.
@@ -102,7 +109,8 @@ def scheduled_sweep(raw: Any, context: Any = None) -> dict[str, Any]:
 
     rationed = remaining is not None and remaining() > 2 * SWEEP_RESERVE_MS
 
-    with invocation(raw, "sweep") as handled:
+    waiting = commits.invocation_patience(remaining if rationed else None, SWEEP_RESERVE_MS)
+    with invocation(raw, "sweep") as handled, commits.patience(waiting):
         deps = bootstrap.deps()
         now = event_envelope.parse_schedule_time(raw, deps.clock())
         report = sweeping.sweep(now, deps, has_time)

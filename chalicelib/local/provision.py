@@ -36,6 +36,13 @@ def table_request(table_name: str) -> dict[str, Any]:
     return request
 
 
+def mark_layout(dynamodb: Any, table_name: str) -> None:
+    """A new table is in this release's layout (the marker the handlers check)."""
+    from chalicelib.adapters.ledger import Table, layout
+
+    layout.current(Table(dynamodb, table_name))
+
+
 def provision(session: Any, suffix: str | None = None, client_config: Any = None) -> dict[str, str]:
     """Create table, topic and link key; return the environment variables the app needs.
 
@@ -49,6 +56,7 @@ def provision(session: Any, suffix: str | None = None, client_config: Any = None
     ttl = template_resource("AuditTable").get("TimeToLiveSpecification")
     if ttl:
         dynamodb.update_time_to_live(TableName=table_name, TimeToLiveSpecification=ttl)
+    mark_layout(dynamodb, table_name)
     topic_props = template_resource("AlertTopic")
     topic_name = f"{topic_props.get('TopicName', 'ecr-replication-auditor-alerts')}-{suffix}"
     sns = session.client("sns", config=client_config)

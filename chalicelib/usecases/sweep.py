@@ -3,6 +3,7 @@ history (overdue replicas, tag removals and overwrites, closed incidents, notifi
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -74,6 +75,8 @@ def sweep(now: datetime, deps: Deps, has_time: Callable[[], bool] = lambda: True
     creates (an incident to close, a notification to deliver) is picked up by the next round;
     stopping early loses nothing, since unfinished work stays in the queue for the next sweep.
 
+    A ledger still in an earlier layout is migrated first (deps.layout), as far as time allows.
+
     Each step waits on a few DynamoDB requests, one after another: `deps.sweep_workers` lanes
     run at once, so that one invocation decides several times as much. A lane is a repository
     (its steps read and judge the same images and tags, and keep their order) or an incident
@@ -82,6 +85,12 @@ def sweep(now: datetime, deps: Deps, has_time: Callable[[], bool] = lambda: True
     (deciding on facts about to change, it would drop the closing another step just queued).
     """
     report = SweepReport(now)
+    if deps.layout is not None and deps.layout.needs_migration():
+        # The first sweep after an upgrade moves the ledger to this release's layout (events
+        # are refused meanwhile, and retried by Lambda); then it audits as usual.
+        migration = deps.layout.migrate(has_time, logger.info)
+        if not migration.done:
+            return report
     done: set[str] = set()
     with _pool(deps.sweep_workers) as run:
         while has_time():
@@ -163,7 +172,15 @@ def _pool(workers: int) -> Iterator[Callable[..., Iterator[_LaneReport]]]:
         yield lambda function, lanes: map(function, lanes)
         return
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sweep") as pool:
-        yield pool.map
+
+        def run(
+            function: Callable[[Lane], _LaneReport], lanes: list[Lane]
+        ) -> Iterator[_LaneReport]:
+            # each lane in a copy of this context: the invocation's patience goes with it
+            contexts = [contextvars.copy_context() for _ in lanes]
+            return pool.map(lambda c, lane: c.run(function, lane), contexts, lanes)
+
+        yield run
 
 
 def _step_due(work: Work, now: datetime, deps: Deps, report: SweepReport) -> None:

@@ -3,6 +3,7 @@
 from chalicelib.adapters.ledger.counters import DynamoCounters
 from chalicelib.adapters.ledger.images import DynamoImages
 from chalicelib.adapters.ledger.incidents import DynamoIncidents, DynamoOutbox
+from chalicelib.adapters.ledger.migration import DynamoLayout
 from chalicelib.adapters.ledger.table import Table
 from chalicelib.adapters.ledger.tags import DynamoTagHistory
 from chalicelib.adapters.ledger.work import DynamoWorkQueue
@@ -12,6 +13,7 @@ __all__ = [
     "DynamoCounters",
     "DynamoImages",
     "DynamoIncidents",
+    "DynamoLayout",
     "DynamoOutbox",
     "DynamoTagHistory",
     "DynamoWorkQueue",

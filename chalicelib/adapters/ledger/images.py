@@ -71,13 +71,17 @@ class DynamoImages:
         )
 
     def repositories(self) -> list[str]:
-        return [
-            row["sk"]
-            for row in self._table.query(
-                KeyConditionExpression="pk = :pk",
-                ExpressionAttributeValues=self._table.values({":pk": "REPOS"}),
-            )
-        ]
+        """The catalogue: one Query per shard of it."""
+        found: list[str] = []
+        for partition in keys.repos_pks():
+            found += [
+                row["sk"]
+                for row in self._table.query(
+                    KeyConditionExpression="pk = :pk",
+                    ExpressionAttributeValues=self._table.values({":pk": partition}),
+                )
+            ]
+        return sorted(found)
 
 
 def _image_row(row: dict[str, Any]) -> Replica | tuple[Location, Presence] | str | None:

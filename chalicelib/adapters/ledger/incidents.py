@@ -3,13 +3,14 @@ incident still has to deliver (leased, so that one invocation at a time delivers
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.adapters.ledger import items, keys
-from chalicelib.adapters.ledger.table import Table
+from chalicelib.adapters.ledger.table import Table, busy_retried
 from chalicelib.core.lifecycle import iso
 from chalicelib.ports import Incident, Notification, Page
 
@@ -64,30 +65,28 @@ class DynamoOutbox:
 
     def replace_alert(self, notification: Notification, alert: dict[str, Any]) -> None:
         """Complete a held document before it is sent: the stored copy is the published one."""
-        self._table.transact(
-            [
-                {
-                    "Update": {
-                        "Key": self._table.key(
-                            *keys.incident_key(
-                                notification.incident_id, f"NOTE#{notification.note}"
-                            )
-                        ),
-                        "UpdateExpression": "SET alert = :a",
-                        "ConditionExpression": "attribute_exists(pending)",
-                        "ExpressionAttributeValues": self._table.values({":a": alert}),
-                    }
-                },
-                {
-                    "Update": {
-                        "Key": self._table.key(*keys.incident_key(notification.incident_id)),
-                        "UpdateExpression": "SET alert = :a",
-                        "ConditionExpression": "attribute_exists(pk)",
-                        "ExpressionAttributeValues": self._table.values({":a": alert}),
-                    }
-                },
-            ]
-        )
+        operations = [
+            {
+                "Update": {
+                    "Key": self._table.key(
+                        *keys.incident_key(notification.incident_id, f"NOTE#{notification.note}")
+                    ),
+                    "UpdateExpression": "SET alert = :a",
+                    "ConditionExpression": "attribute_exists(pending)",
+                    "ExpressionAttributeValues": self._table.values({":a": alert}),
+                }
+            },
+            {
+                "Update": {
+                    "Key": self._table.key(*keys.incident_key(notification.incident_id)),
+                    "UpdateExpression": "SET alert = :a",
+                    "ConditionExpression": "attribute_exists(pk)",
+                    "ExpressionAttributeValues": self._table.values({":a": alert}),
+                }
+            },
+        ]
+        # unconditional but for the items' existence: a refused (busy) try wrote nothing
+        busy_retried(functools.partial(self._table.transact, operations))
 
     def settle(
         self,

@@ -70,7 +70,7 @@ def replica_item(replica: Replica) -> dict[str, Any]:
     }
     due = keys.due_work(replica)
     if due:
-        item.update(gsi1pk=keys.WORK, gsi1sk=due)
+        item.update(gsi1pk=keys.work_pk(pk, sk), gsi1sk=due)
     closed_at = replica.replicated_at if replica.state == "replicated" else None
     if replica.state in ("replicated", "cancelled"):
         item["expires_at"] = keys.ttl(closed_at or replica.pushed_at or _epoch(), keys.HISTORY_TTL)
@@ -167,7 +167,9 @@ def tag_entry_item(entry: TagEntry, judge: bool) -> dict[str, Any]:
     }
     queue = "untag" if entry.removed_from else "judge" if judge else None
     if queue:
-        item.update(gsi1pk=keys.WORK, gsi1sk=keys.work_sk(iso(entry.time), queue, pk, sk))
+        item.update(
+            gsi1pk=keys.work_pk(pk, sk), gsi1sk=keys.work_sk(iso(entry.time), queue, pk, sk)
+        )
     return item
 
 

@@ -1,4 +1,6 @@
 """The ledger's key layout, in one place: one table (`pk`/`sk`, TTL `expires_at`), two indexes.
+Layout 2 (docs/ledger.md: no item or partition key is written by more than a small share of
+events); a layout-1 ledger is moved to it by migration.py.
 
 Items (pk / sk):
   IMG#<repo>#<digest> / AT#<acct>#<region>            presence of a digest at a location
@@ -7,26 +9,31 @@ Items (pk / sk):
   IMG#<repo>#<digest> / EVENT#<event id>              an event applied to this image
   TAGH#<acct>#<region>#<repo>#<tag> / <time>#<event>  tag history entry
   REPO#<repo> / TAG#<acct>#<region>#<tag>             current digest of a tag at a location
-  REPOS / <repo>                                      repositories with expected replicas
+  REPOS#<r> / <repo>                                  repositories with expected replicas,
+                                                      r = crc32(repo) mod REPOS_SHARDS
   INC#<id> / INC                                      incident (state, alert document)
   INC#<id> / NOTE#OPEN | NOTE#RECOVERED               notification (outbox entry)
   INC#<id> / CLOSE                                    the incident's replica closed: re-check
-  COUNTS / STATUS                                     pending, missing, failed, drifted,
-                                                      undeleted counters
+  COUNTS#<s> / STATUS                                 pending, missing, failed, drifted,
+                                                      undeleted: shard s's share
+  COUNTS#<s> / DAY#<date>                             arrivals `a<HH>` and overwrites `o<HH>`
+                                                      per hour of that day (shard s's share)
+  COUNTS#<s> / HOUR#<date>T<HH>                       the same per minute `a<MM>`, `o<MM>`
+                                                      (the 24 h window's two edge hours)
+  LAYOUT / LAYOUT                                     the layout version (2)
   RULES / <acct>#<region>                             replication rules read from ECR
                                                       (REPLICATION_SOURCES, registry_rules.py)
   RECONCILE / checkpoint                              where `reconcile --all` stopped
-  COUNTS#ARRIVED#<date>T<HH> / COUNTS, COUNTS#OVERWRITTEN#<date>T<HH> / COUNTS
-                                                      per-minute buckets `m<MM>` (24 h counts),
-                                                      one item per hour: a write costs a unit
-                                                      per KB of the item, and a day's item
-                                                      would grow to ~12 KB
+
+A commit adds its counts to one counter shard s of COUNTER_SHARDS, drawn at random for each
+attempt; /status adds the shards up (5 items each, two BatchGetItem).
 
 Index `work` (gsi1, sparse):
-  WORK / <time>#<kind>#<key>   every piece of sweep work by the time it comes due: pending
+  WORK#<w> / <time>#<kind>#<key>   every piece of sweep work by the time it comes due: pending
                                replicas (due), tag entries at replica locations (judge), tag
                                removals (untag), notifications (deliver), closed replicas with
-                               an open incident (close). An idle sweep is one Query.
+                               an open incident (close); w = crc32(pk#sk) mod WORK_SHARDS of the
+                               item. An idle sweep is one Query per shard.
   INCIDENT#open | INCIDENT#resolved / <detected>#<id>   incidents by state, newest last
 Index `catalog` (gsi2):
   INCIDENT / <detected>#<id>                  every incident by detection time
@@ -34,10 +41,15 @@ Index `catalog` (gsi2):
 
 Every event's items are written in one transaction together with its EVENT marker, so a retry
 either finds the marker (nothing to do) or writes everything.
+
+Layout 1 (before the marker): `COUNTS / STATUS`, `COUNTS#ARRIVED#<date>T<HH> / COUNTS` and
+`COUNTS#OVERWRITTEN#<date>T<HH> / COUNTS` (minutes `m<MM>`), `REPOS / <repo>`, and one work
+partition `WORK`: every event of the organisation wrote the same one to three items.
 """
 
 from __future__ import annotations
 
+import zlib
 from datetime import datetime, timedelta
 
 from chalicelib.core.judgement import TagEntry
@@ -47,8 +59,17 @@ HIGH = "\uffff"  # sorts after every character used in keys
 HISTORY_TTL = timedelta(days=90)
 NOTIFICATION_TTL = timedelta(days=30)
 COUNTER_TTL = timedelta(days=3)
-WORK = "WORK"
-STATUS_KEY = ("COUNTS", "STATUS")
+LAYOUT_VERSION = 2
+LAYOUT_KEY = ("LAYOUT", "LAYOUT")
+# Part of the layout: changing one moves items (a new layout version and its migration).
+COUNTER_SHARDS = 32
+WORK_SHARDS = 8
+REPOS_SHARDS = 8
+
+# Layout 1's keys, read only by the migration.
+LEGACY_WORK = "WORK"
+LEGACY_STATUS_KEY = ("COUNTS", "STATUS")
+LEGACY_REPOS = "REPOS"
 
 
 def loc(location: Location) -> str:
@@ -102,6 +123,28 @@ def incident_key(incident_id: str, sk: str = "INC") -> tuple[str, str]:
     return f"INC#{incident_id}", sk
 
 
+def _bucket(text: str, shards: int) -> int:
+    return zlib.crc32(text.encode()) % shards
+
+
+def work_pk(pk: str, sk: str) -> str:
+    """The work index partition of the item `pk`/`sk`: fixed by its key, so that an item moving
+    in the queue stays in its shard."""
+    return f"WORK#{_bucket(f'{pk}#{sk}', WORK_SHARDS)}"
+
+
+def work_pks() -> list[str]:
+    return [f"WORK#{w}" for w in range(WORK_SHARDS)]
+
+
+def repos_pk(repository: str) -> str:
+    return f"REPOS#{_bucket(repository, REPOS_SHARDS)}"
+
+
+def repos_pks() -> list[str]:
+    return [f"REPOS#{r}" for r in range(REPOS_SHARDS)]
+
+
 def work_sk(at: str, kind: str, *identity: str) -> str:
     return "#".join((at, kind, *identity))
 
@@ -118,8 +161,28 @@ def due_work(replica: Replica) -> str | None:
     return work_sk(iso(min(times)), "due", *replica_key(replica))
 
 
-def bucket_key(name: str, moment: datetime) -> tuple[str, str, str]:
-    """(pk, sk, attribute) of the per-minute counter bucket holding `moment`: one item per
-    hour, 60 small attributes at most, so that every update stays one write unit."""
-    text = iso(moment)
-    return f"COUNTS#{name}#{text[:13]}", "COUNTS", f"m{text[14:16]}"
+def counter_pk(shard: int) -> str:
+    return f"COUNTS#{shard}"
+
+
+def status_key(shard: int) -> tuple[str, str]:
+    return counter_pk(shard), "STATUS"
+
+
+def day_key(shard: int, moment: datetime) -> tuple[str, str]:
+    """Hour totals `a<HH>`/`o<HH>` of the day holding `moment`."""
+    return counter_pk(shard), f"DAY#{iso(moment)[:10]}"
+
+
+def hour_key(shard: int, moment: datetime) -> tuple[str, str]:
+    """Minute counts `a<MM>`/`o<MM>` of the hour holding `moment`: 120 small attributes at
+    most, so that an update stays one write unit."""
+    return counter_pk(shard), f"HOUR#{iso(moment)[:13]}"
+
+
+COUNTED = {"ARRIVED": "a", "OVERWRITTEN": "o"}  # window counts: attribute prefix
+
+
+def legacy_bucket_key(name: str, hour: str) -> tuple[str, str]:
+    """Layout 1's per-minute bucket (attributes `m<MM>`) of `name` for the hour `<date>T<HH>`."""
+    return f"COUNTS#{name}#{hour}", "COUNTS"

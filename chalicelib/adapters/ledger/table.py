@@ -1,13 +1,17 @@
 """Table mechanics shared by the ledger's adapters: (de)serialising, queries, pages, cursors,
-and transactions whose cancellation reasons say which condition failed."""
+transactions whose cancellation reasons say which condition failed, and DynamoDB's "not now"
+answers (a transaction conflict, throttling) told apart from everything else."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from chalicelib.adapters.cursors import CursorCodec, table_key
+from chalicelib.core import contention
 from chalicelib.ports import Page
 
 if TYPE_CHECKING:
@@ -16,6 +20,27 @@ else:
     DynamoDBClient = Any
 
 MAX_TRANSACTION = 100  # DynamoDB's limit of items in one TransactWriteItems
+# A write refused for one of these was not applied: it can be tried again as it is.
+BUSY_CODES = frozenset(
+    {
+        "TransactionConflictException",  # a PutItem/UpdateItem/DeleteItem on a held item
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "TransactionInProgressException",
+    }
+)
+# CancellationReasons codes of a transaction refused for the same reasons.
+BUSY_REASONS = frozenset(
+    {
+        "TransactionConflict",
+        "ThrottlingError",
+        "ProvisionedThroughputExceeded",
+        "RequestLimitExceeded",
+    }
+)
+WRITE_ATTEMPTS = 8  # a single write refused as busy: tried again after a jittered wait
+T = TypeVar("T")
 
 
 class Cancelled(Exception):
@@ -24,6 +49,30 @@ class Cancelled(Exception):
     def __init__(self, failed: Sequence[int]) -> None:
         super().__init__(f"conditions failed on items {list(failed)}")
         self.failed = list(failed)
+
+
+class Busy(Exception):
+    """DynamoDB refused a write, writing nothing, because another request was writing one of
+    its items (a transaction conflict) or because it throttled: worth trying again shortly."""
+
+
+def _code(error: BaseException) -> str | None:
+    response = getattr(error, "response", None) or {}
+    code = response.get("Error", {}).get("Code")
+    return str(code) if code else None
+
+
+def busy_retried(write: Callable[[], T], attempts: int = WRITE_ATTEMPTS) -> T:
+    """`write()`, tried again after a jittered wait while DynamoDB answers Busy: for writes
+    that are safe to repeat as they are (a refused write wrote nothing)."""
+    for attempt in range(attempts):
+        try:
+            return write()
+        except Busy:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(contention.delay(attempt, random.random()))
+    raise AssertionError("unreachable")
 
 
 def _number(value: Decimal) -> int | float:
@@ -47,12 +96,19 @@ class Table:
     """One DynamoDB table: the only code here that talks to the client directly."""
 
     def __init__(
-        self, client: DynamoDBClient, name: str, cursors: CursorCodec | None = None
+        self,
+        client: DynamoDBClient,
+        name: str,
+        cursors: CursorCodec | None = None,
+        check_layout: bool = False,
     ) -> None:
+        """`check_layout`: before the first request, make sure the table is in the layout this
+        release reads and writes (layout.py; LedgerLayoutError otherwise)."""
         from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
         self.client = client
         self.name = name
+        self._unchecked = check_layout
         # Cursors are signed: a forged or another listing's cursor is refused (a 400).
         self._cursors = cursors or CursorCodec(table_key(name))
         self._ser = TypeSerializer()
@@ -72,9 +128,17 @@ class Table:
     def key(self, pk: str, sk: str) -> dict[str, Any]:
         return {"pk": {"S": pk}, "sk": {"S": sk}}
 
+    def _ready(self) -> None:
+        if self._unchecked:
+            from chalicelib.adapters.ledger import layout
+
+            layout.check(self)  # once: a deployed release meets one layout
+            self._unchecked = False
+
     # ------------------------------------------------------------------ reads
 
     def get(self, pk: str, sk: str) -> dict[str, Any] | None:
+        self._ready()
         response = self.client.get_item(
             TableName=self.name, Key=self.key(pk, sk), ConsistentRead=True
         )
@@ -83,6 +147,7 @@ class Table:
 
     def get_many(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
         """BatchGetItem (consistent), retrying unprocessed keys; found items by key."""
+        self._ready()
         found: dict[tuple[str, str], dict[str, Any]] = {}
         pending = [self.key(pk, sk) for pk, sk in dict.fromkeys(keys)]
         while pending:
@@ -97,6 +162,7 @@ class Table:
         return found
 
     def query(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        self._ready()
         kwargs["TableName"] = self.name
         while True:
             response = self.client.query(**kwargs)
@@ -107,13 +173,22 @@ class Table:
                 return
             kwargs["ExclusiveStartKey"] = last
 
+    def query_page(self, **kwargs: Any) -> tuple[list[dict[str, Any]], bool]:
+        """The first page of a Query, and whether more items follow it."""
+        self._ready()
+        response = self.client.query(TableName=self.name, **kwargs)
+        items = [self.plain(item) for item in response.get("Items", [])]
+        return items, bool(response.get("LastEvaluatedKey"))
+
     def first(self, **kwargs: Any) -> dict[str, Any] | None:
+        self._ready()
         response = self.client.query(TableName=self.name, Limit=1, **kwargs)
         items = response.get("Items", [])
         return self.plain(items[0]) if items else None
 
     def page(self, limit: int, cursor: str | None, **kwargs: Any) -> Page:
         """One page of a Query; the cursor names its listing so it cannot be used on another."""
+        self._ready()
         listing = f"{kwargs.get('IndexName', 'table')}:{kwargs['ExpressionAttributeValues']}"
         kwargs.update(TableName=self.name, Limit=limit)
         if cursor:
@@ -126,12 +201,14 @@ class Table:
     # ------------------------------------------------------------------ writes
 
     def transact(self, operations: Sequence[dict[str, Any]]) -> None:
-        """One TransactWriteItems; Cancelled (with the failed items) when a condition failed.
+        """One TransactWriteItems; Cancelled (with the failed items) when only conditions
+        failed; Busy when another request held one of its items or DynamoDB throttled it.
 
-        Throttling and every other error propagate, so that Lambda and EventBridge retry.
+        Every other error propagates, so that Lambda and EventBridge retry.
         """
         if not operations:
             return
+        self._ready()
         if len(operations) > MAX_TRANSACTION:
             raise ValueError(f"{len(operations)} writes exceed one transaction")
         for operation in operations:
@@ -139,26 +216,40 @@ class Table:
         try:
             self.client.transact_write_items(TransactItems=list(operations))
         except Exception as error:
-            response = getattr(error, "response", None) or {}
-            if response.get("Error", {}).get("Code") != "TransactionCanceledException":
+            code = _code(error)
+            if code in BUSY_CODES:
+                raise Busy(f"TransactWriteItems: {code}") from None
+            if code != "TransactionCanceledException":
                 raise
-            reasons = response.get("CancellationReasons") or []
+            reasons = getattr(error, "response", {}).get("CancellationReasons") or []
             codes = [r.get("Code") for r in reasons]
+            if set(codes) & BUSY_REASONS:
+                # conditions are decided again on fresh reads anyway: the busy item matters
+                raise Busy(f"TransactWriteItems cancelled: {codes}") from None
             if not codes or not set(codes) <= {"ConditionalCheckFailed", "None", None}:
-                raise  # a conflict with another transaction, throttling: retried as an error
+                raise
             failed = [i for i, c in enumerate(codes) if c == "ConditionalCheckFailed"]
             raise Cancelled(failed) from None
 
     def update(self, pk: str, sk: str, **kwargs: Any) -> bool:
-        """A (conditional) UpdateItem; False when its condition did not hold."""
-        try:
-            self.client.update_item(TableName=self.name, Key=self.key(pk, sk), **kwargs)
-        except Exception as error:
-            code = (getattr(error, "response", None) or {}).get("Error", {}).get("Code")
-            if code == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        """A (conditional) UpdateItem; False when its condition did not hold. Refused because
+        a transaction held the item (or throttled), it is tried again: it wrote nothing."""
+
+        self._ready()
+
+        def once() -> bool:
+            try:
+                self.client.update_item(TableName=self.name, Key=self.key(pk, sk), **kwargs)
+            except Exception as error:
+                code = _code(error)
+                if code == "ConditionalCheckFailedException":
+                    return False
+                if code in BUSY_CODES:
+                    raise Busy(f"UpdateItem: {code}") from None
+                raise
+            return True
+
+        return busy_retried(once)
 
 
 def _clean(value: Any) -> Any:

@@ -1,4 +1,5 @@
-"""DynamoWorkQueue: every piece of sweep work that has come due, from one index partition."""
+"""DynamoWorkQueue: every piece of sweep work that has come due, from the work index's
+WORK_SHARDS partitions, merged in time order."""
 
 from __future__ import annotations
 
@@ -10,27 +11,40 @@ from chalicelib.adapters.ledger.table import Table
 from chalicelib.core.lifecycle import iso
 from chalicelib.ports import Work
 
+PAGE = 200  # work items read per shard and call, at most
+
 
 class DynamoWorkQueue:
     def __init__(self, table: Table) -> None:
         self._table = table
 
     def due_work(self, now: datetime, limit: int) -> list[Work]:
-        """Work due by `now`, oldest first: one Query when there is none."""
-        rows = self._table.query(
-            IndexName="work",
-            KeyConditionExpression="gsi1pk = :p AND gsi1sk <= :now",
-            ExpressionAttributeValues=self._table.values(
-                {":p": keys.WORK, ":now": iso(now) + keys.HIGH}
-            ),
-            Limit=min(limit, 200),
-        )
-        found = []
-        for work in items.readable(rows, _work):
-            found.append(work)
-            if len(found) >= limit:
-                break
-        return found
+        """Work due by `now`, oldest first: one Query per shard when there is none.
+
+        Each shard gives its oldest due items, at most PAGE. Where a shard has more than it
+        gave, nothing later than its last item given can be kept: another of its items might
+        come before it. So the merge stops at the earliest such last item, and what comes
+        after it waits for the next call.
+        """
+        rows: list[dict[str, Any]] = []
+        cutoff: str | None = None
+        for partition in keys.work_pks():
+            page, more = self._table.query_page(
+                IndexName="work",
+                KeyConditionExpression="gsi1pk = :p AND gsi1sk <= :now",
+                ExpressionAttributeValues=self._table.values(
+                    {":p": partition, ":now": iso(now) + keys.HIGH}
+                ),
+                Limit=min(limit, PAGE),
+            )
+            rows += page
+            if more and page:
+                last = page[-1]["gsi1sk"]
+                cutoff = last if cutoff is None else min(cutoff, last)
+        rows.sort(key=lambda row: row["gsi1sk"])
+        if cutoff is not None:
+            rows = [row for row in rows if row["gsi1sk"] <= cutoff]
+        return list(items.readable(rows, _work))[:limit]
 
 
 def _work(row: dict[str, Any]) -> Work:

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+import threading
 from collections.abc import Iterable
 from typing import Any
 
-from chalicelib.adapters.ledger import items, keys
-from chalicelib.adapters.ledger.table import Cancelled, Table
-from chalicelib.core.decisions import Counts, ImageChange, NewIncident
+from chalicelib.adapters.ledger import counters, items, keys
+from chalicelib.adapters.ledger.table import Busy, Cancelled, Table
+from chalicelib.core.decisions import ImageChange, NewIncident
 from chalicelib.core.judgement import TagEntry
 from chalicelib.core.lifecycle import iso, parse_time
-from chalicelib.ports import Commit, Incident, LedgerConflict
+from chalicelib.ports import Commit, Incident, LedgerBusy, LedgerConflict
 
 NEW = "attribute_not_exists(pk)"
 
@@ -20,9 +20,26 @@ class DynamoWriter:
     def __init__(self, table: Table, channels: frozenset[str]) -> None:
         self._table = table
         self._channels = channels
+        # Repositories this writer has put in the catalogue (a committed transaction did):
+        # the catalogue item is written once per repository and container, not per image.
+        self._registered: set[str] = set()
+        self._guard = threading.Lock()
 
     def commit(self, commit: Commit) -> None:
-        operations, head = self._operations(commit)
+        """One transaction; LedgerConflict when a condition failed, LedgerBusy (nothing
+        written) when another request held one of its items or DynamoDB throttled it."""
+        with self._guard:
+            register = commit.register if commit.register not in self._registered else None
+        operations, head = self._operations(commit, register, counters.pick_shard())
+        try:
+            self._transact(operations, head)
+        except Busy as busy:
+            raise LedgerBusy(str(busy)) from None
+        if register:
+            with self._guard:
+                self._registered.add(register)
+
+    def _transact(self, operations: list[dict[str, Any]], head: int | None) -> None:
         try:
             self._table.transact(operations)
         except Cancelled as cancelled:
@@ -38,7 +55,9 @@ class DynamoWriter:
 
     # ------------------------------------------------------------------ building
 
-    def _operations(self, commit: Commit) -> tuple[list[dict[str, Any]], int | None]:
+    def _operations(
+        self, commit: Commit, register: str | None, shard: int
+    ) -> tuple[list[dict[str, Any]], int | None]:
         ops: list[dict[str, Any]] = []
         head: int | None = None
         if commit.event_id and commit.event_image:
@@ -73,11 +92,10 @@ class DynamoWriter:
             )
         for entry in commit.judged:
             ops.append(_judged(self._table, entry))
-        if commit.register:
-            ops.append(
-                self._put({"pk": "REPOS", "sk": commit.register, "type": "repository"}, None)
-            )
-        ops.extend(self._counts(counts))
+        if register:
+            repository = {"pk": keys.repos_pk(register), "sk": register, "type": "repository"}
+            ops.append(self._put(repository, None))
+        ops.extend(counters.counter_updates(self._table, counts, shard))
         return ops, head
 
     def _put(self, values: dict[str, Any], condition: str | None) -> dict[str, Any]:
@@ -168,7 +186,7 @@ class DynamoWriter:
             item.update(
                 pending=set(self._channels),
                 tries={},
-                gsi1pk=keys.WORK,
+                gsi1pk=keys.work_pk(pk, sk),
                 gsi1sk=keys.work_sk(at, "deliver", incident_id, note),
             )
         return item
@@ -197,48 +215,6 @@ class DynamoWriter:
         note = self._note(incident.incident_id, "RECOVERED", recovery, resolved)
         return [update, self._put(note, NEW)]
 
-    def _counts(self, counts: Counts) -> list[dict[str, Any]]:
-        ops = []
-        status = {
-            "pending": counts.pending,
-            "missing": counts.missing,
-            "failed": counts.failed,
-            "drifted": counts.drifted,
-            "undeleted": counts.undeleted,
-        }
-        status = {k: v for k, v in status.items() if v}
-        if status:
-            ops.append(_add(self._table, keys.STATUS_KEY, status, None))
-        buckets: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
-        for name, moments in (("ARRIVED", counts.arrivals), ("OVERWRITTEN", counts.overwrites)):
-            for moment, delta in moments:
-                pk, sk, attribute = keys.bucket_key(name, moment)
-                buckets[(pk, sk)][attribute] += delta
-        for key, deltas in buckets.items():
-            day = parse_time(key[0].rsplit("#", 1)[1][:10] + "T00:00:00Z")
-            expiry = keys.ttl(day, keys.COUNTER_TTL)
-            nonzero = {k: v for k, v in deltas.items() if v}
-            if nonzero:
-                ops.append(_add(self._table, key, nonzero, expiry))
-        return ops
-
-
-def _add(table: Table, key: tuple[str, str], deltas: dict[str, int], expiry: int | None) -> dict:
-    names = {f"#a{i}": name for i, name in enumerate(deltas)}
-    values: dict[str, Any] = {f":v{i}": delta for i, delta in enumerate(deltas.values())}
-    update = "ADD " + ", ".join(f"#a{i} :v{i}" for i in range(len(deltas)))
-    if expiry is not None:
-        update += " SET expires_at = :x"
-        values[":x"] = expiry
-    return {
-        "Update": {
-            "Key": table.key(*key),
-            "UpdateExpression": update,
-            "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": table.values(values),
-        }
-    }
-
 
 def _close_item(incident_id: str, at: str) -> dict[str, Any]:
     pk, sk = keys.incident_key(incident_id, "CLOSE")
@@ -246,7 +222,7 @@ def _close_item(incident_id: str, at: str) -> dict[str, Any]:
         "pk": pk,
         "sk": sk,
         "type": "closing",
-        "gsi1pk": keys.WORK,
+        "gsi1pk": keys.work_pk(pk, sk),
         "gsi1sk": keys.work_sk(at, "close", incident_id),
     }
 

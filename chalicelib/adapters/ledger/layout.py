@@ -1,0 +1,109 @@
+"""The ledger's layout version: the marker item (`LAYOUT / LAYOUT`), the check a ledger table
+makes before its first request, and the marker a new table is given.
+
+A table without the marker is either new (nothing in it: it is given the marker of this
+release's layout) or written by a release before markers (layout 1: its singletons are there),
+which must be migrated first (migration.py: `python -m chalicelib.cli migrate`, or the next
+sweep). Any other layout is refused with a LedgerLayoutError naming it and what to do, before
+anything is written, so that events stay with Lambda's retries.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from chalicelib.adapters.ledger import keys
+from chalicelib.core.errors import LedgerLayoutError
+
+if TYPE_CHECKING:
+    from chalicelib.adapters.ledger.table import Table
+
+LEGACY = 1  # a table written before layout markers
+
+
+def version(table: Table) -> int | None:
+    """The marker's version; None when there is no marker."""
+    found = table.client.get_item(
+        TableName=table.name, Key=table.key(*keys.LAYOUT_KEY), ConsistentRead=True
+    ).get("Item")
+    return int(found["version"]["N"]) if found else None
+
+
+def legacy_items(table: Table) -> list[str]:
+    """Which of layout 1's shared items the table holds (none: it is a new table)."""
+    found = []
+    status = table.client.get_item(
+        TableName=table.name, Key=table.key(*keys.LEGACY_STATUS_KEY), ConsistentRead=True
+    )
+    if status.get("Item"):
+        found.append("COUNTS/STATUS")
+    repos = table.client.query(
+        TableName=table.name,
+        KeyConditionExpression="pk = :p",
+        ExpressionAttributeValues={":p": {"S": keys.LEGACY_REPOS}},
+        ConsistentRead=True,
+        Limit=1,
+    )
+    if repos.get("Items"):
+        found.append("the REPOS catalogue")
+    work = table.client.query(
+        TableName=table.name,
+        IndexName="work",
+        KeyConditionExpression="gsi1pk = :p",
+        ExpressionAttributeValues={":p": {"S": keys.LEGACY_WORK}},
+        Limit=1,
+    )
+    if work.get("Items"):
+        found.append("work in the WORK partition")
+    return found
+
+
+def current(table: Table) -> int:
+    """The table's layout: its marker's, LEGACY for a table of layout 1; a new table is given
+    this release's marker."""
+    found = version(table)
+    if found is not None:
+        return found
+    if legacy_items(table):
+        return LEGACY
+    mark(table, keys.LAYOUT_VERSION, new=True)
+    return version(table) or keys.LAYOUT_VERSION
+
+
+def mark(table: Table, layout: int, new: bool = False) -> None:
+    """Put the marker (on a new table: only if there is none, whoever wrote it first)."""
+    item = {
+        "pk": keys.LAYOUT_KEY[0],
+        "sk": keys.LAYOUT_KEY[1],
+        "type": "layout",
+        "version": layout,
+        "since": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    request = {"TableName": table.name, "Item": table.item(item)}
+    if new:
+        request["ConditionExpression"] = "attribute_not_exists(pk)"
+    try:
+        table.client.put_item(**request)
+    except Exception as error:
+        code = (getattr(error, "response", None) or {}).get("Error", {}).get("Code")
+        if code != "ConditionalCheckFailedException":
+            raise
+
+
+def check(table: Table) -> None:
+    """Refuse (LedgerLayoutError) a table this release cannot read and write."""
+    layout = current(table)
+    if layout == keys.LAYOUT_VERSION:
+        return
+    if layout < keys.LAYOUT_VERSION:
+        raise LedgerLayoutError(
+            f"the ledger table {table.name} is in layout {layout} (written by an earlier "
+            f"release); this release reads and writes layout {keys.LAYOUT_VERSION}: run "
+            "`python -m chalicelib.cli migrate`, or wait for the next sweep to migrate it"
+        )
+    raise LedgerLayoutError(
+        f"the ledger table {table.name} is in layout {layout}, newer than this release's "
+        f"({keys.LAYOUT_VERSION}): deploy the release that wrote it (a migrated ledger cannot "
+        "be read by an earlier release)"
+    )
