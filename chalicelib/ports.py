@@ -182,8 +182,10 @@ class LedgerLayout(Protocol):
     def needs_migration(self) -> bool: ...
 
     def migrate(
-        self, has_time: Callable[[], bool], progress: Callable[[str], None]
-    ) -> Migration: ...
+        self, now: datetime, has_time: Callable[[], bool], progress: Callable[[str], None]
+    ) -> Migration:
+        """Migrate as far as `has_time` allows (`now`: the 24 h counts to keep end there)."""
+        ...
 
 
 class Writer(Protocol):

@@ -88,7 +88,7 @@ def sweep(now: datetime, deps: Deps, has_time: Callable[[], bool] = lambda: True
     if deps.layout is not None and deps.layout.needs_migration():
         # The first sweep after an upgrade moves the ledger to this release's layout (events
         # are refused meanwhile, and retried by Lambda); then it audits as usual.
-        migration = deps.layout.migrate(has_time, logger.info)
+        migration = deps.layout.migrate(now, has_time, logger.info)
         if not migration.done:
             return report
     done: set[str] = set()

@@ -42,9 +42,8 @@ Progress = Callable[[str], None]
 class DynamoLayout:
     """The LedgerLayout port over a table (one that does not check its layout itself)."""
 
-    def __init__(self, table: Table, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(self, table: Table) -> None:
         self._table = table
-        self._clock = clock or (lambda: datetime.now(UTC))
         self._current = False
 
     def needs_migration(self) -> bool:
@@ -55,8 +54,8 @@ class DynamoLayout:
         self._current = found == keys.LAYOUT_VERSION
         return found == layout.LEGACY
 
-    def migrate(self, has_time: Callable[[], bool], progress: Progress) -> Migration:
-        done = migrate(self._table, self._clock(), has_time, progress)
+    def migrate(self, now: datetime, has_time: Callable[[], bool], progress: Progress) -> Migration:
+        done = migrate(self._table, now, has_time, progress)
         self._current = done.done
         return done
 
