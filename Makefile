@@ -38,16 +38,19 @@ demo: $(DEMO_STAMP) ## run the local demo against an embedded AWS emulator (no A
 	@$(SCRATCH)
 	$(PY) -m chalicelib.cli demo $(ARGS)
 
+TEST_WORKERS ?= auto
+
 # The browser test's Debian packages are listed, then installed, before the tests start;
 # -m "not browser" in PYTEST_ARGS leaves them out.
-test: venv ## run the whole test suite (starts its own moto server on 127.0.0.1)
+test: venv ## run the whole test suite in parallel (each worker starts its own moto server on 127.0.0.1)
 	@$(SCRATCH)
 	$(if $(findstring not browser,$(PYTEST_ARGS)),,@sh scripts/install-browser.sh)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
-lint: venv
+lint: venv ## ruff, the layers' import contracts (pyproject.toml [tool.importlinter]), the docs' strict build
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(VENV)/bin/lint-imports
 	$(PY) -m mkdocs build --strict --quiet --site-dir .tmp/site-check
 
 docs: venv ## build the documentation site into site/ (offline; the pages are docs/ and mkdocs.yml)
@@ -83,7 +86,7 @@ test-infra: venv ## deployment templates only: cfn-lint, template assertions, mo
 checkov: package ## checkov (own venv .venv-checkov) on the packaged template and the forwarder
 	$(PY) scripts/checkov.py build/$(STAGE)/sam.json infra/forwarder.json
 
-fuzz: venv ## schemathesis on `chalice local` from chalicelib/openapi.json (FUZZ_EXAMPLES, default 25)
+fuzz: venv ## schemathesis on `chalice local` from chalicelib/entrypoints/openapi.json (FUZZ_EXAMPLES, default 25)
 	$(PY) -m pytest tests/e2e/test_api_fuzz.py $(PYTEST_ARGS)
 
 load: venv ## LOAD_EVENTS (default 10000) events, 20 repositories x 4 destinations, 4 workers

@@ -123,7 +123,7 @@ def test_every_page_is_in_the_nav() -> None:
 
 
 def alert_kinds() -> dict[str, str]:
-    from chalicelib.domain import SEVERITY
+    from chalicelib.core.documents import SEVERITY
 
     return {**SEVERITY, **SPECIFIED_KINDS}
 
@@ -310,7 +310,7 @@ def documented_alert() -> dict[str, Any]:
 
 
 def test_the_documented_alert_document_is_the_code_s() -> None:
-    from chalicelib.domain import ALERT_KEYS, SEVERITY, alert_document
+    from chalicelib.core.documents import ALERT_KEYS, SEVERITY, alert_document
 
     shown = documented_alert()
     assert tuple(shown) == ALERT_KEYS, "every key, in the code's order"

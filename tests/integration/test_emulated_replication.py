@@ -15,7 +15,7 @@ from botocore.validate import validate_parameters
 
 from chalicelib.adapters.ecr import EcrRegistry
 from chalicelib.adapters.roles import AuditRoles
-from chalicelib.domain import Location
+from chalicelib.core.lifecycle import Location
 from chalicelib.local.emulated_replication import PUSHED_AT_PATH
 from tests import events as ev
 from tests.registry_helpers import ROLE, new_account, put_image, unique
