@@ -317,3 +317,18 @@ def test_the_documented_alert_document_is_the_code_s() -> None:
     assert shown["severity"] == SEVERITY[shown["kind"]]
     rebuilt = alert_document(**{k: v for k, v in shown.items() if k not in ("schema",)})
     assert rebuilt["summary"] == shown["summary"]
+
+
+# Files the pages name that the project writes when it runs, rather than keeps.
+WRITTEN = {"env.json", "demo.env.json", "day.jsonl"}
+
+
+def test_every_file_the_pages_name_exists() -> None:
+    nav = (ROOT / "mkdocs.yml").read_text()
+    for name, text in pages().items():
+        for path in set(re.findall(r"`([\w./-]+\.(?:py|json|yaml|yml|txt|sh|md|html))`", text)):
+            if path.startswith("/") or path in WRITTEN or path.startswith("test-artifacts/"):
+                continue  # a route, or something a command writes
+            if path.startswith("docs/") and path.removeprefix("docs/") in nav:
+                continue  # a page of the nav that another change adds
+            assert (ROOT / path).exists(), f"{name} names {path}, which does not exist"
