@@ -190,6 +190,35 @@ def api_reference() -> str:
     return "\n".join(lines)
 
 
+# ----------------------------------------------------------------------------- alerts
+
+
+def documented_alert() -> dict[str, Any]:
+    """The alert document docs/alerts.md shows (tests check it is the code's)."""
+    page = (DOCS / "alerts.md").read_text()
+    found = re.search(r"## The alert document\n.*?```json\n(.*?)```", page, re.S)
+    if found is None:
+        raise ValueError("docs/alerts.md shows no alert document")
+    document: dict[str, Any] = json.loads(found.group(1))
+    return document
+
+
+def _payload(payload: dict[str, Any]) -> str:
+    return f"```json\n{json.dumps(payload, indent=2, ensure_ascii=False)}\n```\n"
+
+
+def alert_slack() -> str:
+    from chalicelib.core.alert_formats import render_slack
+
+    return _payload(render_slack(documented_alert(), {"222222222222/eu-west-1": "prod"}))
+
+
+def alert_chatbot() -> str:
+    from chalicelib.core.alert_formats import render_chatbot
+
+    return _payload(render_chatbot(documented_alert(), {"222222222222/eu-west-1": "prod"}))
+
+
 # ----------------------------------------------------------------------------- the bench
 
 
@@ -203,6 +232,8 @@ GENERATORS: dict[str, Callable[[], str]] = {
     "cli-help": cli_help,
     "api-reference": api_reference,
     "bench-run": bench_run,
+    "alert-slack": alert_slack,
+    "alert-chatbot": alert_chatbot,
 }
 
 

@@ -301,22 +301,16 @@ def test_performance_figures_are_quoted_from_the_recorded_run() -> None:
 # ----------------------------------------------------------------------------- alerts
 
 
-def documented_alert() -> dict[str, Any]:
-    text = (DOCS / "alerts.md").read_text()
-    found = re.search(r"## The alert document\n.*?```json\n(.*?)```", text, re.S)
-    assert found, "docs/alerts.md shows the alert document"
-    document: dict[str, Any] = json.loads(found.group(1))
-    return document
-
-
 def test_the_documented_alert_document_is_the_code_s() -> None:
     from chalicelib.core.documents import ALERT_KEYS, SEVERITY, alert_document
 
-    shown = documented_alert()
+    shown = docs_site.documented_alert()
     assert tuple(shown) == ALERT_KEYS, "every key, in the code's order"
     assert shown["severity"] == SEVERITY[shown["kind"]]
     rebuilt = alert_document(**{k: v for k, v in shown.items() if k not in ("schema",)})
-    assert rebuilt["summary"] == shown["summary"]
+    assert rebuilt == shown, "summary, severity and runbook_url as the code makes them"
+    slack = docs_site.alert_slack()
+    assert f"<{shown['runbook_url']}|runbook>" in slack
 
 
 # Files the pages name that the project writes when it runs, rather than keeps.
