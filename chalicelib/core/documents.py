@@ -13,6 +13,11 @@ from chalicelib.core.judgement import Origin, OverwriteCause, TagEntry
 from chalicelib.core.lifecycle import Location, Replica, UntagCheck, format_time, iso
 
 ALERT_SCHEMA = "ecr-replication-auditor/alert/v1"
+# Where the runbooks are published: the project's documentation site (mkdocs.yml's site_url).
+# RUNBOOK_BASE_URL replaces it; each kind's page is <base>/<kind in kebab case>.
+DEFAULT_RUNBOOK_BASE_URL = (
+    "https://ecr-replication-auditor.github.io/ecr-replication-auditor/runbooks"
+)
 
 # --------------------------------------------------------------------------- incidents & alerts
 
@@ -51,7 +56,20 @@ ALERT_KEYS = (
     "resolves",
     "lag_seconds",
     "failure_reason",
+    "runbook_url",
 )
+
+
+def runbook_url(kind: str, base: str = DEFAULT_RUNBOOK_BASE_URL) -> str:
+    """The page that tells on-call what `kind` means and what to do (docs/runbooks/)."""
+    return f"{base.rstrip('/')}/{kind.lower().replace('_', '-')}"
+
+
+def with_runbook_base(alert: Mapping[str, Any], base: str) -> dict[str, Any]:
+    """`alert` with its runbook_url under `base` (RUNBOOK_BASE_URL), as it leaves the auditor:
+    the ledger keeps documents with the default base, so a changed setting re-points every
+    link, open incidents' included."""
+    return {**alert, "runbook_url": runbook_url(alert["kind"], base)}
 
 
 def _stable_id(kind: str, *parts: str) -> str:
@@ -139,6 +157,7 @@ def alert_document(**fields: Any) -> dict[str, Any]:
     doc.update(fields)
     doc["schema"] = ALERT_SCHEMA
     doc["severity"] = SEVERITY[doc["kind"]]
+    doc["runbook_url"] = runbook_url(doc["kind"])
     doc["summary"] = _summary(doc)
     unknown = set(doc) - set(ALERT_KEYS)
     if unknown:
@@ -272,7 +291,8 @@ def recovery_alert(
     opened: Mapping[str, Any], resolved_at: datetime, lag_seconds: int | None
 ) -> dict[str, Any]:
     """RECOVERED carries the closed incident's id and what it resolves."""
-    carried = {k: opened[k] for k in ALERT_KEYS if k not in {"schema", "severity", "summary"}}
+    derived = {"schema", "severity", "summary", "runbook_url"}  # RECOVERED's own
+    carried = {k: opened.get(k) for k in ALERT_KEYS if k not in derived}
     carried.update(
         kind="RECOVERED",
         resolves=opened["kind"],
