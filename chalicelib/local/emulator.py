@@ -100,9 +100,11 @@ def serve(port: int) -> None:
     DynamoDB makes each conditional write and transaction atomic; moto's threaded server does
     not, so two racing invocations could both pass a condition. Serialising requests gives the
     emulator DynamoDB's guarantee, which the auditor's exactly-once logic relies on.
-    ECR's replication backfill API, which moto lacks, is answered in front of it
-    (chalicelib/local/emulated_backfills.py), and so, when enabled, is DynamoDB's transaction
-    conflict rule (chalicelib/local/emulated_conflicts.py: holds last outside the lock).
+    What moto lacks of ECR is answered in front of it: the replication backfill API
+    (chalicelib/local/emulated_backfills.py), DescribeImageReplicationStatus and whole
+    replication configurations (chalicelib/local/emulated_replication.py); and so, when
+    enabled, is DynamoDB's transaction conflict rule (chalicelib/local/emulated_conflicts.py:
+    holds last outside the lock).
     """
     import threading
 
@@ -113,11 +115,13 @@ def serve(port: int) -> None:
     )
     from werkzeug.serving import run_simple
 
-    from chalicelib.local import emulated_backfills, emulated_conflicts
+    from chalicelib.local import emulated_backfills, emulated_conflicts, emulated_replication
 
     _query_partitions_only()
     _transactions_back_up_their_items_only()
-    app = emulated_backfills.wrap(DomainDispatcherApplication(create_backend_app))
+    app = emulated_replication.wrap(
+        emulated_backfills.wrap(DomainDispatcherApplication(create_backend_app))
+    )
     service_ms = emulated_conflicts.parse_service_ms(os.environ.get(emulated_conflicts.ENVIRONMENT))
     conflicts = emulated_conflicts.Conflicts(service_ms)
     serialised = emulated_conflicts.wrap(app, threading.Lock(), conflicts)
