@@ -69,3 +69,23 @@ def replay(events: list[dict[str, Any]], clock: dict[str, datetime]) -> None:
     for event in events:
         clock["now"] = max(clock["now"], moment(event["time"]))
         getattr(app_module, HANDLERS[event["detail-type"]])(event, None)
+
+
+def added_fields(old: Any, new: Any, path: str = "") -> set[str]:
+    """The names of the fields `new` has that `old` has not (a later release's additions to
+    a document); AssertionError naming the place where a value of `old` differs in `new`."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        missing = set(old) - set(new)
+        assert not missing, f"{path or 'document'}: {sorted(missing)} gone"
+        added = set(new) - set(old)
+        for key in old:
+            added |= added_fields(old[key], new[key], f"{path}.{key}")
+        return added
+    if isinstance(old, list) and isinstance(new, list):
+        assert len(old) == len(new), f"{path}: {len(old)} entries before, {len(new)} after"
+        added = set()
+        for a, b in zip(old, new, strict=True):
+            added |= added_fields(a, b, f"{path}[]")
+        return added
+    assert old == new, f"{path}: {old!r} before, {new!r} after"
+    return set()
