@@ -41,6 +41,27 @@ def moto_endpoint() -> Iterator[str]:
         server.stop()
 
 
+def emulator_conflicts(endpoint: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Set (`body`) or read the emulator's conflict mode (chalicelib/local/emulated_conflicts.py)."""
+    import urllib.request
+
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(f"{endpoint}/_emulator/conflicts", data=data)
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return dict(json.loads(response.read()))
+
+
+@pytest.fixture
+def conflict_mode(moto_endpoint: str) -> Iterator[Any]:
+    """DynamoDB's transaction conflict rule on the session's emulator for one test: each
+    transaction holds its items 5-15 ms; a call of the fixture's value reads what was refused."""
+    emulator_conflicts(moto_endpoint, {"service_ms": [5, 15]})
+    try:
+        yield lambda: emulator_conflicts(moto_endpoint)
+    finally:
+        emulator_conflicts(moto_endpoint, {"service_ms": None})
+
+
 @pytest.fixture
 def session(moto_endpoint: str) -> Any:
     import boto3

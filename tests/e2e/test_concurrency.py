@@ -2,7 +2,9 @@
 at once give the ledger, status, matrix and alerts of one thread delivering them in turn.
 
 Each thread calls app.py's handlers as Lambda would, against the moto server (which, like
-DynamoDB, applies each conditional write and transaction atomically). The sweeps come after
+DynamoDB, applies each conditional write and transaction atomically) with DynamoDB's
+transaction conflict rule on (each transaction holds its items 5-15 ms; a write meeting a held
+item is refused): the parallel run meets conflicts, the lone run cannot. The sweeps come after
 the events they audit, each one delivered 8 times at once (EventBridge's at-least-once
 delivery racing itself). Events whose effect legitimately depends on arrival order (a FAILED
 for a replica that also succeeds: "arrives already superseded") are left out.
@@ -86,10 +88,19 @@ SEEDS = [int(s) for s in os.environ.get("CONCURRENCY_SEEDS", "1").split(",")]
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_eight_parallel_invocations_give_the_outcome_of_one(seed, session, monkeypatch):
+def test_eight_parallel_invocations_give_the_outcome_of_one(
+    seed, session, monkeypatch, moto_endpoint
+):
+    from tests.conftest import emulator_conflicts
+
     events = history(seed)
     alone, _ = run(events, 1, session, monkeypatch)
-    together, report = run(events, WORKERS, session, monkeypatch)
+    emulator_conflicts(moto_endpoint, {"service_ms": [5, 15], "seed": seed})
+    try:
+        together, report = run(events, WORKERS, session, monkeypatch)
+        refused = emulator_conflicts(moto_endpoint)["refused"]
+    finally:
+        emulator_conflicts(moto_endpoint, {"service_ms": None})
     # The story is not trivial: every kind of outcome is there.
     kinds = {json.loads(a)["kind"] for a in alone["alerts"]}
     assert {"REPLICA_MISSING", "REPLICATION_FAILED", "TAG_OVERWRITTEN"} <= kinds
@@ -103,12 +114,15 @@ def test_eight_parallel_invocations_give_the_outcome_of_one(seed, session, monke
         "events": len(events),
         "invocations": report.invocations,
         "retried_invocations": len(report.retried),
+        "requests_refused_by_the_conflict_rule": refused,
         "alerts": len(alone["alerts"]),
         "differences": differences,
     }
     ARTIFACT.write_text(json.dumps(figures, indent=2) + "\n")
     for key in alone:
         assert together[key] == alone[key], f"{key} differs under {WORKERS} parallel invocations"
+    assert sum(refused.values()) > 0, "the conflict rule never refused anything: no test"
+    assert report.retried == [], "a conflict failed an invocation"  # waited for, decided again
 
 
 def test_two_tags_pushed_at_once_name_the_same_replica_tag_in_any_order(session, monkeypatch):

@@ -1,6 +1,7 @@
 """Fault injection: the demo's multi-account day plus extra traffic, delivered with a fraction of
-DynamoDB and SNS calls failing before or after they take effect, each failed invocation retried
-as EventBridge and Lambda would. The ledger and the alerts must equal a fault-free run's: nothing
+DynamoDB and SNS calls failing before or after they take effect, with DynamoDB's transaction
+conflict rule on and each sweep delivered twice at once, each failed invocation retried as
+EventBridge and Lambda would. The ledger and the alerts must equal a fault-free run's: nothing
 lost, and duplicates only from SNS acknowledgements that were lost.
 
 FAULT_RATE=0.3 FAULT_SEED=7 for other mixes; figures of the last run go to
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import threading
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -105,28 +107,47 @@ def run(events, session, monkeypatch, faults: Faults | None) -> dict[str, Any]:
 
     retries = 0
     clock = {"now": NOW}
+    guard = threading.Lock()
+    failures: list[str] = []
     with Replayer(app_module.app, ROOT) as replayer:
         # Wall-clock time follows the history, so that delivery leases run out as in life.
         bootstrap.deps().clock = lambda: clock["now"]
-        for event in events:
-            clock["now"] = max(
-                clock["now"], datetime.fromisoformat(event["time"].replace("Z", "+00:00"))
-            )
+
+        def deliver(event: dict[str, Any]) -> None:
+            nonlocal retries
+            last: Exception | None = None
             for _attempt in range(MAX_TRIES):
-                if faults:
-                    faults.enabled = True
                 try:
                     delivery = replayer.deliver(event)
-                except Exception:  # the invocation failed: EventBridge/Lambda deliver it again
-                    retries += 1
+                except Exception as error:  # the invocation failed: it is delivered again
+                    with guard:
+                        retries += 1
+                    last = error
                     continue
-                finally:
-                    if faults:
-                        faults.enabled = False
                 assert delivery.outcome != "rejected", delivery.reason
-                break
-            else:
-                pytest.fail(f"event {event['id']} failed {MAX_TRIES} times")
+                return
+            failures.append(f"event {event['id']} failed {MAX_TRIES} times, last: {last!r}")
+
+        if faults:
+            faults.enabled = True
+        try:
+            for event in events:
+                clock["now"] = max(
+                    clock["now"], datetime.fromisoformat(event["time"].replace("Z", "+00:00"))
+                )
+                # With faults, each sweep twice at once (EventBridge's at-least-once delivery
+                # racing itself): the two meet the conflict rule on the same work.
+                copies = 2 if faults and event["source"] == "aws.events" else 1
+                threads = [threading.Thread(target=deliver, args=(event,)) for _ in range(copies)]
+                for thread in threads:
+                    thread.start()
+                for thread in threads:
+                    thread.join()
+                if failures:
+                    pytest.fail(failures[0])
+        finally:
+            if faults:
+                faults.enabled = False
     deps = bootstrap.deps()
     repos = sorted(deps.images.repositories())
     ledger = {
@@ -156,13 +177,21 @@ def _sorted(images: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.mark.parametrize("seed", [int(os.environ.get("FAULT_SEED", "1"))])
 def test_faults_lose_nothing_and_duplicate_only_lost_acknowledgements(
-    seed, session, monkeypatch, auditor_env
+    seed, session, monkeypatch, auditor_env, moto_endpoint
 ):
+    from tests.conftest import emulator_conflicts
+
     events = history()
     clean = run(events, session, monkeypatch, None)
     faults = Faults(RATE, seed)
     faults.install(monkeypatch)
-    faulty = run(events, session, monkeypatch, faults)
+    # ...and DynamoDB's transaction conflict rule: the sweep's eight lanes meet it
+    emulator_conflicts(moto_endpoint, {"service_ms": [5, 15], "seed": seed})
+    try:
+        faulty = run(events, session, monkeypatch, faults)
+        refused = emulator_conflicts(moto_endpoint)["refused"]
+    finally:
+        emulator_conflicts(moto_endpoint, {"service_ms": None})
 
     assert faulty["ledger"] == clean["ledger"]
     expected, got = Counter(clean["alerts"]), Counter(faulty["alerts"])
@@ -172,11 +201,13 @@ def test_faults_lose_nothing_and_duplicate_only_lost_acknowledgements(
     assert set(got) == set(expected), "an alert that the fault-free run did not send"
     assert duplicates <= faults.injected["sns after"], "a duplicate not explained by a lost ack"
     assert sum(faults.injected.values()) > 50, "the faults did not really happen"
+    assert sum(refused.values()) > 0, "the conflict rule never refused anything"
 
     figures = {
         "events": len(events),
         "faults_injected": dict(faults.injected),
         "invocations_retried": faulty["retries"],
+        "requests_refused_by_the_conflict_rule": refused,
         "alerts_expected": sum(expected.values()),
         "alerts_lost": sum(lost.values()),
         "duplicates_from_lost_sns_acks": duplicates,

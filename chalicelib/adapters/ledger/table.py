@@ -62,6 +62,25 @@ def _code(error: BaseException) -> str | None:
     return str(code) if code else None
 
 
+READ_ATTEMPTS = 3
+
+
+def _read_retried(read: Callable[[], T]) -> T:
+    from botocore.exceptions import ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
+
+    transient = (ConnectionClosedError, EndpointConnectionError, ReadTimeoutError)
+    for attempt in range(READ_ATTEMPTS):
+        try:
+            return read()
+        except Exception as error:
+            if attempt == READ_ATTEMPTS - 1 or not (
+                isinstance(error, transient) or _code(error) in BUSY_CODES
+            ):
+                raise
+            time.sleep(contention.delay(attempt, random.random()))
+    raise AssertionError("unreachable")
+
+
 def busy_retried(write: Callable[[], T], attempts: int = WRITE_ATTEMPTS) -> T:
     """`write()`, tried again after a jittered wait while DynamoDB answers Busy: for writes
     that are safe to repeat as they are (a refused write wrote nothing)."""
@@ -174,9 +193,11 @@ class Table:
             kwargs["ExclusiveStartKey"] = last
 
     def query_page(self, **kwargs: Any) -> tuple[list[dict[str, Any]], bool]:
-        """The first page of a Query, and whether more items follow it."""
+        """The first page of a Query, and whether more items follow it. Tried again on a
+        throttle or a lost connection: the sweep reads every work shard each round, and one
+        shard's passing trouble would otherwise cost the whole round."""
         self._ready()
-        response = self.client.query(TableName=self.name, **kwargs)
+        response = _read_retried(lambda: self.client.query(TableName=self.name, **kwargs))
         items = [self.plain(item) for item in response.get("Items", [])]
         return items, bool(response.get("LastEvaluatedKey"))
 
