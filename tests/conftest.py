@@ -42,7 +42,7 @@ def moto_endpoint() -> Iterator[str]:
 
 
 def emulator_conflicts(endpoint: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Set (`body`) or read the emulator's conflict mode (chalicelib/local/emulated_conflicts.py)."""
+    """Set (`body`) or read the emulator's conflict mode (local/emulated_conflicts.py)."""
     import urllib.request
 
     data = json.dumps(body).encode() if body is not None else None

@@ -522,3 +522,21 @@ class InMemoryRegistries:
     ) -> str | None:
         self._repository(source, repository)
         return self.statuses.get((source, repository, digest, destination))
+
+
+class BusyWriter:
+    """A Writer whose first `busy` commits are refused as DynamoDB refuses a transaction that
+    meets a held item (LedgerBusy, nothing written); then it is `inner`."""
+
+    def __init__(self, inner: Any, busy: int) -> None:
+        self.inner = inner
+        self.busy = busy
+        self.refused = 0
+
+    def commit(self, commit: Commit) -> None:
+        from chalicelib.ports import LedgerBusy
+
+        if self.refused < self.busy:
+            self.refused += 1
+            raise LedgerBusy("TransactWriteItems cancelled: ['None', 'TransactionConflict']")
+        self.inner.commit(commit)

@@ -39,7 +39,7 @@ BUSY_REASONS = frozenset(
         "RequestLimitExceeded",
     }
 )
-WRITE_ATTEMPTS = 8  # a single write refused as busy: tried again after a jittered wait
+WRITE_PATIENCE = 5.0  # seconds a single write refused as busy keeps trying (jittered waits)
 T = TypeVar("T")
 
 
@@ -81,17 +81,21 @@ def _read_retried(read: Callable[[], T]) -> T:
     raise AssertionError("unreachable")
 
 
-def busy_retried(write: Callable[[], T], attempts: int = WRITE_ATTEMPTS) -> T:
-    """`write()`, tried again after a jittered wait while DynamoDB answers Busy: for writes
-    that are safe to repeat as they are (a refused write wrote nothing)."""
-    for attempt in range(attempts):
+def busy_retried(write: Callable[[], T], patience: float = WRITE_PATIENCE) -> T:
+    """`write()`, tried again after a jittered wait while DynamoDB answers Busy, for up to
+    `patience` seconds: for writes that are safe to repeat as they are (a refused write wrote
+    nothing)."""
+    until = time.monotonic() + patience
+    attempt = 0
+    while True:
         try:
             return write()
         except Busy:
-            if attempt == attempts - 1:
+            pause = contention.delay(attempt, random.random())
+            if time.monotonic() + pause > until:
                 raise
-            time.sleep(contention.delay(attempt, random.random()))
-    raise AssertionError("unreachable")
+            time.sleep(pause)
+            attempt += 1
 
 
 def _number(value: Decimal) -> int | float:
