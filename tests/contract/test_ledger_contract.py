@@ -279,3 +279,115 @@ def test_the_catalogue_pages_replicas_and_finds_the_newest(ledger):
     newest = ledger.images.newest_replica(REPO, PROD)
     assert newest is not None and newest.digest == ev.digest(2)
     assert ledger.images.load(REPO, ev.digest(9)).facts == ImageFacts()
+
+
+# ----------------------------------------------------------------------------- no hot item
+
+
+def test_counts_from_many_commits_add_up_exactly_whatever_their_shards(ledger):
+    """Forty commits (DynamoDB: each on a counter shard of its own drawing) give the exact
+    totals, the 24 h window cut to the minute at both edges, and the hours between whole."""
+    now = ev.at(26 * 60 + 7)  # the window is (now - 24 h, now]: from ev.at(2 * 60 + 7) on
+    for n in range(40):
+        ledger.writer.commit(
+            Commit(
+                counts=Counts(
+                    pending=2,
+                    missing=1 if n % 4 == 0 else 0,
+                    failed=-1 if n % 10 == 0 else 0,
+                    undeleted=1 if n == 3 else 0,
+                    drifted=1 if n == 5 else 0,
+                    arrivals=((ev.at(2 * 60 + 7 + (n % 3) - 1), 1), (ev.at(13 * 60 + n), 1)),
+                    overwrites=((now - timedelta(minutes=n % 2), 1),),
+                )
+            )
+        )
+    counts = ledger.counters.status_counts(now)
+    assert (counts.pending, counts.missing, counts.failed) == (80, 10, 0)  # floors at zero
+    assert (counts.undeleted, counts.drifted) == (1, 1)
+    # at the trailing edge minute 2:06 is out, 2:07 is out (the window opens after it), 2:08
+    # is in: 13 of the 40 commits; every one of the mid-window arrivals; every overwrite
+    assert counts.replicated_24h == 13 + 40
+    assert counts.overwritten_24h == 40
+    assert ledger.counters.status_counts(now + timedelta(hours=2)).replicated_24h == 40
+
+
+def test_due_work_comes_oldest_first_across_the_queue(ledger):
+    """Sixty replicas due at scattered times: any limit gives the oldest, in time order
+    (DynamoDB: the work index's shards merged)."""
+    for n in range(30):
+        ledger.writer.commit(
+            push_commit(ledger, f"w{n}", digest=ev.digest(100 + n), minute=(n * 7) % 30)
+        )
+    everything = ledger.work.due_work(ev.at(120), 500)
+    assert len(everything) == 60
+    assert [w.at for w in everything] == sorted(w.at for w in everything)
+    for limit in (1, 7, 25):
+        assert ledger.work.due_work(ev.at(120), limit) == everything[:limit]
+    assert ledger.work.due_work(ev.at(40), 500) == [
+        w for w in everything if w.at < "2026-11-27T10:41"
+    ]
+
+
+def test_the_catalogue_lists_every_repository_once(ledger):
+    names = [f"team/svc-{n}" for n in range(12)]
+    for n, name in enumerate(names):
+        for k in range(2):  # a second image of each: no second entry
+            ledger.writer.commit(
+                Commit(
+                    event_id=f"r{n}-{k}",
+                    event_image=(name, ev.digest(200 + 2 * n + k)),
+                    register=name,
+                )
+            )
+    assert ledger.images.repositories() == sorted(names)
+
+
+def test_the_work_queue_merges_shards_in_time_order_when_they_have_more(session):
+    """DynamoDB only: the work and the counts spread over their shards; the work read a few
+    items a shard at a time, the oldest still come first, and the sweep's rounds take
+    everything, in order."""
+    from chalicelib.adapters import ledger as dynamo
+    from chalicelib.adapters.ledger import keys
+    from chalicelib.local.provision import provision
+
+    env = provision(session, suffix=uuid.uuid4().hex[:10])
+    table = dynamo.Table(session.client("dynamodb"), env["AUDIT_TABLE"])
+    writer = dynamo.DynamoWriter(table, frozenset({"sns"}))
+    images = SimpleNamespace(images=dynamo.DynamoImages(table))
+    for n in range(30):
+        writer.commit(push_commit(images, f"w{n}", digest=ev.digest(300 + n), minute=(n * 7) % 30))
+    used = [
+        pk
+        for pk in keys.work_pks()
+        if table.first(IndexName="work", KeyConditionExpression="gsi1pk = :p",
+                       ExpressionAttributeValues=table.values({":p": pk}))
+    ]  # fmt: skip
+    assert len(used) >= 4  # spread, not one partition
+    counted = [s for s in range(keys.COUNTER_SHARDS) if table.get(*keys.status_key(s))]
+    assert len(counted) >= 8  # thirty pushes' counts, on shards of their own drawing
+    everything = dynamo.DynamoWorkQueue(table).due_work(ev.at(120), 500)
+    assert len(everything) == 60
+    assert [w.at for w in everything] == sorted(w.at for w in everything)
+
+    small = dynamo.DynamoWorkQueue(table, page=3)  # a shard gives 3 items a call
+    taken: list[Any] = []
+    while True:
+        batch = small.due_work(ev.at(120), 10)
+        if not batch:
+            break
+        assert batch == everything[len(taken) : len(taken) + len(batch)]  # oldest first
+        taken += batch
+        for work in batch:  # done, as a sweep step leaves the queue
+            replica = replace(work.replica, state="missing", rev=work.replica.rev)
+            facts = images.images.load(REPO, work.replica.digest).facts
+            after = ImageFacts(
+                facts.presence,
+                tuple(
+                    replica if r.destination == replica.destination else r for r in facts.replicas
+                ),
+            )
+            writer.commit(
+                Commit(images=(decisions.change(REPO, work.replica.digest, facts, after),))
+            )
+    assert taken == everything

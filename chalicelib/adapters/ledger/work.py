@@ -15,13 +15,14 @@ PAGE = 200  # work items read per shard and call, at most
 
 
 class DynamoWorkQueue:
-    def __init__(self, table: Table) -> None:
+    def __init__(self, table: Table, page: int = PAGE) -> None:
         self._table = table
+        self._page = page
 
     def due_work(self, now: datetime, limit: int) -> list[Work]:
         """Work due by `now`, oldest first: one Query per shard when there is none.
 
-        Each shard gives its oldest due items, at most PAGE. Where a shard has more than it
+        Each shard gives its oldest due items, at most a page (PAGE). Where a shard has more than it
         gave, nothing later than its last item given can be kept: another of its items might
         come before it. So the merge stops at the earliest such last item, and what comes
         after it waits for the next call.
@@ -35,7 +36,7 @@ class DynamoWorkQueue:
                 ExpressionAttributeValues=self._table.values(
                     {":p": partition, ":now": iso(now) + keys.HIGH}
                 ),
-                Limit=min(limit, PAGE),
+                Limit=min(limit, self._page),
             )
             rows += page
             if more and page:
