@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from chalicelib.core.errors import InvalidRequest, NotFound
+from chalicelib.core.errors import InvalidRequest, LedgerLayoutError, NotFound
 from chalicelib.core.lifecycle import DIGEST_RE, REPOSITORY_RE, TAG_RE
 from chalicelib.observability import logger
 
@@ -97,7 +97,8 @@ def images_query(
 
 
 def respond(produce: Callable[[], Any]) -> Any:
-    """Run a route body; map the project's errors to `{"error": ...}` with a 4xx status."""
+    """Run a route body; map the project's errors to `{"error": ...}` with a 4xx status (a
+    ledger in a layout this release does not know: 503, saying what to do)."""
     from chalice import Response
 
     try:
@@ -106,19 +107,17 @@ def respond(produce: Callable[[], Any]) -> Any:
         return Response(body={"error": str(error)}, status_code=400)
     except NotFound as error:
         return Response(body={"error": str(error)}, status_code=404)
+    except LedgerLayoutError as error:
+        logger.error(str(error))
+        return Response(body={"error": str(error)}, status_code=503)
 
 
 def json_errors(event: Any, get_response: Callable[[Any], Any]) -> Any:
     """Chalice middleware: every error response uses our shape, never a stack trace."""
     from chalice import Response
 
-    from chalicelib.core.errors import LedgerLayoutError
-
     try:
         response = get_response(event)
-    except LedgerLayoutError as error:  # an upgrade in progress: say so, and what to do
-        logger.error(str(error))
-        return Response(body={"error": str(error)}, status_code=503)
     except Exception:
         logger.exception("unhandled error in route")
         return Response(body={"error": "internal error"}, status_code=500)
