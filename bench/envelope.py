@@ -5,7 +5,8 @@ SECONDS seconds (event time); each replica arrives 5 to 90 s after its push; a s
 minute. Every request carries the simulated second it belongs to (the events') or the sweep's
 minute, and the bench's emulator charges each write and read to the partition key of the
 table or index it lands in. DynamoDB serves at most 1,000 write units and 3,000 read units
-per second per partition: for each hot key, units per push say at which push rate it would
+per second per partition: for each hot key, units per push say its load at RATE (a steady
+state: every push brings its replications and its sweep work) and at which push rate it would
 reach that limit.
 """
 
@@ -60,20 +61,20 @@ def run(
     rate: int,
     seconds: int,
     report: Any,
-    put: Any,
-    speedup: float | None = None,
+    lanes: tuple[int, float] | None = None,
 ) -> None:
-    """Simulate, print the hottest keys, and report throughput: the handlers' events per
-    second against `put()` (one raw PutItem), run in turns of 100 so both see the same load."""
-    print(f"\n4. Throughput, and 7. the scale envelope: {REPOSITORIES} repositories, 3 "
-          f"destinations, {rate} pushes/s for {seconds} s\n{'-' * 78}")  # fmt: skip
+    """Simulate, print the hottest keys and the sweep's pace, and report the targets: at
+    `rate` pushes per second no partition key above half of DynamoDB's per-partition limits,
+    and the sweep keeping up. `lanes`: the sweep's lanes and the share of their ideal speed-up
+    measured in section 6."""
+    print(f"\n7. The scale envelope: {REPOSITORIES} repositories, 3 destinations, {rate} "
+          f"pushes/s for {seconds} s\n{'-' * 78}")  # fmt: skip
     start = workload.now().replace(second=0) - timedelta(hours=12)
     timeline = events(rate, seconds, start)
     emulator_usage(endpoint)  # start from zero
     handled: dict[int, int] = defaultdict(int)
     sweep_requests = 0
-    handler_time = put_time = handler_wait = 0.0
-    puts = 0
+    handler_time = handler_wait = 0.0
     for offset, order, event in timeline:
         if order == 2:
             probe.tag = f"sweep@{int(offset)}"
@@ -89,35 +90,30 @@ def run(
             handler_time += time.perf_counter() - t0
             handler_wait += probe.since(before).waited
             handled[order] += 1
-            if (handled[0] + handled[1]) % 100 == 0:
-                probe.tag = "raw"
-                t0 = time.perf_counter()
-                for _ in range(100):
-                    put(puts)
-                    puts += 1
-                put_time += time.perf_counter() - t0
         assert result["outcome"] == "recorded", result
     probe.tag = ""
     usage = emulator_usage(endpoint)
     pushes, arrivals = handled[0], handled[1]
-    event_rate, put_rate = (pushes + arrivals) / handler_time, puts / max(put_time, 1e-9)
     print(
-        f"  {pushes:,} pushes and {arrivals:,} replications through the handlers: "
-        f"{event_rate:.0f} events/s; the PutItem loop: {put_rate:.0f} items/s;\n  the app's "
+        f"  {pushes:,} pushes and {arrivals:,} replications through the handlers; the app's "
         f"own time per event (outside the emulator): "
         f"{(handler_time - handler_wait) / (pushes + arrivals) * 1000:.1f} ms"
     )
-    report.target("throughput: events/s through the handlers vs PutItem/s",
-                  event_rate / put_rate, 0.5, "x>=")  # fmt: skip
-    _table(usage, pushes)
-    writes = sum(row[4] for row in usage["writes"] if row[0] != "raw")
-    reads = sum(row[4] for row in usage["reads"] if row[0] != "raw")
-    requests = sum(row[3] for row in usage["reads"] + usage["writes"] if row[0] != "raw")
+    shares = _table(usage, pushes, rate)
+    writes = sum(row[4] for row in usage["writes"])
+    reads = sum(row[4] for row in usage["reads"])
+    requests = sum(row[3] for row in usage["reads"] + usage["writes"])
     print(
         f"  Per push, with its 3 replications and their sweep work, table and indexes: "
         f"{writes / pushes:.1f} write units, {reads / pushes:.1f} read units "
         f"({requests / pushes:.1f} item reads and writes)"
     )
+    for book, limit in (("writes", WCU_LIMIT), ("reads", RCU_LIMIT)):
+        key, share = shares[book]
+        unit = "WCU" if book == "writes" else "RCU"
+        print(f"  hottest for {book}: {key}, {share:.0%} of its partition's {limit:,} {unit}/s")
+        report.target(f"envelope: hottest key's {book} at {rate} pushes/s, % of {limit:,} {unit}/s",
+                      round(share * 100, 1), 50, "%")  # fmt: skip
     per_push = sweep_requests / max(pushes, 1)
     serial = 45 / 60 / (per_push * REQUEST_LATENCY)
     print(
@@ -126,21 +122,27 @@ def run(
         f"~{REQUEST_LATENCY * 1000:.0f} ms a request and 45 s of each minute, one sweep "
         f"invocation keeps up with about {serial:.0f} pushes/s."
     )
-    if speedup is None:
+    if lanes is None:
         print("  (run section 6, capacity, for the speed-up of the sweep's concurrent lanes)")
         return
-    lanes = serial * speedup
+    workers, share = lanes
+    share = min(share, 1.0)
+    pace = serial * workers * share
     print(
-        f"  Its concurrent lanes decide {speedup:.1f}x as fast (section 6, measured): about "
-        f"{lanes:.0f} pushes/s."
+        f"  Its {workers} concurrent lanes reach {share:.0%} of their ideal speed-up (section 6, "
+        f"measured against what the\n  emulator allows; on DynamoDB taken to hold up to "
+        f"{workers} lanes): about {pace:.0f} pushes/s."
     )
-    report.target(f"sweep keeps up with {rate} pushes/s (estimated)", rate / lanes, 1.0)
+    report.target(f"envelope: the sweep keeps up with {rate} pushes/s (estimated)",
+                  round(rate / pace, 2), 1.0)  # fmt: skip
 
 
-def _table(usage: dict[str, Any], pushes: int) -> None:
+def _table(usage: dict[str, Any], pushes: int, rate: int) -> dict[str, tuple[str, float]]:
     """The hottest partition keys: write and read units per second (events), per sweep, per
-    push, and the push rate at which each would reach its per-partition limit. Keys of which
-    there are many (one per image, tag or repository) are shown by their hottest one."""
+    push, their load at `rate` pushes per second as a share of the per-partition limit, and
+    the push rate at which each would reach that limit. Keys of which there are many (one
+    per image, tag, repository or shard) are shown by their hottest one. Returns the hottest
+    key's share of the limit, for writes and for reads."""
     stats: dict[tuple[str, str, str], dict[str, Any]] = {}
     for book in ("writes", "reads"):
         for tag, target, key, _, units in usage[book]:
@@ -163,7 +165,8 @@ def _table(usage: dict[str, Any], pushes: int) -> None:
             hottest[group] = (known[0], known[1], count)
     rows = sorted(hottest.items(), key=lambda kv: -kv[1][1]["total"])
     print(f"  {'':4} {'partition key (table or index: key)':46} {'peak/s':>7} {'sweeps':>7} "
-          f"{'/push':>6} {'limit at':>11}")  # fmt: skip
+          f"{'/push':>6} {f'at {rate} p/s':>13} {'limit at':>11}")  # fmt: skip
+    shares: dict[str, tuple[str, float]] = {"writes": ("-", 0.0), "reads": ("-", 0.0)}
     for book in ("writes", "reads"):
         limit = WCU_LIMIT if book == "writes" else RCU_LIMIT
         ranked = [r for r in rows if r[0][0] == book][:8]
@@ -173,17 +176,22 @@ def _table(usage: dict[str, Any], pushes: int) -> None:
             peak = max(entry["seconds"].values(), default=0.0)
             shown = key if count == 1 else f"{kind} (hottest of {count:,})"
             where = "table" if target == "table" else target
+            load = per_push * rate / limit
+            if load > shares[book][1]:
+                shares[book] = (f"{where}: {shown}", load)
             print(f"  {'WCU' if book == 'writes' else 'RCU':4} {where + ': ' + _cut(shown):46} "
                   f"{peak:7.0f} {entry['sweep']:7.0f} {per_push:6.2f} "
-                  f"{at:7.0f} p/s")  # fmt: skip
+                  f"{per_push * rate:7.0f} ({load:3.0%}) {at:7.0f} p/s")  # fmt: skip
+    return shares
 
 
 def _kind(key: str) -> str:
     for prefix in ("IMG#", "TAGH#", "INC#", "REPO#"):
         if key.startswith(prefix):
             return f"{prefix}<each>"
-    if key.startswith("RAW#"):
-        return "RAW#<each> (the PutItem loop)"
+    for prefix in ("COUNTS#", "WORK#", "REPOS#"):  # the shards of what was one key
+        if key.startswith(prefix) and key[len(prefix) :].isdigit():
+            return f"{prefix}<shard>"
     return key
 
 

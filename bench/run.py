@@ -8,10 +8,10 @@ in the same run; request and item counts are exact and machine independent.
 
     python bench/run.py [--quick | --full] [--section NAME ...]
 
-`--full` runs the sizes the targets name (100,000 settled replicas, 10,000 events, a minute
-of 50 pushes per second); the default run scales the three big workloads down to finish in
-a few minutes on two cores (the ratios and counts do not depend on the size; the output says
-which sizes ran).
+`--full` runs the sizes the targets name (100,000 settled replicas, a minute of 200 pushes per
+second, a burst of 200 buildx images); the default run scales those workloads down to finish
+in a few minutes on two cores (the ratios, counts and units per push do not depend on the
+size; the output says which sizes ran).
 """
 
 from __future__ import annotations
@@ -281,8 +281,10 @@ def requests_per_event(app: Any, repeat: int, report: Report) -> None:
     samples = [
         timed(lambda: sweep_at(app, start + timedelta(minutes=10)))[1] for _ in range(repeat)
     ]
+    from chalicelib.adapters.ledger.keys import WORK_SHARDS  # one Query per work shard
+
     rows.append(("idle sweep (nothing due)", median([s.requests for s in samples]),
-                 median([s.items for s in samples]), 2))  # fmt: skip
+                 median([s.items for s in samples]), WORK_SHARDS))  # fmt: skip
     print(f"  {'idle sweep (nothing due)':46} {rows[-1][1]:4.0f} requests  {rows[-1][2]:4.0f}"
           " items read")  # fmt: skip
     samples = [timed(lambda: get_status(app))[1] for _ in range(repeat)]
@@ -446,7 +448,7 @@ def peak_memory(env: dict[str, str], images: int, report: Report) -> None:
 LANES_LATENCY_MS = 40  # long beside moto's own few ms a request, so that waits dominate
 
 
-def sweep_capacity(env: dict[str, str], due: int, report: Report) -> float:
+def sweep_capacity(env: dict[str, str], due: int, report: Report) -> tuple[int, float]:
     """Due replicas decided per second of sweep here; then the lanes' speed-up over one lane
     when every request waits a round trip (the emulator itself answers one at a time)."""
     from bench import workload
@@ -520,7 +522,7 @@ def sweep_capacity(env: dict[str, str], due: int, report: Report) -> float:
         0.75,
         "x>=",
     )
-    return speedup
+    return workers, speedup / bound
 
 
 # ----------------------------------------------------------------------------- set-up
@@ -540,25 +542,16 @@ def environment(endpoint: str) -> dict[str, str]:
 
 
 SECTIONS = ("cold", "requests", "history", "memory", "capacity", "envelope", "burst")
+ENVELOPE_RATE = 200  # pushes per second (issue 19's envelope)
 
 
-def envelope_and_throughput(
-    env: dict[str, str], seconds: int, report: Report, speedup: float | None
+def scale_envelope(
+    env: dict[str, str], rate: int, seconds: int, report: Report, lanes: tuple[int, float] | None
 ) -> None:
-    import boto3
-
     from bench import envelope
 
     app = use_table(env)
-    client = boto3.session.Session().client("dynamodb")
-    label = uuid.uuid4().hex[:8]
-
-    def put(n: int) -> None:
-        client.put_item(
-            TableName=env["AUDIT_TABLE"], Item={"pk": {"S": f"RAW#{label}#{n}"}, "sk": {"S": "x"}}
-        )
-
-    envelope.run(app, env["AWS_ENDPOINT_URL"], PROBE, 50, seconds, report, put, speedup)
+    envelope.run(app, env["AWS_ENDPOINT_URL"], PROBE, rate, seconds, report, lanes)
 
 
 def main() -> int:
@@ -570,10 +563,11 @@ def main() -> int:
     parser.add_argument(
         "--history", type=int, help="settled replicas (default 10,000; --full 100,000)"
     )
-    parser.add_argument("--burst", type=int, help="burst images (default 40; --full 200)")
+    parser.add_argument("--burst", type=int, help="burst images (default 84; --full 200)")
     args = parser.parse_args()
     history_size = args.history or (100_000 if args.full else 10_000)
-    seconds = 60 if args.full else 5  # 50 pushes/s: 12,000 events (--full) or 1,000
+    images = args.burst or (200 if args.full else 84)  # 84 images: 1,008 events
+    seconds = 60 if args.full else 2  # 200 pushes/s: 48,000 events (--full) or 1,600
     os.environ.update(
         AWS_ACCESS_KEY_ID="bench",
         AWS_SECRET_ACCESS_KEY="bench",
@@ -592,8 +586,8 @@ def main() -> int:
     started = time.perf_counter()
     print(
         f"sizes: {'--full' if args.full else 'default (--full for the sizes the targets name)'}"
-        f": history {history_size:,} replicas; envelope and throughput {seconds} s of 50 "
-        f"pushes/s ({seconds * 200:,} events)"
+        f": history {history_size:,} replicas; envelope {seconds} s of {ENVELOPE_RATE} "
+        f"pushes/s ({seconds * ENVELOPE_RATE * 4:,} events); burst {images} images"
     )
     with start_moto(module="bench.emulator") as server:
         env = environment(server.endpoint)
@@ -607,16 +601,16 @@ def main() -> int:
             flat_with_history(envs, server.endpoint, history_size, 5, report)
         if "memory" in wanted:
             peak_memory(env, 100, report)
-        speedup = None
+        lanes = None
         if "capacity" in wanted:
             due = 300 if not args.full else 1000
-            speedup = sweep_capacity(environment(server.endpoint), due, report)
+            lanes = sweep_capacity(environment(server.endpoint), due, report)
         if "envelope" in wanted:
-            envelope_and_throughput(environment(server.endpoint), seconds, report, speedup)
+            env = environment(server.endpoint)
+            scale_envelope(env, ENVELOPE_RATE, seconds, report, lanes)
         if "burst" in wanted:
             from bench import burst
 
-            images = args.burst or (200 if args.full else 40)
             burst.section(server.endpoint, environment, images, report)
     code = report.summary()
     print(f"bench took {time.perf_counter() - started:.0f} s")

@@ -17,7 +17,9 @@ from chalicelib.settings import Settings
 if TYPE_CHECKING:
     from chalicelib.usecases.inventory import CheckpointStore
 
-SWEEP_WORKERS = 8  # sweep steps in flight at once (sweep.py); within botocore's 10 connections
+# Sweep steps in flight at once (sweep.py): each waits on DynamoDB a few ms at a time, and 24
+# keep up with 200 pushes a second (docs/ledger.md); within the clients' connection pools.
+SWEEP_WORKERS = 24
 
 
 def wall_clock() -> datetime:

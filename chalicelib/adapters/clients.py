@@ -14,14 +14,18 @@ def session() -> Any:
     return boto3.session.Session()
 
 
+POOL = 32  # connections per client: the sweep's lanes and the work queue's shards at once
+
+
 def client(session: Any, service: str) -> Any:
     # botocore honours AWS_ENDPOINT_URL and AWS_MAX_ATTEMPTS itself; standard retry mode
     # gives throttling back-off without hand-written loops.
     from botocore.config import Config
 
-    return session.client(
-        service, config=Config(retries={"mode": "standard"}, connect_timeout=5, read_timeout=10)
+    config = Config(
+        retries={"mode": "standard"}, connect_timeout=5, read_timeout=10, max_pool_connections=POOL
     )
+    return session.client(service, config=config)
 
 
 class LazyClient:

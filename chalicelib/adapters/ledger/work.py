@@ -3,6 +3,7 @@ WORK_SHARDS partitions, merged in time order."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
@@ -27,10 +28,9 @@ class DynamoWorkQueue:
         come before it. So the merge stops at the earliest such last item, and what comes
         after it waits for the next call.
         """
-        rows: list[dict[str, Any]] = []
-        cutoff: str | None = None
-        for partition in keys.work_pks():
-            page, more = self._table.query_page(
+
+        def shard(partition: str) -> tuple[list[dict[str, Any]], bool]:
+            return self._table.query_page(
                 IndexName="work",
                 KeyConditionExpression="gsi1pk = :p AND gsi1sk <= :now",
                 ExpressionAttributeValues=self._table.values(
@@ -38,6 +38,13 @@ class DynamoWorkQueue:
                 ),
                 Limit=min(limit, self._page),
             )
+
+        # the shards at once: a round of the sweep waits one round trip for them, not eight
+        with ThreadPoolExecutor(max_workers=keys.WORK_SHARDS) as pool:
+            pages = list(pool.map(shard, keys.work_pks()))
+        rows: list[dict[str, Any]] = []
+        cutoff: str | None = None
+        for page, more in pages:
             rows += page
             if more and page:
                 last = page[-1]["gsi1sk"]
