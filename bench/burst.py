@@ -307,7 +307,8 @@ def section(endpoint: str, environment: Any, images: int, report: Any) -> None:
         f"{len(burst.replications)} replication events, then {len(burst.sweeps)} sweeps "
         f"({burst.size} events); DynamoDB's conflict rule\n   on (each transaction holds its "
         f"items {SERVICE_MS[0]}-{SERVICE_MS[1]} ms); a failed invocation is retried up to "
-        f"{ATTEMPTS - 1} times, then dead-lettered\n{'-' * 78}"
+        f"{ATTEMPTS - 1} times, then dead-lettered;\n   'refused': requests the rule refused "
+        f"(each one waited for and decided again, or an error)\n{'-' * 78}"
     )
     serial = run(endpoint, environment, burst, 1, conflict_mode=False)
     print(
@@ -317,18 +318,21 @@ def section(endpoint: str, environment: Any, images: int, report: Any) -> None:
     )
     print(
         f"  {'workers':>7} {'invocations':>11} {'errors':>7} {'error %':>8} {'1st tries':>9} "
-        f"{'retries':>8} {'dead letters':>12} {'= serial':>9} {'time':>6}  errors by kind"
+        f"{'retries':>8} {'dead letters':>12} {'= serial':>9} {'refused':>8} {'time':>6}  "
+        "errors by kind"
     )
     for workers in (1, 8, 32, 64):
         burst_run = run(endpoint, environment, burst, workers, conflict_mode=True)
         tally = burst_run.tally
         differs = [k for k in serial.outcome if serial.outcome[k] != burst_run.outcome[k]]
         share = 100 * tally.errors / max(tally.invocations, 1)
+        # requests DynamoDB's rule refused: each one waited for and decided again, or an error
+        refused = sum(burst_run.refused.get("refused", {}).values())
         kinds = ", ".join(f"{k} {n}" for k, n in tally.kinds.most_common(3)) or "-"
         print(
             f"  {workers:>7} {tally.invocations:>11} {tally.errors:>7} {share:>7.1f}% "
             f"{tally.first_failed:>9} {tally.retries:>8} {tally.dead_letters:>12} "
-            f"{'yes' if not differs else 'NO':>9} {tally.seconds:>5.0f}s  {kinds}"
+            f"{'yes' if not differs else 'NO':>9} {refused:>8} {tally.seconds:>5.0f}s  {kinds}"
         )
         if differs:
             print(f"          differs from serial in: {', '.join(differs)}")
