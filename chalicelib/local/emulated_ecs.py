@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib.domain import partition_of
-from chalicelib.image_references import parse_image_reference
+from chalicelib.core.image_references import parse_image_reference
 from chalicelib.local.emulated_workloads import (
     Answer,
     ApiError,

@@ -17,7 +17,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.image_references import parse_image_reference
+from chalicelib.core.image_references import parse_image_reference
 
 if TYPE_CHECKING:
     from chalicelib.local.emulated_ecs import EmulatedEcs, Revision

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.image_references import ImageReference, parse_image_reference
+from chalicelib.core.image_references import ImageReference, parse_image_reference
 from chalicelib.local.emulated_faults import caller, operation_of
 
 ECS_TARGET = "AmazonEC2ContainerServiceV20141113."

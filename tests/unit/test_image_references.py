@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chalicelib.image_references import ImageReference, parse_image_reference
+from chalicelib.core.image_references import ImageReference, parse_image_reference
 
 A = "sha256:" + "a" * 64
 HOST = "111122223333.dkr.ecr.eu-west-1.amazonaws.com"
