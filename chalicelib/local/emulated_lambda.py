@@ -20,8 +20,8 @@ import json
 from typing import Any
 from urllib.parse import unquote
 
-from chalicelib.domain import partition_of
 from chalicelib.core.image_references import parse_image_reference
+from chalicelib.domain import partition_of
 from chalicelib.local.emulated_workloads import Answer, ApiError, Call, Registries, page
 
 INVALID = "InvalidParameterValueException"
