@@ -105,6 +105,14 @@ class Faults:
     def clear(self) -> None:
         self._send("DELETE")
 
+    def legacy_revisions(self, service_arn: str) -> list[str]:
+        """Make a service's revisions ones ECS cannot describe (deployed before 2024-10-25)."""
+        url = self.url.replace("/faults", "/ecs/legacy-revisions")
+        data = json.dumps({"serviceArn": service_arn}).encode()
+        request = urllib.request.Request(url, data=data, method="POST")
+        with urllib.request.urlopen(request, timeout=10) as answer:  # loopback
+            return list(json.loads(answer.read())["serviceRevisionArns"])
+
     def _send(self, method: str, body: Any = None) -> Any:
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(self.url, data=data, method=method)

@@ -242,3 +242,20 @@ def pin_move(pinned_now: bool, state: Verdict, open_since: datetime | None) -> P
     if not pinned_now or state == "present":
         return "recover"
     return "keep"
+
+
+# --------------------------------------------------------------------------- inventories
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One read of a location's workloads: per type (`ecs`, `lambda`) what was found, or the
+    one-line reason it could not be read (throttled, access denied...): then it is unknown."""
+
+    location: Location
+    found: Mapping[str, tuple[Workload, ...]]
+    problems: Mapping[str, str]
+
+    @property
+    def workloads(self) -> tuple[Workload, ...]:
+        return tuple(sorted(w for found in self.found.values() for w in found))

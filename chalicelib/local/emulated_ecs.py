@@ -115,6 +115,7 @@ class EmulatedEcs:
         self.revisions: dict[str, Revision] = {}
         self.current: dict[str, str] = {}  # service ARN -> its current revision's ARN
         self.containers: dict[str, list[dict[str, Any]]] = {}  # task ARN -> its containers
+        self.legacy: set[str] = set()  # revision ARNs ECS cannot describe (before 2024-10-25)
         from chalicelib.local.emulated_service_tasks import ServiceTasks
 
         self.service_tasks = ServiceTasks(self)
@@ -206,11 +207,18 @@ class EmulatedEcs:
         own = f":ecs:{call.region}:{call.account}:service-revision/"
         for arn in arns:
             revision = self.revisions.get(arn)
-            if revision is None or own not in arn:
+            if revision is None or own not in arn or arn in self.legacy:
                 failures.append({"arn": arn, "reason": "MISSING"})
             else:
                 found.append(revision.document())
         return json_answer({"serviceRevisions": found, "failures": failures})
+
+    def make_legacy(self, service_arn: str) -> list[str]:
+        """The service's current revision made one ECS cannot describe; its ARN, or a
+        KeyError for a service this layer does not know."""
+        arn = self.current[service_arn]
+        self.legacy.add(arn)
+        return [arn]
 
     def _service_view(self, call: Call, service: dict[str, Any]) -> dict[str, Any]:
         """What ECS adds to a service document: its current revisions with their task counts."""

@@ -26,6 +26,9 @@ from chalicelib.local.emulated_faults import caller, operation_of
 
 ECS_TARGET = "AmazonEC2ContainerServiceV20141113."
 RESET_PATH = "/moto-api/reset"
+# POST {"serviceArn": ...}: the service's current revisions become ones ECS cannot describe, as
+# for a service last deployed before 2024-10-25 (DescribeServiceRevisions reports them MISSING)
+LEGACY_PATH = "/_emulator/ecs/legacy-revisions"
 
 App = Callable[..., Iterable[bytes]]
 
@@ -156,6 +159,19 @@ def wrap(app: App, registries: Registries | None = None) -> App:
         if environ.get("PATH_INFO") == RESET_PATH:
             fresh()  # moto forgets everything: so does this layer
             return app(environ, start_response)
+        if environ.get("PATH_INFO") == LEGACY_PATH and environ.get("REQUEST_METHOD") == "POST":
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            try:
+                arn = json.loads(environ["wsgi.input"].read(length) or b"{}")["serviceArn"]
+                marked = handlers["ecs"].make_legacy(str(arn))
+            except (ValueError, KeyError, TypeError) as error:
+                answer = Answer(400, [], json.dumps({"error": str(error)}).encode())
+            else:
+                answer = Answer(200, [], json.dumps({"serviceRevisionArns": marked}).encode())
+            start_response(f"{answer.status} {'OK' if answer.ok else 'Error'}", [
+                ("Content-Type", "application/json"), ("Content-Length", str(len(answer.body)))
+            ])  # fmt: skip
+            return [answer.body]
         who = caller(environ)
         handler = handlers.get(who[2]) if who else None
         if who is None or handler is None:
