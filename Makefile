@@ -25,12 +25,15 @@ $(STAMP): $(DEMO_STAMP) requirements-dev.txt requirements-infra.txt
 demo: $(DEMO_STAMP) ## run the local demo against an embedded AWS emulator (no AWS account needed)
 	$(PY) -m chalicelib.cli demo $(ARGS)
 
-test: venv ## run the whole test suite (starts its own moto server on 127.0.0.1)
-	$(PY) -m pytest $(PYTEST_ARGS)
+TEST_WORKERS ?= auto
 
-lint: venv
+test: venv ## run the whole test suite in parallel (each worker starts its own moto server on 127.0.0.1)
+	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+
+lint: venv ## ruff, and the layers' import contracts (pyproject.toml [tool.importlinter])
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(VENV)/bin/lint-imports
 
 typecheck: venv
 	$(PY) -m mypy chalicelib app.py
@@ -57,7 +60,7 @@ test-infra: venv ## deployment templates only: cfn-lint, template assertions, mo
 checkov: package ## checkov (own venv .venv-checkov) on the packaged template and the forwarder
 	$(PY) scripts/checkov.py build/$(STAGE)/sam.json infra/forwarder.json
 
-fuzz: venv ## schemathesis on `chalice local` from chalicelib/openapi.json (FUZZ_EXAMPLES, default 25)
+fuzz: venv ## schemathesis on `chalice local` from chalicelib/entrypoints/openapi.json (FUZZ_EXAMPLES, default 25)
 	$(PY) -m pytest tests/e2e/test_api_fuzz.py $(PYTEST_ARGS)
 
 load: venv ## LOAD_EVENTS (default 10000) events, 20 repositories x 4 destinations, 4 workers

@@ -9,9 +9,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from chalicelib.domain import ACCOUNT_RE, REGION_RE, Location
-from chalicelib.errors import ConfigError
-from chalicelib.rules import ReplicationConfig, parse_replication_config
+from chalicelib.core.errors import ConfigError
+from chalicelib.core.lifecycle import ACCOUNT_RE, REGION_RE, Location
+from chalicelib.core.rules import ReplicationConfig, parse_replication_config
 
 ALERT_FORMATS = ("json", "chatbot")
 ROLE_NAME_RE = re.compile(r"^[\w+=,.@-]{1,64}$")  # IAM role names (no path)
@@ -54,7 +54,7 @@ class Settings:
     replication_sources: tuple[Location, ...] = ()  # registries whose rules ECR itself gives
     # "account/region" -> a friendly name people know the location by ("prod", "dr").
     location_names: dict[str, str] = field(default_factory=dict, hash=False)
-    # The KMS HMAC key that signs dashboard links (see chalicelib/dashboard_link.py).
+    # The KMS HMAC key that signs dashboard links (see chalicelib/core/links.py).
     dashboard_link_key: str | None = None
     allowlist_explicit: bool = False  # MONITORED_ACCOUNTS set: rules read from ECR add none
     # Secrets Manager secret holding the HMAC key of pagination cursors (adapters/cursors.py);

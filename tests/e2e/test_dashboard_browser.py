@@ -242,7 +242,7 @@ class PageServer:
         api: dict[str, Any] | None = None,
         page: str | None = None,
     ) -> None:
-        from chalicelib.api import dashboard_html
+        from chalicelib.entrypoints.api import dashboard_html
 
         server_self = self
         self.upstream, self.api = upstream, api or {}
@@ -591,7 +591,7 @@ HOSTILE_API = {
 @pytest.fixture
 def hostile_api() -> Iterator[str]:
     """The dashboard page next to a fake API whose every string is an HTML injection attempt."""
-    from chalicelib.api import dashboard_html
+    from chalicelib.entrypoints.api import dashboard_html
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.domain import CAUSE_TEXT
+from chalicelib.core.documents import CAUSE_TEXT
 from chalicelib.local.emulator import free_port
 from tests.e2e.demo_process import (
     ROOT,

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from chalicelib import sweep as sweep_module
+from chalicelib.usecases import sweep as sweep_module
 from tests import events as ev
 from tests.fakes import InMemoryRegistries, RecordingChannel, fake_deps
 from tests.unit.test_services import DEV, DR, PROD, REPO, push, record, replicated, states, sweep
@@ -128,7 +128,7 @@ def deleting_config() -> list:
 
 
 def delete(where, digest, minute):
-    from chalicelib.domain import ImageDeleted
+    from chalicelib.core.lifecycle import ImageDeleted
 
     return ImageDeleted(f"del-{where.account}-{minute}", ev.at(minute), where, REPO, digest, None)
 

@@ -7,11 +7,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib import bootstrap, delivery, event_envelope, services
-from chalicelib.domain import Fact
-from chalicelib.errors import IgnoredEvent, InvalidEvent
+from chalicelib import bootstrap
+from chalicelib.core.errors import IgnoredEvent, InvalidEvent
+from chalicelib.core.lifecycle import Fact
+from chalicelib.entrypoints import event_envelope
 from chalicelib.observability import logger, metrics
 from chalicelib.ports import Deps
+from chalicelib.usecases import commits, delivery, recording
 
 
 @dataclass
@@ -56,10 +58,10 @@ def invocation(raw: Any, handler: str) -> Iterator[Handled]:
         metrics.clear_metrics()
 
 
-def record(fact: Fact, use_case: Callable[[Any, Deps], services.Outcome]) -> None:
+def record(fact: Fact, use_case: Callable[[Any, Deps], commits.Outcome]) -> None:
     """Apply the allowlist and the trust rule, run one use case, then deliver what it queued."""
     deps = bootstrap.deps()
-    untrusted = services.untrusted(fact, deps)
+    untrusted = recording.untrusted(fact, deps)
     if untrusted:
         raise IgnoredEvent(untrusted)
     outcome = use_case(fact, deps)
@@ -67,20 +69,20 @@ def record(fact: Fact, use_case: Callable[[Any, Deps], services.Outcome]) -> Non
 
 
 def image_action(raw: Any) -> dict[str, Any]:
-    from chalicelib import ecr_events
+    from chalicelib.entrypoints import ecr_events
 
     with invocation(raw, "on_image_action") as handled:
         fact = ecr_events.parse_image_action(raw, bootstrap.deps().clock())
-        record(fact, services.record_image_action)
+        record(fact, recording.record_image_action)
     return handled.as_dict()
 
 
 def replication_action(raw: Any) -> dict[str, Any]:
-    from chalicelib import ecr_events
+    from chalicelib.entrypoints import ecr_events
 
     with invocation(raw, "on_replication_action") as handled:
         report = ecr_events.parse_replication_action(raw, bootstrap.deps().clock())
-        record(report, services.record_replication)
+        record(report, recording.record_replication)
     return handled.as_dict()
 
 
@@ -88,7 +90,7 @@ SWEEP_RESERVE_MS = 15_000  # stop this long before the Lambda timeout
 
 
 def scheduled_sweep(raw: Any, context: Any = None) -> dict[str, Any]:
-    from chalicelib import sweep as sweeping  # only the sweep's cold start pays for it
+    from chalicelib.usecases import sweep as sweeping  # only the sweep's cold start pays for it
 
     remaining: Callable[[], float] | None = getattr(context, "get_remaining_time_in_millis", None)
 

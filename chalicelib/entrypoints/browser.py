@@ -3,7 +3,7 @@
 A person opens `…/view#token=…` (minted by `ecr-audit dashboard-link`). The page itself is the
 same static HTML as `GET /` and holds no data, so it needs no credentials; every request for
 data sends the token as `Authorization: Bearer …`, checked by the `dashboard_link` authorizer
-(chalicelib/dashboard_link.py, a KMS HMAC key). Read-only: three GET routes, nothing else.
+(chalicelib/core/links.py, a KMS HMAC key). Read-only: three GET routes, nothing else.
 The IAM-authorised routes in app.py are unchanged. Threat model: README, "Opening the
 dashboard in a browser".
 """
@@ -19,9 +19,11 @@ from typing import Any
 
 from chalice import AuthResponse, AuthRoute, Blueprint, Response
 
-from chalicelib import api, bootstrap, queries
-from chalicelib.errors import InvalidRequest
+from chalicelib import bootstrap
+from chalicelib.core.errors import InvalidRequest
+from chalicelib.entrypoints import api
 from chalicelib.observability import logger
+from chalicelib.usecases import queries
 
 PREFIX = "/view"
 DATA_ROUTES = ("/status", "/repositories", "/incidents")
@@ -34,7 +36,7 @@ view = Blueprint(__name__)
 
 @view.authorizer(ttl_seconds=AUTHORIZER_CACHE_SECONDS)
 def dashboard_link(auth_request: Any) -> Any:
-    from chalicelib import dashboard_link as links
+    from chalicelib.core import links
 
     try:
         link = links.check(auth_request.token, bootstrap.link_mac(), bootstrap.wall_clock())

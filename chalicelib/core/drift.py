@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from chalicelib.domain import Replica
+from chalicelib.core.lifecycle import Replica
 
 DriftOpening = Literal["open", "none"]
 DriftRecovery = Literal["destination_fixed", "source_moved", "source_gone"]

@@ -13,9 +13,9 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import NamedTuple
 
-from chalicelib import decisions
-from chalicelib.domain import Location
-from chalicelib.errors import DeliveryFailed
+from chalicelib.core import decisions
+from chalicelib.core.errors import DeliveryFailed
+from chalicelib.core.lifecycle import Location
 from chalicelib.observability import count, logger
 from chalicelib.ports import Deps, Notification
 

@@ -9,8 +9,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from chalicelib.domain import DIGEST_RE, REPOSITORY_RE, TAG_RE
-from chalicelib.errors import InvalidRequest, NotFound
+from chalicelib.core.errors import InvalidRequest, NotFound
+from chalicelib.core.lifecycle import DIGEST_RE, REPOSITORY_RE, TAG_RE
 from chalicelib.observability import logger
 
 DEFAULT_LIMIT = 50

@@ -18,10 +18,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from chalicelib import domain
-from chalicelib.domain import ImageFacts, Location, Replica
+from chalicelib.core import documents, lifecycle
+from chalicelib.core.lifecycle import ImageFacts, Location, Replica
+from chalicelib.core.rules import ReplicationConfig
 from chalicelib.ports import Deps
-from chalicelib.rules import ReplicationConfig
 
 State = Literal[
     "replicated",  # every expected replica is present
@@ -194,7 +194,7 @@ def _tag_state(
         if pushed_here:
             targets.setdefault(digest, set()).add(location)
     if not targets:
-        where = ", ".join(f"{loc} ({domain.short_digest(d)})" for loc, d in named.items())
+        where = ", ".join(f"{loc} ({documents.short_digest(d)})" for loc, d in named.items())
         if not covering:
             return Verdict(
                 "nothing_expected",
@@ -298,7 +298,7 @@ def progress_line(verdict: Verdict, elapsed: float, names: Mapping[str, str]) ->
     """`[  12s] team/api:v1 sha256:…: 1 of 2 present; replicated: prod …; pending: dr …`"""
     head = f"[{elapsed:5.0f}s] {verdict.image}"
     if verdict.tag is not None and verdict.digests:
-        head += " (" + ", ".join(domain.short_digest(d) for d in verdict.digests) + ")"
+        head += " (" + ", ".join(documents.short_digest(d) for d in verdict.digests) + ")"
     if not verdict.replicas:
         return f"{head}: {verdict.state.replace('_', ' ')}: {verdict.note}"
     groups: dict[str, list[str]] = {}
@@ -319,7 +319,7 @@ def _replica_text(replica: Replica, names: Mapping[str, str]) -> str:
     elif replica.state == "pending" and replica.pushed_at is None:
         text += " (the source's push is not recorded yet)"
     elif replica.state == "pending" and replica.due_at is not None:
-        text += f" (due {domain.iso(replica.due_at)})"
+        text += f" (due {lifecycle.iso(replica.due_at)})"
     elif replica.state == "failed" and replica.failure_reason:
         text += f" ({replica.failure_reason})"
     return text
@@ -367,7 +367,7 @@ def document(result: WaitResult, timeout: float) -> dict[str, Any]:
 
 def _replica_view(replica: Replica) -> dict[str, Any]:
     return {
-        **domain.replica_document(replica),
+        **documents.replica_document(replica),
         "recorded": replica.pushed_at is not None or replica.rev > 0,
         "failure_reason": replica.failure_reason,
     }

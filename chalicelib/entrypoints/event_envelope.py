@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from chalicelib.domain import event_time_problem, parse_time
-from chalicelib.errors import InvalidEvent
+from chalicelib.core.errors import InvalidEvent
+from chalicelib.core.lifecycle import event_time_problem, parse_time
 
 # Every key part stays far inside DynamoDB's limits (2048-byte partition, 1024-byte sort key):
 # ids are printable ASCII of at most 128 characters, names and digests bounded as ECR does.

@@ -1,7 +1,7 @@
 """reconcile --all: every repository the rules cover in every source registry, resumable.
 
 The walk lists each source registry's repositories, keeps those a rule sends somewhere, and
-reconciles them one by one in name order (chalicelib/reconcile.py: one commit per image, no
+reconciles them one by one in name order (chalicelib/usecases/reconcile.py: one commit per image, no
 alerts). After each repository a checkpoint (one ledger item) records where the walk is and what
 it found, so that after Ctrl-C or a crash `--resume` goes on with the next repository; the one
 that was interrupted is done again, which changes nothing already recorded. The bound on API
@@ -16,12 +16,13 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
-from chalicelib import domain
-from chalicelib.domain import Location
-from chalicelib.errors import RegistryUnavailable, RepositoryNotFound
+from chalicelib.core import documents, lifecycle
+from chalicelib.core.errors import RegistryUnavailable, RepositoryNotFound
+from chalicelib.core.lifecycle import Location
+from chalicelib.core.reconciliation import RepositoryReport
+from chalicelib.core.rules import ReplicationConfig
 from chalicelib.ports import Deps
-from chalicelib.reconcile import RepositoryReport, Selection, reconcile_repository
-from chalicelib.rules import ReplicationConfig
+from chalicelib.usecases.reconcile import Selection, reconcile_repository
 
 NEVER_REACHED_KEPT = 1000  # listed in the checkpoint (a DynamoDB item holds 400 KB); all counted
 ERRORS_KEPT = 100
@@ -171,7 +172,7 @@ def walk(
     started = clock()
     names, planning_errors = covered_repositories(config, registry_of)
     previous = store.load() if resume else None
-    now = domain.iso(deps.clock())
+    now = lifecycle.iso(deps.clock())
     resumed = previous is not None and not previous.finished
     checkpoint = previous if previous is not None and resumed else Checkpoint(now, now)
     todo = [n for n in names if checkpoint.last_done is None or n > checkpoint.last_done]
@@ -206,10 +207,10 @@ def walk(
             result.done_now += 1
             result.calls_now += report.calls
             tick()
-            checkpoint.updated_at = domain.iso(deps.clock())
+            checkpoint.updated_at = lifecycle.iso(deps.clock())
             store.save(checkpoint)
         checkpoint.finished = True
-        checkpoint.updated_at = domain.iso(deps.clock())
+        checkpoint.updated_at = lifecycle.iso(deps.clock())
         store.save(checkpoint)
     except KeyboardInterrupt:
         # Every image commit is atomic; the repository in hand is redone by --resume.
@@ -274,7 +275,7 @@ def render_text(result: WalkResult, names: dict[str, str] | None = None) -> str:
         for item in by_place:
             tags = ",".join(item["tags"]) or "-"
             lines.append(
-                f"  {item['repository']}:{tags} {domain.short_digest(item['digest'])}  "
+                f"  {item['repository']}:{tags} {documents.short_digest(item['digest'])}  "
                 f"{item['source']} -> {item['destination']}  ledger: {item['ledger'] or '-'}"
             )
         if c.never_total > len(c.never_reached):

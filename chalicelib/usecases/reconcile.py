@@ -15,24 +15,30 @@ format the report.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Protocol
 
-from chalicelib import decisions, domain, services
-from chalicelib.domain import (
-    ImageFacts,
-    Location,
-    Replica,
-    TagEntry,
+from chalicelib.core import decisions
+from chalicelib.core.errors import RegistryUnavailable, RepositoryNotFound
+from chalicelib.core.judgement import TagEntry
+from chalicelib.core.lifecycle import ImageFacts, Location
+from chalicelib.core.reconciliation import (
+    EVERY_IMAGE,
+    LocationView,
+    RegistryImage,
+    ReplicationStatus,
+    ReplicaView,
+    RepositoryReport,
+    Selection,
+    TagView,
+    head_correction,
+    learn,
 )
-from chalicelib.errors import RegistryUnavailable, RepositoryNotFound
-from chalicelib.ports import Commit, Deps, RegistryImage, ReplicationStatus
-from chalicelib.rules import ReplicationConfig, parse_replication_config
-
-ONE_SECOND = timedelta(seconds=1)
+from chalicelib.core.rules import ReplicationConfig, parse_replication_config
+from chalicelib.ports import Commit, Deps
+from chalicelib.usecases import commits
 
 
 class Registry(Protocol):
@@ -50,171 +56,6 @@ class Registry(Protocol):
 
 
 RegistryOf = Callable[[Location], Registry]
-
-
-@dataclass(frozen=True)
-class Selection:
-    """What to reconcile in a repository: one tag, one digest, or (neither) every image."""
-
-    tag: str | None = None
-    digest: str | None = None
-
-    def __str__(self) -> str:
-        if self.tag is not None:
-            return f"tag {self.tag}"
-        if self.digest is not None:
-            return f"digest {self.digest}"
-        return "every image"
-
-
-# ----------------------------------------------------------------------------- the decision
-
-
-def learn(
-    facts: ImageFacts,
-    repository: str,
-    digest: str,
-    sightings: Mapping[Location, RegistryImage],
-    config: ReplicationConfig,
-    grace: timedelta,
-    now: datetime,
-    check_drift: bool = False,
-) -> ImageFacts:
-    """The image's facts once the registries' `sightings` of it are known.
-
-    Each sighting is the digest present there since its `imagePushedAt`, under its tags. A
-    tagged image at a source whose replica the ledger never expected (its push predates the
-    auditor, or its event was lost) gets that replica recorded as the push would have: where the
-    destination has it, it arrives at once; where it does not, it is expected only if still
-    within its grace period (then the sweep judges it as any other); an older one is not
-    expected, since ECR replicates only what is pushed after a rule exists (the caller lists it
-    as never reached, a backfill candidate), and an expectation already overdue would alert.
-    An expected one is due for the TAG_DRIFT check with `check_drift`, as after a push; one
-    found present is history and is not.
-    """
-    after = facts
-    for location, image in sorted(sightings.items()):
-        tags: list[str | None] = [*sorted(image.tags)] or [None]
-        for tag in tags:
-            after = decisions.seen(after, location, image.pushed_at, tag)
-    for source, image in sorted(sightings.items()):
-        if not image.tags:
-            continue  # untagged: travels with its index, expects nothing of its own
-        known = {(r.source, r.destination) for r in after.replicas}
-        for destination in sorted(config.destinations_for(source, repository)):
-            due = image.pushed_at + grace
-            if (source, destination) in known or (destination not in sightings and due <= now):
-                continue
-            replica = Replica(
-                repository=repository,
-                digest=digest,
-                source=source,
-                destination=destination,
-                tag=sorted(image.tags)[0],
-                pushed_at=image.pushed_at,
-                due_at=due,
-                drift_check=check_drift and destination not in sightings,
-            )
-            after = decisions.expect(after, replica)
-    return decisions.reconcile_all(after)
-
-
-def head_correction(
-    location: Location,
-    repository: str,
-    tag: str,
-    image: RegistryImage,
-    head: TagEntry | None,
-) -> TagEntry:
-    """The tag entry that moves the ledger's head of `tag` to what the registry shows.
-
-    Timed at the image's push when that is later than the head (the tag most likely moved with
-    the push); otherwise a second after the head, since the move happened after what the ledger
-    knows and an older entry never moves a head. The id is synthetic and stable.
-    """
-    moment = image.pushed_at
-    if head is not None and moment <= head.time:
-        moment = head.time + ONE_SECOND
-    seed = "\x1f".join((str(location), repository, tag, image.digest, domain.iso(moment)))
-    return TagEntry(
-        location=location,
-        repository=repository,
-        tag=tag,
-        time=moment,
-        event_id=f"reconcile-{hashlib.sha256(seed.encode()).hexdigest()[:20]}",
-        digest=image.digest,
-        kind="push",
-    )
-
-
-# ----------------------------------------------------------------------------- the report
-
-
-@dataclass
-class TagView:
-    tag: str
-    registry: str | None  # the digest the registry's tag names; None: no such tag there
-    ledger: str | None  # the ledger's head before; None: the ledger knows no such tag there
-    corrected: bool = False
-
-    @property
-    def agrees(self) -> bool:
-        return self.registry == self.ledger
-
-
-@dataclass
-class LocationView:
-    location: Location
-    role: str  # source, destination, or source and destination
-    exists: bool = True  # the repository exists there
-    error: str | None = None  # the registry could not be asked
-    tags: list[TagView] = field(default_factory=list)
-
-
-@dataclass
-class ReplicaView:
-    digest: str
-    tags: tuple[str, ...]  # the image's tags at the source
-    source: Location
-    destination: Location
-    before: str | None  # the ledger's state before; None: not expected
-    after: str | None  # and after
-    present: bool | None  # in the destination registry; None: it could not be asked
-    arrived_at: datetime | None
-    ecr: str | None = None  # ECR's own replication status, from the source registry
-    due_at: datetime | None = None  # the ledger's due time, for a pending one
-
-    @property
-    def disagrees(self) -> bool:
-        return (self.present is True and self.before != "replicated") or (
-            self.present is False and self.before == "replicated"
-        )
-
-
-@dataclass
-class RepositoryReport:
-    repository: str
-    selection: Selection
-    locations: list[LocationView] = field(default_factory=list)
-    replicas: list[ReplicaView] = field(default_factory=list)
-    images: int = 0  # images the registries showed
-    recorded: int = 0  # images whose facts changed (one commit each)
-    predating: int = 0  # images the ledger had no record of
-    arrived: int = 0  # replicas recorded as arrived by this run
-    corrected: int = 0  # tag heads corrected
-    errors: list[str] = field(default_factory=list)
-    calls: int = 0  # registry API calls
-
-    @property
-    def never_reached(self) -> list[ReplicaView]:
-        """Tagged source images a destination does not have and will not get by itself: not
-        expected (older than the grace period when first seen) or already missing or failed.
-        A pending one is still on its way."""
-        return [
-            r
-            for r in self.replicas
-            if r.present is False and r.after in (None, "missing", "failed", "cancelled")
-        ]
 
 
 # ----------------------------------------------------------------------------- asking
@@ -264,7 +105,7 @@ def reconcile_repository(
     deps: Deps,
     registry_of: RegistryOf,
     config: ReplicationConfig,
-    selection: Selection = Selection(),
+    selection: Selection = EVERY_IMAGE,
     *,
     ask_status: bool = True,
 ) -> RepositoryReport:
@@ -310,7 +151,7 @@ def reconcile_repository(
             corrections.remove(first)  # type: ignore[arg-type]
     for tag_view, entry in corrections:
         correction = Commit(tag_entry=entry)
-        services.commit(lambda: correction, deps)  # noqa: B023 (called at once)
+        commits.commit(lambda: correction, deps)  # noqa: B023 (called at once)
         _corrected(tag_view, report)
     report.errors = [f"{v.location}: {v.error}" for v in report.locations if v.error]
     report.calls = sum(
@@ -418,7 +259,7 @@ def _record_image(
             register=repository if added else None,
         )
 
-    committed = services.commit(decide, deps) is not None
+    committed = commits.commit(decide, deps) is not None
     if committed and changed[0]:
         report.recorded += 1
     if committed and correction is not None:
@@ -538,126 +379,3 @@ def live_rules(
         except (RegistryUnavailable, RepositoryNotFound) as error:
             errors.append(f"cannot read the replication rules of {source}: {error}")
     return ReplicationConfig(static.sources + parse_replication_config(items).sources), errors
-
-
-# ----------------------------------------------------------------------------- rendering
-
-
-def _place(location: Location, names: Mapping[str, str]) -> str:
-    name = names.get(str(location))
-    return f"{name} {location}" if name else str(location)
-
-
-def _short(digest: str | None) -> str:
-    return domain.short_digest(digest) if digest else "-"
-
-
-def render_text(report: RepositoryReport, names: Mapping[str, str]) -> str:
-    """Per location: its tags (registry vs ledger) and the replicas it should hold.
-    `!` marks where the registry and the ledger disagree."""
-    lines = [f"{report.repository} ({report.selection})"]
-    by_destination: dict[Location, list[ReplicaView]] = {}
-    for replica in report.replicas:
-        by_destination.setdefault(replica.destination, []).append(replica)
-    for view in report.locations:
-        lines.append(f"{_place(view.location, names)} ({view.role})")
-        if view.error:
-            lines.append(f"  ? could not ask: {view.error}")
-            continue
-        if not view.exists:
-            lines.append(f"  no repository {report.repository} there")
-        for tag in view.tags:
-            mark = " " if tag.agrees else "!"
-            text = f"  {mark} tag {tag.tag} -> {_short(tag.registry)}"
-            if tag.registry is None:
-                text = f"  {mark} tag {tag.tag} -> (not in the registry)"
-            if not tag.agrees:
-                text += f"  ledger: {_short(tag.ledger)}"
-                text += " -> corrected" if tag.corrected else " (left as is)"
-            lines.append(text)
-        for replica in by_destination.get(view.location, []):
-            lines.append("  " + _replica_line(replica, names))
-    lines.append(summary_line(report))
-    return "\n".join(lines)
-
-
-def _replica_line(replica: ReplicaView, names: Mapping[str, str]) -> str:
-    present = {True: "present", False: "absent", None: "unknown"}[replica.present]
-    if replica.present and replica.arrived_at:
-        present += f" since {domain.iso(replica.arrived_at)}"
-    mark = "!" if replica.disagrees else " "
-    tags = f" ({', '.join(replica.tags)})" if replica.tags else ""
-    text = (
-        f"{mark} replica {_short(replica.digest)}{tags} from {_place(replica.source, names)}: "
-        f"registry {present}; ledger {replica.before or 'not expected'}"
-    )
-    if replica.after != replica.before:
-        text += f" -> recorded {replica.after}"
-    if replica.present is False and replica.after is None:
-        text += " (never reached: a backfill candidate)"
-    elif replica.present is False and replica.after == "pending" and replica.due_at:
-        text += f" (expected by {domain.iso(replica.due_at)})"  # alerted then, if still absent
-    if replica.ecr:
-        text += f"; ECR: {replica.ecr}"
-    return text
-
-
-def summary_line(report: RepositoryReport) -> str:
-    return (
-        f"{report.images} image(s): {report.recorded} recorded ({report.predating} new to the "
-        f"ledger), {report.arrived} replica(s) recorded as arrived, {report.corrected} tag "
-        f"head(s) corrected, {len(report.never_reached)} replica(s) never reached"
-        + (f", {len(report.errors)} registry error(s)" if report.errors else "")
-    )
-
-
-def render_json(report: RepositoryReport) -> dict[str, Any]:
-    return {
-        "repository": report.repository,
-        "tag": report.selection.tag,
-        "digest": report.selection.digest,
-        "locations": [
-            {
-                **v.location.as_dict(),
-                "role": v.role,
-                "repository_exists": v.exists,
-                "error": v.error,
-                "tags": [
-                    {
-                        "tag": t.tag,
-                        "registry": t.registry,
-                        "ledger": t.ledger,
-                        "agrees": t.agrees,
-                        "corrected": t.corrected,
-                    }
-                    for t in v.tags
-                ],
-            }
-            for v in report.locations
-        ],
-        "replicas": [
-            {
-                "digest": r.digest,
-                "tags": list(r.tags),
-                "source": r.source.as_dict(),
-                "destination": r.destination.as_dict(),
-                "ledger_before": r.before,
-                "ledger_after": r.after,
-                "registry_present": r.present,
-                "arrived_at": domain.format_time(r.arrived_at),
-                "ecr_status": r.ecr,
-                "disagrees": r.disagrees,
-            }
-            for r in report.replicas
-        ],
-        "summary": {
-            "images": report.images,
-            "recorded": report.recorded,
-            "new_to_ledger": report.predating,
-            "arrived": report.arrived,
-            "tags_corrected": report.corrected,
-            "never_reached": len(report.never_reached),
-            "registry_calls": report.calls,
-        },
-        "errors": report.errors,
-    }

@@ -17,7 +17,8 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from chalicelib.domain import (
+from chalicelib.core.errors import IgnoredEvent, InvalidEvent
+from chalicelib.core.lifecycle import (
     ACCOUNT_RE,
     DIGEST_RE,
     REGION_RE,
@@ -28,14 +29,13 @@ from chalicelib.domain import (
     Location,
     ReplicationReported,
 )
-from chalicelib.errors import IgnoredEvent, InvalidEvent
-from chalicelib.event_envelope import (  # noqa: F401 (event_id_of, parse_schedule_time: API)
+from chalicelib.entrypoints.event_envelope import (  # noqa: F401 (event_id_of, parse_schedule_time: API)
     MAX_EVENT_ID,
     event_id_of,
     parse_schedule_time,
 )
-from chalicelib.event_envelope import checked_time as _checked_time
-from chalicelib.event_envelope import timestamp as _timestamp
+from chalicelib.entrypoints.event_envelope import checked_time as _checked_time
+from chalicelib.entrypoints.event_envelope import timestamp as _timestamp
 
 # fastjsonschema searches with Python's `re`: the core's patterns are anchored with ^ and \Z.
 _ACCOUNT = {"type": "string", "pattern": ACCOUNT_RE.pattern}

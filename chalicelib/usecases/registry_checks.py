@@ -7,12 +7,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from chalicelib import decisions, domain
-from chalicelib.domain import ImageFacts, Location, Replica
-from chalicelib.errors import RegistryUnavailable, RepositoryNotFound
+from chalicelib.core import decisions, documents, verdicts
+from chalicelib.core.errors import RegistryUnavailable, RepositoryNotFound
+from chalicelib.core.lifecycle import ImageFacts, Location, Replica
 from chalicelib.observability import count, logger
 from chalicelib.ports import Commit, Deps, Incident
-from chalicelib.services import commit, opened_incidents
+from chalicelib.usecases.commits import commit, opened_incidents
 
 
 def still_listed(replica: Replica, deps: Deps) -> bool | None:
@@ -40,9 +40,9 @@ def check_deletion(replica: Replica, now: datetime, deps: Deps) -> None:
         record = deps.images.load(replica.repository, replica.digest)
         if "listed" not in listed:
             current = decisions.find(record.facts, replica.source, replica.destination)
-            gone = current is not None and decisions.deletion_replicated(current, record.facts)
+            gone = current is not None and verdicts.deletion_replicated(current, record.facts)
             listed["listed"] = None if gone else still_listed(replica, deps)
-        after, opened = decisions.on_deletion_check(replica, record.facts, now, listed["listed"])
+        after, opened = verdicts.on_deletion_check(replica, record.facts, now, listed["listed"])
         change = decisions.change(replica.repository, replica.digest, record.facts, after, opened)
         return Commit(images=(change,)) if change.changed else None
 
@@ -75,19 +75,19 @@ def tag_witness(
     now: datetime,
     deps: Deps,
     asked: dict[str, bool | None] | None = None,
-) -> decisions.TagWitness:
+) -> verdicts.TagWitness:
     """The tag's latest entries at the source and the destination as of `now`; the registry
     is asked (once per tag in `asked`, whatever the retries) only when the ledger says the
     destination still has it and the source's removal stands."""
     at_source = deps.tags.heads_as_of(source, repository, [tag], now)[tag]
     there = deps.tags.heads_as_of(destination, repository, [tag], now)[tag]
-    witness = decisions.TagWitness(at_source, there)
-    if not decisions.untag_outstanding(facts, destination, digest, witness, None):
+    witness = verdicts.TagWitness(at_source, there)
+    if not verdicts.untag_outstanding(facts, destination, digest, witness, None):
         return witness
     asked = {} if asked is None else asked
     if tag not in asked:
         asked[tag] = still_tagged(destination, repository, tag, digest, deps)
-    return decisions.TagWitness(at_source, there, asked[tag])
+    return verdicts.TagWitness(at_source, there, asked[tag])
 
 
 def check_untags(replica: Replica, now: datetime, deps: Deps) -> None:
@@ -98,7 +98,7 @@ def check_untags(replica: Replica, now: datetime, deps: Deps) -> None:
     def decide() -> Commit | None:
         record = deps.images.load(replica.repository, replica.digest)
         current = decisions.find(record.facts, replica.source, replica.destination)
-        due = decisions.untag_due(current, now) if current is not None else ()
+        due = verdicts.untag_due(current, now) if current is not None else ()
         witnesses = {
             tag: tag_witness(
                 record.facts,
@@ -113,7 +113,7 @@ def check_untags(replica: Replica, now: datetime, deps: Deps) -> None:
             )
             for tag in sorted({check.tag for check in due})
         }
-        after, opened = decisions.on_untag_check(replica, record.facts, now, witnesses)
+        after, opened = verdicts.on_untag_check(replica, record.facts, now, witnesses)
         change = decisions.change(replica.repository, replica.digest, record.facts, after, opened)
         return Commit(images=(change,)) if change.changed else None
 
@@ -169,7 +169,7 @@ def check_drift(replica: Replica, now: datetime, deps: Deps) -> None:
             # the ledger saw the destination's tag move there: a TAG_OVERWRITTEN told of it
             heads = deps.tags.repository_tags(replica.repository).get(replica.destination, {})
             explained = heads.get(current.tag) == tags[1] != tags[0]
-        after, opened = decisions.on_drift_check(replica, record.facts, now, tags, explained)
+        after, opened = verdicts.on_drift_check(replica, record.facts, now, tags, explained)
         change = decisions.change(replica.repository, replica.digest, record.facts, after, opened)
         return Commit(images=(change,)) if change.changed else None
 
@@ -183,19 +183,19 @@ def deletion_settled(incident: Incident, now: datetime, deps: Deps) -> Commit:
     opened = incident.alert
     facts = deps.images.load(opened["repository"], opened["digest"]).facts
     source, destination = Location(**opened["source"]), Location(**opened["destination"])
-    if opened["cause"] == domain.TAG_REMOVED:
+    if opened["cause"] == documents.TAG_REMOVED:
         repository, tag, digest = opened["repository"], opened["tag"], opened["digest"]
         witness = tag_witness(facts, source, destination, repository, tag, digest, now, deps)
-        gone = not decisions.untag_outstanding(facts, destination, digest, witness, None)
+        gone = not verdicts.untag_outstanding(facts, destination, digest, witness, None)
     else:
         replica = decisions.find(facts, source, destination)
         gone = replica is not None and (
-            decisions.deletion_replicated(replica, facts) or still_listed(replica, deps) is False
+            verdicts.deletion_replicated(replica, facts) or still_listed(replica, deps) is False
         )
     if not gone:
         return Commit(recheck=((incident.incident_id, now + decisions.DRIFT_RECHECK),))
     return Commit(
-        resolved=((incident, domain.recovery_alert(opened, now, None)),),
+        resolved=((incident, documents.recovery_alert(opened, now, None)),),
         closing_done=(incident.incident_id,),
         counts=decisions.resolved_counts(incident.kind),
     )
@@ -204,7 +204,7 @@ def deletion_settled(incident: Incident, now: datetime, deps: Deps) -> Commit:
 def drift_settled(incident: Incident, now: datetime, deps: Deps) -> Commit:
     """An open TAG_DRIFT: RECOVERED once the destination's tag names the source's digest
     again (or the source tag moved on or went); otherwise asked again later."""
-    from chalicelib.drift import drift_recovery
+    from chalicelib.core.drift import drift_recovery
 
     opened = incident.alert
     later = Commit(recheck=((incident.incident_id, now + decisions.DRIFT_RECHECK),))
@@ -226,7 +226,7 @@ def drift_settled(incident: Incident, now: datetime, deps: Deps) -> Commit:
     )
     if why is None:
         return later
-    recovery = domain.recovery_alert(opened, now, None)
+    recovery = documents.recovery_alert(opened, now, None)
     return Commit(
         resolved=((incident, recovery),),
         closing_done=(incident.incident_id,),

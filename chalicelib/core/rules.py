@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.domain import ACCOUNT_RE, REGION_RE, Location
-from chalicelib.errors import ConfigError
+from chalicelib.core.errors import ConfigError
+from chalicelib.core.lifecycle import ACCOUNT_RE, REGION_RE, Location
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from chalicelib.domain import ALERT_KEYS, CAUSE_TEXT, TAG_REMOVED, short_digest
+from chalicelib.core.documents import ALERT_KEYS, CAUSE_TEXT, TAG_REMOVED, short_digest
 
 EMOJI = {"critical": "🔴", "warning": "🟠", "info": "✅"}
 ELLIPSIS = "…"

@@ -8,12 +8,13 @@ one transaction can record an event's consequences completely or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from chalicelib import domain
-from chalicelib.domain import (
+from chalicelib.core import documents, lifecycle
+from chalicelib.core.judgement import TagEntry
+from chalicelib.core.lifecycle import (
     OPEN_STATES,
     ImageFacts,
     ImagePushed,
@@ -21,13 +22,13 @@ from chalicelib.domain import (
     Presence,
     Replica,
     ReplicationReported,
-    TagEntry,
     UntagCheck,
 )
-from chalicelib.rules import ReplicationConfig
+from chalicelib.core.rules import ReplicationConfig
 
 # A FAILED reported before its push waits this long for the push, so that the document that
 # is published (and kept) names the push time whatever the delivery order.
+DRIFT_RECHECK = timedelta(minutes=15)  # open TAG_DRIFT and DELETE_NOT_REPLICATED re-checks
 FAILURE_HOLD = timedelta(minutes=2)
 
 # Incidents the sweep re-checks in the registries until they are over.
@@ -101,7 +102,7 @@ def find(facts: ImageFacts, source: Location, destination: Location) -> Replica 
     return None
 
 
-def _with_replica(facts: ImageFacts, replica: Replica) -> ImageFacts:
+def with_replica(facts: ImageFacts, replica: Replica) -> ImageFacts:
     others = tuple(
         r
         for r in facts.replicas
@@ -132,11 +133,11 @@ def expect(facts: ImageFacts, replica: Replica) -> ImageFacts:
     """Create a pending replica, or move a known one's push (and due time) earlier."""
     old = find(facts, replica.source, replica.destination)
     if old is None:
-        return _with_replica(facts, replica)
+        return with_replica(facts, replica)
     if replica.pushed_at is None or (old.pushed_at and _earlier_or_same(old, replica)):
         return facts
     moved = replace(old, pushed_at=replica.pushed_at, due_at=replica.due_at, tag=replica.tag)
-    return _with_replica(facts, replace(moved, drift_check=old.drift_check or replica.drift_check))
+    return with_replica(facts, replace(moved, drift_check=old.drift_check or replica.drift_check))
 
 
 def _earlier_or_same(old: Replica, new: Replica) -> bool:
@@ -152,7 +153,7 @@ def _earlier_or_same(old: Replica, new: Replica) -> bool:
 def reconcile_all(facts: ImageFacts) -> ImageFacts:
     """Apply what the facts imply to every replica: arrivals, earlier arrivals, cancellations."""
     for replica in facts.replicas:
-        decision = domain.reconcile(replica, facts)
+        decision = lifecycle.reconcile(replica, facts)
         if decision is None:
             continue
         action, at = decision
@@ -160,7 +161,7 @@ def reconcile_all(facts: ImageFacts) -> ImageFacts:
             updated = replace(replica, state="cancelled")
         else:
             updated = replace(replica, state="replicated", replicated_at=at)
-        facts = _with_replica(facts, updated)
+        facts = with_replica(facts, updated)
     return facts
 
 
@@ -177,7 +178,7 @@ def on_push(
     """A push: seen where it happened, and (at a source) one expected replica per destination;
     with `check_drift` (the registries can be asked) each is due for a TAG_DRIFT check too."""
     facts = seen(facts, push.location, push.time, push.tag)
-    for replica in domain.expected_replicas(config, push, grace):
+    for replica in lifecycle.expected_replicas(config, push, grace):
         facts = expect(facts, replace(replica, drift_check=check_drift))
     return reconcile_all(facts)
 
@@ -202,7 +203,7 @@ def on_delete(
             continue
         due = moment + grace
         if replica.deletion_check_at is None or due < replica.deletion_check_at:
-            facts = _with_replica(facts, replace(replica, deletion_check_at=due))
+            facts = with_replica(facts, replace(replica, deletion_check_at=due))
     return facts
 
 
@@ -218,7 +219,7 @@ def on_untag(
         if replica.source != removal.location or replica.destination not in covered:
             continue
         if replica.state != "cancelled" and check not in replica.untag_checks:
-            facts = _with_replica(
+            facts = with_replica(
                 facts, replace(replica, untag_checks=replica.untag_checks | {check})
             )
     return facts
@@ -233,17 +234,17 @@ def on_replication(
     digest as present: the replica it completes, if any, is expected by a tagged push.
     """
     if report.tag is not None or not report.succeeded:
-        facts = expect(facts, domain.replica_from_report(report))
+        facts = expect(facts, lifecycle.replica_from_report(report))
     if report.succeeded:
         facts = seen(facts, report.location, report.time, report.tag)
         return reconcile_all(facts), ()
     replica = find(facts, report.source, report.location)
     assert replica is not None  # expect() just made sure of it
-    if not domain.failure_is_news(replica, facts):
+    if not lifecycle.failure_is_news(replica, facts):
         if replica.state == "failed" and replica.failed_at and report.time < replica.failed_at:
             # an earlier failure delivered late: the incident follows the earliest one
             earlier = replace(replica, failed_at=report.time, failure_reason=report.failure_reason)
-            facts = _with_replica(facts, earlier)
+            facts = with_replica(facts, earlier)
         return reconcile_all(facts), ()
     failed = replace(
         replica, state="failed", failed_at=report.time, failure_reason=report.failure_reason
@@ -251,196 +252,15 @@ def on_replication(
     held = replica.pushed_at is None  # wait briefly for the push, so the document is whole
     deliver_at = report.time + FAILURE_HOLD if held else report.time
     incident = NewIncident(failure_alert(failed), deliver_at, held=held)
-    return _with_replica(facts, failed), (incident,)
+    return with_replica(facts, failed), (incident,)
 
 
 def failure_alert(replica: Replica) -> dict:
     """The REPLICATION_FAILED document, built from the replica alone (order-independent)."""
     assert replica.failed_at is not None
-    return domain.replica_alert(
+    return documents.replica_alert(
         "REPLICATION_FAILED", replica, replica.failed_at, failure_reason=replica.failure_reason
     )
-
-
-# --------------------------------------------------------------------------- the sweep
-
-
-def on_due(
-    replica: Replica,
-    facts: ImageFacts,
-    now: datetime,
-    found_at: datetime | None = None,
-    failure_reason: str | None = None,
-) -> tuple[ImageFacts, tuple[NewIncident, ...]]:
-    """At its due time a replica still absent goes missing, unless the facts close it or the
-    destination registry holds it (`found_at`: its imagePushedAt there, an event that was lost).
-    `failure_reason` is ECR's own view of the replication, for the alert."""
-    if found_at is not None:
-        facts = seen(facts, replica.destination, found_at, None)
-    facts = reconcile_all(facts)
-    current = find(facts, replica.source, replica.destination)
-    if current is None or not domain.is_overdue(current, now):
-        return facts, ()
-    missing = replace(current, state="missing")
-    alert = domain.replica_alert("REPLICA_MISSING", missing, now, failure_reason=failure_reason)
-    return _with_replica(facts, missing), (NewIncident(alert, now),)
-
-
-DRIFT_RECHECK = timedelta(minutes=15)  # open TAG_DRIFT and DELETE_NOT_REPLICATED re-checks
-
-
-def deletion_replicated(replica: Replica, facts: ImageFacts) -> bool:
-    """The destination recorded a deletion of the image since the source's own."""
-    deleted_at = facts.deleted_since(replica.source, replica.pushed_at)
-    return (
-        deleted_at is not None and facts.deleted_since(replica.destination, deleted_at) is not None
-    )
-
-
-def on_deletion_check(
-    replica: Replica, facts: ImageFacts, now: datetime, still_listed: bool | None
-) -> tuple[ImageFacts, tuple[NewIncident, ...]]:
-    """At `deletion_check_at`: DELETE_NOT_REPLICATED unless the destination deleted it too
-    (`still_listed`: what its registry says, None when it was not asked)."""
-    current = find(facts, replica.source, replica.destination)
-    if current is None or current.deletion_check_at is None or current.deletion_check_at > now:
-        return facts, ()
-    facts = _with_replica(facts, replace(current, deletion_check_at=None))
-    deleted_at = facts.deleted_since(current.source, current.pushed_at)
-    if deleted_at is None or deletion_replicated(current, facts) or still_listed is False:
-        return facts, ()
-    alert = domain.undeleted_alert(current, deleted_at, now)
-    return facts, (NewIncident(alert, now),)
-
-
-@dataclass(frozen=True)
-class TagWitness:
-    """What is known of one removed tag as of a check: its latest entry in the ledger's tag
-    history at the source and at the destination, and (None: not asked) whether the
-    destination registry still has it on the digest."""
-
-    source_head: TagEntry | None
-    destination_head: TagEntry | None
-    listed: bool | None = None
-
-
-def untag_due(replica: Replica, now: datetime) -> tuple[UntagCheck, ...]:
-    return tuple(sorted(c for c in replica.untag_checks if c.due_at <= now))
-
-
-def untag_superseded(source_head: TagEntry | None, removed_at: datetime | None) -> bool:
-    """The source's tag moved on since its removal: pushed again (to this digest or another:
-    the destination is to have it then), or, after `removed_at`, removed again (that removal
-    is checked on its own)."""
-    if source_head is None:
-        return False
-    if source_head.digest is not None:
-        return True
-    return removed_at is not None and source_head.time > removed_at
-
-
-def destination_has_tag(
-    facts: ImageFacts, destination: Location, digest: str, head: TagEntry | None
-) -> bool:
-    """As far as the ledger knows, the tag still names `digest` at `destination`: its latest
-    entry there names the digest (or there is none, and the image arrived: replication copies
-    the tags), and the image was not deleted there since."""
-    if head is not None:
-        if head.digest != digest:
-            return False  # removed there (a DELETE for the tag), or moved to another image
-        since: datetime | None = head.time
-    elif facts.present_at(destination) is None:
-        return False
-    else:
-        since = None
-    return facts.deleted_since(destination, since) is None
-
-
-def untag_outstanding(
-    facts: ImageFacts,
-    destination: Location,
-    digest: str,
-    witness: TagWitness,
-    removed_at: datetime | None,
-    source: Location | None = None,
-) -> bool:
-    """The source's removal of the tag still stands and the destination still has the tag.
-    With `source` and `removed_at` (at the check's due time): a deletion of the whole image at
-    the source since the removal supersedes it too (that deletion is checked on its own)."""
-    image_deleted = (
-        source is not None
-        and removed_at is not None
-        and facts.deleted_since(source, removed_at) is not None
-    )
-    return (
-        not image_deleted
-        and not untag_superseded(witness.source_head, removed_at)
-        and destination_has_tag(facts, destination, digest, witness.destination_head)
-        and witness.listed is not False
-    )
-
-
-def on_untag_check(
-    replica: Replica, facts: ImageFacts, now: datetime, witnesses: Mapping[str, TagWitness]
-) -> tuple[ImageFacts, tuple[NewIncident, ...]]:
-    """At the due time of tag removals the source made: DELETE_NOT_REPLICATED for each tag
-    the destination still has (`witnesses`: per removed tag, what is known of it now)."""
-    current = find(facts, replica.source, replica.destination)
-    due = untag_due(current, now) if current is not None else ()
-    if current is None or not due:
-        return facts, ()
-    facts = _with_replica(facts, replace(current, untag_checks=current.untag_checks - set(due)))
-    opened = tuple(
-        NewIncident(domain.untag_alert(current, check, now), now)
-        for check in due
-        if untag_outstanding(
-            facts,
-            current.destination,
-            current.digest,
-            witnesses[check.tag],
-            check.removed_at,
-            current.source,
-        )
-    )
-    return facts, opened
-
-
-def on_drift_check(
-    replica: Replica,
-    facts: ImageFacts,
-    now: datetime,
-    registry_tags: tuple[str | None, str | None] | None,
-    explained: bool,
-) -> tuple[ImageFacts, tuple[NewIncident, ...]]:
-    """A due, arrived, tagged replica: TAG_DRIFT when the destination registry's tag names
-    another digest than the source's (`registry_tags`: (source's, destination's); None when
-    the registries could not be asked: the check is given up for this replica)."""
-    from chalicelib.drift import DriftCheck, drift_opens
-
-    current = find(facts, replica.source, replica.destination)
-    if current is None or not current.drift_check:
-        return facts, ()
-    checked = replace(current, drift_check=False)
-    facts = _with_replica(facts, checked)
-    if registry_tags is None:
-        return facts, ()
-    source_digest, destination_digest = registry_tags
-    check = DriftCheck(checked, source_digest, destination_digest, explained)
-    if drift_opens(check) != "open" or source_digest is None:
-        return facts, ()
-    alert = domain.drift_alert(checked, source_digest, destination_digest, now)
-    return facts, (NewIncident(alert, now),)
-
-
-def recovery(opened: dict, facts: ImageFacts, now: datetime) -> dict | None:
-    """The RECOVERED document for an open replica incident whose replica closed by `now`,
-    timed by the earliest closing fact on the complete history; None while it is open."""
-    replica = find(facts, Location(**opened["source"]), Location(**opened["destination"]))
-    at = domain.closed_at(replica, facts) if replica else None
-    if replica is None or at is None or at > now:
-        return None
-    lag = replace(replica, replicated_at=at).lag_seconds if replica.state == "replicated" else None
-    return domain.recovery_alert(opened, at, lag)
 
 
 # --------------------------------------------------------------------------- consequences
@@ -465,7 +285,7 @@ def change(
     for replica in after.replicas:
         was = old.get((replica.source, replica.destination))
         if _failed_earlier(was, replica) and not any(
-            i.alert["incident_id"] == domain.incident_id_for("REPLICATION_FAILED", replica)
+            i.alert["incident_id"] == documents.incident_id_for("REPLICATION_FAILED", replica)
             for i in opened
         ):
             restated.append(failure_alert(replica))
@@ -477,15 +297,15 @@ def change(
             if now_at is not None:
                 arrivals.append((now_at, 1))
         if was is not None and was.state in INCIDENT_OF_STATE and replica.state not in OPEN_STATES:
-            at = domain.closed_at(replica, after)
+            at = lifecycle.closed_at(replica, after)
             # a missing replica can fail as well: then both incidents are open for it
-            closing: tuple[domain.AlertKind, ...] = (
+            closing: tuple[documents.AlertKind, ...] = (
                 ("REPLICA_MISSING", "REPLICATION_FAILED")
                 if was.state == "failed"
                 else ("REPLICA_MISSING",)
             )
             if at is not None:
-                closed.extend((domain.incident_id_for(kind, was), at) for kind in closing)
+                closed.extend((documents.incident_id_for(kind, was), at) for kind in closing)
     opened_kinds = [i.alert["kind"] for i in opened if not i.resolved_at_once]
     for incident in opened:
         if incident.alert["kind"] in RECHECKED:  # re-checked until the registries agree

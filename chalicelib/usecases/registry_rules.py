@@ -13,38 +13,16 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
-from chalicelib.domain import Location, iso
-from chalicelib.errors import ConfigError, RegistryUnavailable, RepositoryNotFound
-from chalicelib.rules import ReplicationConfig, parse_replication_config
+from chalicelib.core.errors import ConfigError, RegistryUnavailable, RepositoryNotFound
+from chalicelib.core.lifecycle import Location, iso
+from chalicelib.core.rules import ReplicationConfig, parse_replication_config
+from chalicelib.ports import RulesReader, RulesStore, StoredRules
 
 REFRESH_EVERY = timedelta(hours=1)  # PRODUCT: "refreshed at least hourly"
 REREAD_EVERY = timedelta(minutes=5)  # a warm container re-reads the ledger's copy this often
 RETRY_AFTER = timedelta(minutes=5)  # after a failed refresh, do not ask that registry again sooner
-
-
-@dataclass(frozen=True)
-class StoredRules:
-    """One source registry's rules as ECR gave them, and when."""
-
-    source: Location
-    registry: Mapping[str, Any]  # a REPLICATION_CONFIG item: describe-registry output + region
-    fetched_at: datetime
-
-
-class RulesStore(Protocol):
-    """Where discovered rules are kept between invocations (the ledger)."""
-
-    def load_all(self) -> dict[Location, StoredRules]: ...
-
-    def save(self, rules: StoredRules) -> None: ...
-
-
-class RulesReader(Protocol):
-    """What discovery needs of a registry (EcrRegistry has it)."""
-
-    def replication_rules(self) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)

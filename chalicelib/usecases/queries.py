@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib import domain
-from chalicelib.errors import InvalidRequest, NotFound
+from chalicelib.core import documents
+from chalicelib.core.errors import InvalidRequest, NotFound
 from chalicelib.ports import Deps
 
 INCIDENT_STATES = ("open", "resolved", "all")
@@ -24,7 +24,7 @@ def status(deps: Deps) -> dict[str, Any]:
     newest = deps.incidents.incidents_page("open", MAX_PAGE, None).items
     open_total = counts.missing + counts.failed + counts.drifted + counts.undeleted
     incidents = [i.alert for i in newest]
-    document = domain.status_document(now, open_total, counts, incidents)
+    document = documents.status_document(now, open_total, counts, incidents)
     # LOCATION_NAMES ("account/region" -> name), so every reader labels locations alike.
     return {**document, "names": dict(deps.settings.location_names)}
 
@@ -72,7 +72,7 @@ def describe_images(
     return {
         "repository": repository,
         "locations": locations,
-        "replicas": [domain.replica_document(r) for r in replicas],
+        "replicas": [documents.replica_document(r) for r in replicas],
         "next_cursor": next_cursor,
     }
 
@@ -90,7 +90,7 @@ def repositories(deps: Deps) -> dict[str, Any]:
             replica = deps.images.newest_replica(repository, destination)
             if replica is not None:
                 cells.append(
-                    {**domain.replica_document(replica), "lag_seconds": replica.lag_seconds}
+                    {**documents.replica_document(replica), "lag_seconds": replica.lag_seconds}
                 )
         rows.append({"repository": repository, "destinations": cells})
     # "names": LOCATION_NAMES ("account/region" -> name), so readers label destinations alike.

@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
-from chalicelib import decisions, domain, services
-from chalicelib.domain import Location, Replica
-from chalicelib.errors import AuditorError, RegistryUnavailable
+from chalicelib.core import decisions, documents, lifecycle
+from chalicelib.core.errors import AuditorError, RegistryUnavailable
+from chalicelib.core.lifecycle import Location, Replica
 from chalicelib.ports import Commit, Deps
+from chalicelib.usecases import commits
 
 ACTIVE = frozenset({"PREPARING", "IN_PROGRESS", "STOPPING"})
 TERMINAL = frozenset({"COMPLETE", "FAILED", "STOPPED"})
@@ -231,20 +232,20 @@ def _record(backfill: Backfill, results: list[BackfillResult], deps: Deps) -> in
             }
             return Commit(images=(change,), register=repository if new else None)
 
-        if services.commit(decide, deps) is not None:
+        if commits.commit(decide, deps) is not None:
             recorded += 1
     return recorded
 
 
 def arrived(
-    facts: domain.ImageFacts,
+    facts: lifecycle.ImageFacts,
     repository: str,
     digest: str,
     backfill: Backfill,
     tags: list[str],
     moment: datetime,
     deps: Deps,
-) -> domain.ImageFacts:
+) -> lifecycle.ImageFacts:
     """The facts once a backfill replicated the image: present at the destination (under its
     tags), the replica from the source recorded when the ledger did not expect it."""
     after = facts
@@ -294,7 +295,7 @@ def render_followed(followed: list[Followed], errors: list[str]) -> str:
         lines.append("no replication backfills (ECR keeps them 90 days after they end)")
     for item in followed:
         b = item.backfill
-        ended = f", ended {domain.iso(b.ended_at)}" if b.ended_at else ""
+        ended = f", ended {lifecycle.iso(b.ended_at)}" if b.ended_at else ""
         why = f" ({b.failure_code})" if b.failure_code else ""
         lines.append(
             f"{b.backfill_id} {b.source} -> {b.destination}: {b.status}{why}{ended}; {_progress(b)}"
@@ -313,7 +314,7 @@ def render_followed(followed: list[Followed], errors: list[str]) -> str:
                 else ""
             )
             lines.append(
-                f"  FAILED {name} {domain.short_digest(result.digest)}: "
+                f"  FAILED {name} {documents.short_digest(result.digest)}: "
                 f"{result.failure_code or '?'}{subs}"
             )
     return "\n".join(lines)
@@ -328,8 +329,8 @@ def render_json(followed: list[Followed], errors: list[str]) -> dict[str, Any]:
                 "destination": f.backfill.destination.as_dict(),
                 "status": f.backfill.status,
                 "failure_code": f.backfill.failure_code,
-                "started_at": domain.format_time(f.backfill.started_at),
-                "ended_at": domain.format_time(f.backfill.ended_at),
+                "started_at": lifecycle.format_time(f.backfill.started_at),
+                "ended_at": lifecycle.format_time(f.backfill.ended_at),
                 "progress": None
                 if f.backfill.total is None
                 else {

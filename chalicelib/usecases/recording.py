@@ -1,77 +1,16 @@
-"""Write-side use cases that record facts, as `(input, deps)` on the ports, and what every use
-case shares: the dependencies and the commit loop.
-
-Each use case reads what it needs, asks the pure core (domain.py, decisions.py) what follows,
-and writes the outcome as one Commit: everything or nothing, so that a retry never finds a
-half-written event. A commit that meets a concurrent writer is decided again on fresh reads.
-"""
+"""Write-side use cases that record facts, as `(input, deps)` on the ports: a PUSH or DELETE where
+it happened, and a replication reported at its destination."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-
-from chalicelib import decisions, delivery, domain, observability
-from chalicelib.decisions import NewIncident
-from chalicelib.domain import ImageDeleted, ImagePushed, ReplicationReported
+from chalicelib.core import decisions, judgement, lifecycle
+from chalicelib.core.lifecycle import ImageDeleted, ImagePushed, ReplicationReported
 from chalicelib.observability import count, logger
-from chalicelib.ports import (
-    Commit,
-    Deps,
-    LedgerConflict,
-)
-
-COMMIT_ATTEMPTS = 5
+from chalicelib.ports import Commit, Deps
+from chalicelib.usecases.commits import Outcome, commit, opened_incidents
 
 
-@dataclass
-class Outcome:
-    """The notifications a use case opened that can be delivered right away."""
-
-    notes: list[delivery.Note] = field(default_factory=list)
-
-    def opened(self, incidents: Sequence[NewIncident]) -> None:
-        self.notes.extend(delivery.notes_for(incidents))
-
-
-def commit(decide: Callable[[], Commit | None], deps: Deps) -> Commit | None:
-    """Decide and commit; on a conflict (a racing writer) decide again on fresh reads."""
-    for _ in range(COMMIT_ATTEMPTS):
-        decided = decide()
-        if decided is None:
-            return None
-        try:
-            deps.writer.commit(decided)
-        except LedgerConflict:
-            count("LedgerConflicts")
-            continue
-        _lags(decided)
-        return decided
-    raise LedgerConflict(f"gave up after {COMMIT_ATTEMPTS} conflicting attempts")
-
-
-def _lags(done: Commit) -> None:
-    """ReplicationLag per destination for each replica this commit recorded as arrived."""
-    for change in done.images:
-        was = {(r.source, r.destination): r.state for r in change.before.replicas}
-        for replica in change.after.replicas:
-            lag = replica.lag_seconds
-            key = (replica.source, replica.destination)
-            if replica.state == "replicated" and lag is not None and was.get(key) != "replicated":
-                where = replica.destination
-                observability.replication_lag(f"{where.account}/{where.region}", lag)
-
-
-def opened_incidents(done: Commit | None) -> list[NewIncident]:
-    if done is None:
-        return []
-    return [*done.opened, *(i for change in done.images for i in change.opened)]
-
-
-# ----------------------------------------------------------------------------- recording facts
-
-
-def untrusted(fact: domain.Fact, deps: Deps) -> str | None:
+def untrusted(fact: lifecycle.Fact, deps: Deps) -> str | None:
     """Why an event is not to be acted on: an unmonitored account, or a replication from a
     source whose rules do not send that repository to that destination. None: trusted."""
     settings, rules = deps.settings, deps.rules(fact.time)
@@ -145,9 +84,9 @@ def _creates_replica(change: decisions.ImageChange) -> bool:
 
 
 def _event_commit(
-    fact: domain.Fact, change: decisions.ImageChange, deps: Deps, register: bool
+    fact: lifecycle.Fact, change: decisions.ImageChange, deps: Deps, register: bool
 ) -> Commit:
-    entry = domain.tag_entry(fact)
+    entry = judgement.tag_entry(fact)
     # Only replica locations have tag moves to judge; elsewhere the entry just moves the head.
     judge = entry is not None and deps.rules(fact.time).is_replica_location(
         entry.location, entry.repository
@@ -161,6 +100,3 @@ def _event_commit(
         images=(change,),
         register=fact.repository if register else None,
     )
-
-
-# ----------------------------------------------------------------------------- the sweep

@@ -9,13 +9,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from chalicelib import decisions, delivery, domain, registry_checks
-from chalicelib.decisions import Counts, NewIncident
-from chalicelib.domain import Location, Replica, TagEntry
-from chalicelib.errors import RegistryUnavailable, RepositoryNotFound, SweepIncomplete
+from chalicelib.core import decisions, documents, judgement, verdicts
+from chalicelib.core.decisions import Counts, NewIncident
+from chalicelib.core.errors import RegistryUnavailable, RepositoryNotFound, SweepIncomplete
+from chalicelib.core.judgement import TagEntry
+from chalicelib.core.lifecycle import Location, Replica
 from chalicelib.observability import count, logger
 from chalicelib.ports import Commit, Deps, Work
-from chalicelib.services import commit, opened_incidents
+from chalicelib.usecases import delivery, registry_checks
+from chalicelib.usecases.commits import commit, opened_incidents
 
 SWEEP_BATCH = 500
 
@@ -175,7 +177,7 @@ def _step_due(work: Work, now: datetime, deps: Deps, report: SweepReport) -> Non
         registry_checks.check_drift(replica, now, deps)
     if replica.deletion_check_at is not None and replica.deletion_check_at <= now:
         registry_checks.check_deletion(replica, now, deps)
-    if decisions.untag_due(replica, now):
+    if verdicts.untag_due(replica, now):
         registry_checks.check_untags(replica, now, deps)
 
 
@@ -185,15 +187,13 @@ def _check_missing(replica: Replica, now: datetime, deps: Deps, report: SweepRep
 
     def decide() -> Commit | None:
         record = deps.images.load(replica.repository, replica.digest)
-        after, opened = decisions.on_due(replica, record.facts, now, found_at)
+        after, opened = verdicts.on_due(replica, record.facts, now, found_at)
         if opened and deps.registries is not None:  # ECR's own view, for the alert
             if "reason" not in reasons:
                 reasons["reason"] = registry_checks.replication_status(
                     replica, deps, report.unreachable
                 )
-            after, opened = decisions.on_due(
-                replica, record.facts, now, found_at, reasons["reason"]
-            )
+            after, opened = verdicts.on_due(replica, record.facts, now, found_at, reasons["reason"])
         change = decisions.change(replica.repository, replica.digest, record.facts, after, opened)
         return Commit(images=(change,)) if change.changed else None
 
@@ -219,7 +219,7 @@ def _step_untag(work: Work, now: datetime, deps: Deps, report: SweepReport) -> N
         tags = {removal.tag, *(presence.tags if presence else ())}
         heads = deps.tags.heads_as_of(removal.location, removal.repository, tags, removal.time)
         config, grace = deps.rules(removal.time), deps.settings.grace
-        if domain.removal_deletes_image(removal, heads):
+        if judgement.removal_deletes_image(removal, heads):
             after = decisions.on_delete(removal.location, removal.time, before, config, grace)
         else:
             after = decisions.on_untag(removal, before, config, grace)
@@ -236,16 +236,16 @@ def _step_judge(work: Work, now: datetime, deps: Deps, report: SweepReport) -> N
     report.judged += 1
     origins: dict[tuple[str, str, Location], frozenset[Location]] = {}
 
-    def origin_of(e: TagEntry) -> domain.Origin:
+    def origin_of(e: TagEntry) -> judgement.Origin:
         if e.kind != "push" or e.digest is None:
-            return domain.classify(e, ())
+            return judgement.classify(e, ())
         key = (e.repository, e.digest, e.location)
         if key not in origins:
             facts = deps.images.load(e.repository, e.digest).facts
             origins[key] = frozenset(
                 r.source for r in facts.replicas if r.destination == e.location
             )
-        return domain.classify(e, origins[key])
+        return judgement.classify(e, origins[key])
 
     def decide() -> Commit:
         before, after = deps.tags.neighbours(entry)
@@ -257,10 +257,10 @@ def _step_judge(work: Work, now: datetime, deps: Deps, report: SweepReport) -> N
         opened = []
         for previous, current in pairs:
             previous_origin, current_origin = origin_of(previous), origin_of(current)
-            cause = domain.overwrite_cause(previous, previous_origin, current, current_origin)
+            cause = judgement.overwrite_cause(previous, previous_origin, current, current_origin)
             if cause is None:
                 continue
-            alert = domain.overwrite_alert(
+            alert = documents.overwrite_alert(
                 previous, current, cause, current_origin, previous_origin, now
             )
             if deps.incidents.incident(alert["incident_id"]) is None:
@@ -290,7 +290,7 @@ def _step_close(work: Work, now: datetime, deps: Deps, report: SweepReport) -> N
         if incident.kind == "DELETE_NOT_REPLICATED":
             return registry_checks.deletion_settled(incident, now, deps)
         facts = deps.images.load(opened["repository"], opened["digest"]).facts
-        recovery = decisions.recovery(opened, facts, now)
+        recovery = verdicts.recovery(opened, facts, now)
         if recovery is None:
             return Commit(closing_done=(incident_id,))
         return Commit(
