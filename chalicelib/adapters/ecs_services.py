@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from chalicelib.core.lifecycle import Location
 from chalicelib.core.workloads import ImageUse, Workload, workloads_of
-from chalicelib.domain import Location
 
 SERVICES_PER_DESCRIBE = 10
 REVISIONS_PER_DESCRIBE = 20

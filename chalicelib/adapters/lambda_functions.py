@@ -12,8 +12,8 @@ from collections.abc import Callable
 from typing import Any
 
 from chalicelib.core.image_references import parse_image_reference
+from chalicelib.core.lifecycle import Location
 from chalicelib.core.workloads import ImageUse, Workload, workloads_of
-from chalicelib.domain import Location
 
 PAGE = 50  # ListFunctions gives at most 50 a page
 

@@ -14,9 +14,9 @@ from typing import Any
 from chalicelib.adapters.ecs_services import EcsServices
 from chalicelib.adapters.lambda_functions import LambdaFunctions
 from chalicelib.adapters.roles import sdk_failure
+from chalicelib.core.errors import RegistryUnavailable
+from chalicelib.core.lifecycle import Location
 from chalicelib.core.workloads import Reading, Workload
-from chalicelib.domain import Location
-from chalicelib.errors import RegistryUnavailable
 
 TYPES = ("ecs", "lambda")
 

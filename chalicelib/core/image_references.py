@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from chalicelib.domain import DIGEST_RE, REPOSITORY_RE, TAG_RE
+from chalicelib.core.lifecycle import DIGEST_RE, REPOSITORY_RE, TAG_RE
 
 DEFAULT_TAG = "latest"
 

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from chalicelib.core.image_references import parse_image_reference
-from chalicelib.domain import Location
+from chalicelib.core.lifecycle import Location
 
 WorkloadType = Literal["ecs-service", "lambda-function"]
 FRESH_FOR = timedelta(minutes=15)  # an inventory older than this is read again before use

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib.core.image_references import parse_image_reference
-from chalicelib.domain import partition_of
+from chalicelib.core.lifecycle import partition_of
 from chalicelib.local.emulated_workloads import (
     Answer,
     ApiError,

@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from chalicelib.core.image_references import parse_image_reference
-from chalicelib.domain import partition_of
+from chalicelib.core.lifecycle import partition_of
 from chalicelib.local.emulated_workloads import Answer, ApiError, Call, Registries, page
 
 INVALID = "InvalidParameterValueException"

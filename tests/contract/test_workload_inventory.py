@@ -11,7 +11,7 @@ import pytest
 
 from chalicelib.adapters.roles import AuditRoles
 from chalicelib.adapters.workloads import AuditedWorkloads
-from chalicelib.domain import Location
+from chalicelib.core.lifecycle import Location
 from tests.registry_helpers import ROLE, new_account, put_image, unique
 from tests.workload_helpers import (
     Faults,

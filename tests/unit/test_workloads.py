@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib.core.lifecycle import Location
 from chalicelib.core.workloads import (
     ImageUse,
     Pin,
@@ -23,7 +24,6 @@ from chalicelib.core.workloads import (
     workload_lines,
     workloads_of,
 )
-from chalicelib.domain import Location
 
 PROD = Location("222222222222", "eu-west-1")
 DR = Location("333333333333", "us-east-1")
