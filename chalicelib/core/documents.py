@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from chalicelib.core.judgement import Origin, OverwriteCause, TagEntry
-from chalicelib.core.lifecycle import Replica, UntagCheck, format_time, iso
+from chalicelib.core.lifecycle import Location, Replica, UntagCheck, format_time, iso
 
 ALERT_SCHEMA = "ecr-replication-auditor/alert/v1"
 
@@ -22,6 +22,7 @@ AlertKind = Literal[
     "TAG_OVERWRITTEN",
     "TAG_DRIFT",
     "DELETE_NOT_REPLICATED",
+    "PINNED_DIGEST_MISSING",
     "RECOVERED",
 ]
 SEVERITY: dict[str, str] = {
@@ -30,6 +31,7 @@ SEVERITY: dict[str, str] = {
     "TAG_OVERWRITTEN": "warning",
     "TAG_DRIFT": "warning",
     "DELETE_NOT_REPLICATED": "warning",
+    "PINNED_DIGEST_MISSING": "critical",
     "RECOVERED": "info",
 }
 ALERT_KEYS = (
@@ -51,6 +53,7 @@ ALERT_KEYS = (
     "resolves",
     "lag_seconds",
     "failure_reason",
+    "workloads",  # what runs the image at the destination (None: workload discovery is off)
 )
 
 
@@ -124,6 +127,10 @@ def _summary(doc: Mapping[str, Any]) -> str:
         text = f"Tag removal not replicated: {image} still on {on} in {where}"
     elif kind == "DELETE_NOT_REPLICATED":
         text = f"Delete not replicated: {image} still in {where}"
+    elif kind == "PINNED_DIGEST_MISSING":
+        users = len(doc["workloads"] or ())
+        count = f" ({users} workload{'s' if users != 1 else ''})" if users else ""
+        text = f"Pinned digest missing: {image} gone from {where}{count}"
     else:
         lag = doc["lag_seconds"]
         after = f" after {lag // 60} min" if isinstance(lag, int) else ""
@@ -258,11 +265,41 @@ def drift_alert(
     )
 
 
+def pinned_incident_id(location: Location, repository: str, digest: str, since: datetime) -> str:
+    """One PINNED_DIGEST_MISSING incident per location, repository and digest while it is
+    missing; `since`: when it was found missing (another absence later is another incident)."""
+    return _stable_id("PINNED_DIGEST_MISSING", str(location), repository, digest, iso(since))
+
+
+def pinned_alert(
+    location: Location,
+    repository: str,
+    digest: str,
+    since: datetime,
+    source: Location | None,
+    workloads: list[dict[str, Any]] | None,
+    detected_at: datetime,
+) -> dict[str, Any]:
+    """PINNED_DIGEST_MISSING: workloads at `location` pin `digest`, which its registry no longer
+    has: scaling out, replacing a task and rolling back fail to pull it."""
+    return alert_document(
+        kind="PINNED_DIGEST_MISSING",
+        incident_id=pinned_incident_id(location, repository, digest, since),
+        repository=repository,
+        digest=digest,
+        source=source.as_dict() if source else None,
+        destination=location.as_dict(),
+        detected_at=iso(detected_at),
+        workloads=workloads,
+    )
+
+
 def recovery_alert(
     opened: Mapping[str, Any], resolved_at: datetime, lag_seconds: int | None
 ) -> dict[str, Any]:
     """RECOVERED carries the closed incident's id and what it resolves."""
-    carried = {k: opened[k] for k in ALERT_KEYS if k not in {"schema", "severity", "summary"}}
+    # .get: an incident opened before a key existed (workloads) carries it as null
+    carried = {k: opened.get(k) for k in ALERT_KEYS if k not in {"schema", "severity", "summary"}}
     carried.update(
         kind="RECOVERED",
         resolves=opened["kind"],

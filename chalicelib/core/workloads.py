@@ -259,3 +259,25 @@ class Reading:
     @property
     def workloads(self) -> tuple[Workload, ...]:
         return tuple(sorted(w for found in self.found.values() for w in found))
+
+
+def pinned_next_steps(alert: Mapping[str, Any]) -> list[str]:
+    """What an on-call person checks for PINNED_DIGEST_MISSING, commands ready to paste."""
+    repository, digest = alert["repository"], alert["digest"]
+    where = alert.get("destination") or {}
+    account, region = where.get("account", "ACCOUNT"), where.get("region", "REGION")
+    return [
+        f"Confirm it is gone: `aws ecr describe-images --repository-name {repository} "
+        f"--image-ids imageDigest={digest} --region {region}` in {account} "
+        "(ImageNotFoundException).",
+        "Running tasks and functions keep working; the next scale-out, task replacement "
+        "(Fargate retirement included), rollback or function restore fails with "
+        "CannotPullContainerError.",
+        "Restore the image there (push it again, or replicate it from its source with "
+        "`aws ecr start-replication-backfill`), or deploy the workloads listed to a digest the "
+        "registry has (`aws ecs update-service --force-new-deployment`, `aws lambda "
+        "update-function-code --image-uri …`).",
+        "Lifecycle rules and rules that replicate deletions (`deleteReplication`) remove "
+        "digests that running workloads pin: `ecr-audit doctor` lists where that can happen.",
+        "This incident recovers when the digest is back or no workload pins it any more.",
+    ]

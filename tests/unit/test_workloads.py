@@ -213,3 +213,42 @@ def test_a_pin_opens_once_and_recovers_when_the_digest_is_back_or_unreferenced(
     pinned_now: bool, state: Any, is_open: bool, move: str
 ) -> None:
     assert pin_move(pinned_now, state, NOW if is_open else None) == move
+
+
+# --------------------------------------------------------------------------- WORKLOAD_TYPES
+
+BASE = {"AUDIT_TABLE": "t", "ALERT_TOPIC_ARN": "arn:aws:sns:us-east-1:111111111111:t"}
+
+
+@pytest.mark.parametrize(
+    ("env", "types"),
+    [
+        ({}, set()),  # no audit role: discovery off
+        ({"AUDIT_ROLE_NAME": "auditor"}, {"ecs", "lambda"}),
+        ({"AUDIT_ROLE_NAME": "auditor", "WORKLOAD_TYPES": "ecs"}, {"ecs"}),
+        ({"AUDIT_ROLE_NAME": "auditor", "WORKLOAD_TYPES": " Lambda , ecs "}, {"ecs", "lambda"}),
+        ({"AUDIT_ROLE_NAME": "auditor", "WORKLOAD_TYPES": "none"}, set()),
+        ({"WORKLOAD_TYPES": "none"}, set()),
+    ],
+)
+def test_workload_types_default_to_both_with_the_audit_role(env: dict, types: set) -> None:
+    from chalicelib.settings import Settings
+
+    assert Settings.from_env({**BASE, **env}).workload_types == types
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"AUDIT_ROLE_NAME": "auditor", "WORKLOAD_TYPES": "eks"}, "must be ecs, lambda"),
+        ({"AUDIT_ROLE_NAME": "auditor", "WORKLOAD_TYPES": "none,ecs"}, "must be ecs, lambda"),
+        ({"AUDIT_ROLE_NAME": "auditor", "WORKLOAD_TYPES": ","}, "must be ecs, lambda"),
+        ({"WORKLOAD_TYPES": "ecs"}, "needs AUDIT_ROLE_NAME"),
+    ],
+)
+def test_bad_workload_types_are_refused_with_what_to_do(env: dict, message: str) -> None:
+    from chalicelib.core.errors import ConfigError
+    from chalicelib.settings import Settings
+
+    with pytest.raises(ConfigError, match=message):
+        Settings.from_env({**BASE, **env})
