@@ -82,7 +82,9 @@ def test_slack_shows_what_runs_the_image() -> None:
     )
     text = json.dumps(render_slack(pinned()), ensure_ascii=False)
     assert "ECS prod/api pins a1b2a1b2a1b2…: a scale-out, task replacement or rollback" in text
-    assert "*Location*" in text and "Source" not in json.dumps(render_slack(pinned(source=None)))
+    assert "*Source → Destination*" in text
+    unknown_source = json.dumps(render_slack(pinned(source=None)), ensure_ascii=False)
+    assert "*Location*" in unknown_source and "Source" not in unknown_source
     none = render_slack(pinned([]))["blocks"]
     assert not any("What runs it" in json.dumps(b) for b in none)
 
