@@ -126,3 +126,84 @@ def injected_faults(moto_endpoint: str) -> Iterator[Faults]:
     injected.clear()
     yield injected
     injected.clear()
+
+
+# --------------------------------------------------------------------------- fakes
+
+
+class InMemoryWorkloadReader:
+    """The workload reader's fake: what each location runs, and the types that fail there."""
+
+    def __init__(self, types: tuple[str, ...] = ("ecs", "lambda")) -> None:
+        self.types = types
+        self.running: dict[Any, list[Any]] = {}
+        self.failing: dict[tuple[Any, str], str] = {}  # (location, type) -> reason
+        self.reads: list[Any] = []
+
+    def run(self, *workloads: Any) -> None:
+        for workload in workloads:
+            self.running.setdefault(workload.location, []).append(workload)
+
+    def stop(self, name: str) -> None:
+        for found in self.running.values():
+            found[:] = [w for w in found if w.name != name]
+
+    def read(self, location: Any) -> Any:
+        from chalicelib.core.workloads import TYPE_OF, Reading
+
+        self.reads.append(location)
+        found, problems = {}, {}
+        for kind in self.types:
+            if (location, kind) in self.failing:
+                problems[kind] = self.failing[(location, kind)]
+            else:
+                mine = self.running.get(location, [])
+                found[kind] = tuple(sorted(w for w in mine if w.type == TYPE_OF[kind]))
+        return Reading(location, found, problems)
+
+
+class InMemoryWorkloadStore:
+    """The workload store's fake: inventories by location, pins in their own map."""
+
+    def __init__(self) -> None:
+        self.saved: dict[Any, Any] = {}
+        self.pins: dict[Any, Any] = {}
+        self.saves = 0
+
+    def _with_pins(self, inventory: Any, workloads: Any) -> Any:
+        from dataclasses import replace
+
+        pins = {p: t for p, t in self.pins.items() if p.location == inventory.location}
+        return replace(inventory, workloads=tuple(workloads), open_pins=pins)
+
+    def inventories(self, locations: Any) -> dict[Any, Any]:
+        return {
+            where: self._with_pins(self.saved[where], ())
+            for where in locations
+            if where in self.saved
+        }
+
+    def inventory(self, location: Any, repository: str | None = None) -> Any:
+        found = self.saved.get(location)
+        if found is None:
+            return None
+        mine = [w for w in found.workloads if repository in (None, w.repository)]
+        return self._with_pins(found, mine)
+
+    def save(self, inventory: Any, previous: Any) -> None:
+        self.saves += 1
+        self.saved[inventory.location] = inventory
+
+    def pin_opened(self, pin: Any, since: Any) -> None:
+        self.pins.setdefault(pin, since)
+
+    def pin_closed(self, pin: Any) -> None:
+        self.pins.pop(pin, None)
+
+    def repository_workloads(self, repository: str) -> list[Any]:
+        return sorted(
+            w
+            for found in self.saved.values()
+            for w in found.workloads
+            if w.repository == repository
+        )

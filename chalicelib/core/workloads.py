@@ -14,7 +14,7 @@ is updated).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -22,6 +22,8 @@ from chalicelib.core.image_references import parse_image_reference
 from chalicelib.core.lifecycle import Location
 
 WorkloadType = Literal["ecs-service", "lambda-function"]
+# WORKLOAD_TYPES names what is read ("ecs", "lambda"); entries name what was found
+TYPE_OF: dict[str, WorkloadType] = {"ecs": "ecs-service", "lambda": "lambda-function"}
 FRESH_FOR = timedelta(minutes=15)  # an inventory older than this is read again before use
 # Kinds whose workloads are those naming the alert's tag: their next deployment (or new
 # task, or code update) pulls what the tag names now.
@@ -281,3 +283,49 @@ def pinned_next_steps(alert: Mapping[str, Any]) -> list[str]:
         "digests that running workloads pin: `ecr-audit doctor` lists where that can happen.",
         "This incident recovers when the digest is back or no workload pins it any more.",
     ]
+
+
+@dataclass(frozen=True)
+class LocationInventory:
+    """What the ledger keeps of one location's workloads: per type read (`ecs`, `lambda`) when
+    it was last read whole and why the last read failed, if it did; the entries as last read
+    (all of them, or one repository's); the pins with an open PINNED_DIGEST_MISSING."""
+
+    location: Location
+    refreshed: Mapping[str, datetime] = field(default_factory=dict)
+    problems: Mapping[str, str] = field(default_factory=dict)
+    workloads: tuple[Workload, ...] = ()
+    open_pins: Mapping[Pin, datetime] = field(default_factory=dict)
+
+    def refreshed_at(self, types: Iterable[str]) -> datetime | None:
+        """When every type in `types` was last read whole (None: one never was)."""
+        times = [self.refreshed.get(kind) for kind in types]
+        return None if not times or None in times else min(t for t in times if t)
+
+    def known(self, types: Iterable[str], now: datetime) -> tuple[Workload, ...]:
+        """The entries of the types read whole within FRESH_FOR: the others are unknown."""
+        fresh = {TYPE_OF[k] for k in types if not is_stale(self.refreshed.get(k), now)}
+        return tuple(w for w in self.workloads if w.type in fresh)
+
+    @property
+    def repositories(self) -> frozenset[str]:
+        return frozenset(w.repository for w in self.workloads)
+
+
+def merged(
+    previous: LocationInventory | None, reading: Reading, now: datetime
+) -> LocationInventory:
+    """The inventory after a read: the types read replace their entries; a type that failed
+    keeps its last entries and time (they become unknown once stale) and records why."""
+    before = previous or LocationInventory(reading.location)
+    refreshed = {**before.refreshed, **dict.fromkeys(reading.found, now)}
+    problems = {k: v for k, v in before.problems.items() if k not in reading.found}
+    problems.update(reading.problems)
+    kept = tuple(w for w in before.workloads if w.type not in {TYPE_OF[k] for k in reading.found})
+    return LocationInventory(
+        reading.location,
+        refreshed,
+        problems,
+        tuple(sorted((*kept, *reading.workloads))),
+        before.open_pins,
+    )
