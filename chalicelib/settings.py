@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from chalicelib.core.documents import DEFAULT_RUNBOOK_BASE_URL
 from chalicelib.core.errors import ConfigError
 from chalicelib.core.lifecycle import ACCOUNT_RE, REGION_RE, Location
 from chalicelib.core.rules import ReplicationConfig, parse_replication_config
@@ -16,6 +17,8 @@ from chalicelib.core.rules import ReplicationConfig, parse_replication_config
 ALERT_FORMATS = ("json", "chatbot")
 WORKLOAD_TYPES = ("ecs", "lambda")  # what workload discovery can read
 ROLE_NAME_RE = re.compile(r"^[\w+=,.@-]{1,64}$")  # IAM role names (no path)
+# An http(s) URL that a Slack or chat link can carry as it is: no spaces, quotes or <>|.
+BASE_URL_RE = re.compile(r"^https?://[^\s<>|\"'`]{1,1000}\Z")
 
 
 def parse_replication_sources(text: str, listed: ReplicationConfig) -> tuple[Location, ...]:
@@ -63,6 +66,8 @@ class Settings:
     cursor_key_secret_arn: str | None = None
     # WORKLOAD_TYPES: what runs the images, read through the audit role (empty: discovery off)
     workload_types: frozenset[str] = frozenset()
+    # Where runbook_url points: <base>/<kind>, e.g. .../runbooks/replica-missing.
+    runbook_base_url: str = DEFAULT_RUNBOOK_BASE_URL
 
     def accepts_account(self, account: str) -> bool:
         return account in self.monitored_accounts
@@ -124,7 +129,21 @@ class Settings:
             allowlist_explicit=bool(accounts_text),
             cursor_key_secret_arn=env.get("CURSOR_KEY_SECRET_ARN", "").strip() or None,
             workload_types=workload_types,
+            runbook_base_url=parse_runbook_base_url(env.get("RUNBOOK_BASE_URL", "")),
         )
+
+
+def parse_runbook_base_url(text: str) -> str:
+    """RUNBOOK_BASE_URL: an http(s) URL; unset, the project's published runbooks."""
+    text = text.strip()
+    if not text:
+        return DEFAULT_RUNBOOK_BASE_URL
+    if not BASE_URL_RE.match(text):
+        raise ConfigError(
+            f"RUNBOOK_BASE_URL {text[:80]!r} must be an http:// or https:// URL without spaces, "
+            "quotes or <>| (each runbook is <RUNBOOK_BASE_URL>/<kind>, e.g. /replica-missing)"
+        )
+    return text.rstrip("/")
 
 
 def parse_workload_types(text: str | None, role_name: str | None) -> frozenset[str]:

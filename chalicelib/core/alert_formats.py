@@ -157,8 +157,21 @@ def _details(
     return rows
 
 
+def runbook_link(alert: Mapping[str, Any]) -> str | None:
+    """The alert's runbook_url, when it is one a message may carry as a link."""
+    url = alert.get("runbook_url")
+    if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+        return None
+    return None if any(c in url for c in " <>|\n") else url
+
+
 def next_steps(alert: Mapping[str, Any]) -> list[str]:
-    """Concrete things to check for this alert, with commands ready to paste."""
+    """Concrete things to check for this alert, with commands ready to paste; then the runbook."""
+    url = runbook_link(alert)
+    return _checks(alert) + ([f"Runbook: {url}"] if url else [])
+
+
+def _checks(alert: Mapping[str, Any]) -> list[str]:
     kind = alert["kind"]
     if kind == "RECOVERED":
         return ["No action needed."]
@@ -402,7 +415,8 @@ def render_slack(
                 {
                     "type": "mrkdwn",
                     "text": clip(
-                        f"incident {_code(alert['incident_id'], 200)} · {alert['severity']}",
+                        f"incident {_code(alert['incident_id'], 200)} · {alert['severity']}"
+                        + (f" · <{url}|runbook>" if (url := runbook_link(alert)) else ""),
                         SLACK_FIELD_MAX,
                     ),
                 }

@@ -13,6 +13,11 @@ from chalicelib.core.judgement import Origin, OverwriteCause, TagEntry
 from chalicelib.core.lifecycle import Location, Replica, UntagCheck, format_time, iso
 
 ALERT_SCHEMA = "ecr-replication-auditor/alert/v1"
+# Where the runbooks are published: the project's documentation site (mkdocs.yml's site_url).
+# RUNBOOK_BASE_URL replaces it; each kind's page is <base>/<kind in kebab case>.
+DEFAULT_RUNBOOK_BASE_URL = (
+    "https://ecr-replication-auditor.github.io/ecr-replication-auditor/runbooks"
+)
 
 # --------------------------------------------------------------------------- incidents & alerts
 
@@ -54,7 +59,20 @@ ALERT_KEYS = (
     "lag_seconds",
     "failure_reason",
     "workloads",  # what runs the image at the destination (None: workload discovery is off)
+    "runbook_url",
 )
+
+
+def runbook_url(kind: str, base: str = DEFAULT_RUNBOOK_BASE_URL) -> str:
+    """The page that tells on-call what `kind` means and what to do (docs/runbooks/)."""
+    return f"{base.rstrip('/')}/{kind.lower().replace('_', '-')}"
+
+
+def with_runbook_base(alert: Mapping[str, Any], base: str) -> dict[str, Any]:
+    """`alert` with its runbook_url under `base` (RUNBOOK_BASE_URL), as it leaves the auditor:
+    the ledger keeps documents with the default base, so a changed setting re-points every
+    link, open incidents' included."""
+    return {**alert, "runbook_url": runbook_url(alert["kind"], base)}
 
 
 def _stable_id(kind: str, *parts: str) -> str:
@@ -146,6 +164,7 @@ def alert_document(**fields: Any) -> dict[str, Any]:
     doc.update(fields)
     doc["schema"] = ALERT_SCHEMA
     doc["severity"] = SEVERITY[doc["kind"]]
+    doc["runbook_url"] = runbook_url(doc["kind"])
     doc["summary"] = _summary(doc)
     unknown = set(doc) - set(ALERT_KEYS)
     if unknown:
@@ -195,6 +214,16 @@ def overwrite_alert(
     )
 
 
+def undeleted_incident_id(replica: Replica, deleted_at: datetime) -> str:
+    """One DELETE_NOT_REPLICATED incident per replica and source deletion."""
+    return _stable_id("DELETE_NOT_REPLICATED", replica.replica_id, iso(deleted_at))
+
+
+def untag_incident_id(replica: Replica, tag: str, removed_at: datetime) -> str:
+    """One DELETE_NOT_REPLICATED incident per replica, tag and removal of it at the source."""
+    return _stable_id("DELETE_NOT_REPLICATED", replica.replica_id, tag, iso(removed_at))
+
+
 def undeleted_alert(
     replica: Replica, deleted_at: datetime, detected_at: datetime
 ) -> dict[str, Any]:
@@ -202,7 +231,7 @@ def undeleted_alert(
     deletions, and the destination still has it at its due time."""
     return alert_document(
         kind="DELETE_NOT_REPLICATED",
-        incident_id=_stable_id("DELETE_NOT_REPLICATED", replica.replica_id, iso(deleted_at)),
+        incident_id=undeleted_incident_id(replica, deleted_at),
         repository=replica.repository,
         tag=replica.tag,
         digest=replica.digest,
@@ -220,9 +249,7 @@ def untag_alert(replica: Replica, check: UntagCheck, detected_at: datetime) -> d
     this digest at the check's due time."""
     return alert_document(
         kind="DELETE_NOT_REPLICATED",
-        incident_id=_stable_id(
-            "DELETE_NOT_REPLICATED", replica.replica_id, check.tag, iso(check.removed_at)
-        ),
+        incident_id=untag_incident_id(replica, check.tag, check.removed_at),
         repository=replica.repository,
         tag=check.tag,
         digest=replica.digest,
@@ -237,9 +264,11 @@ def untag_alert(replica: Replica, check: UntagCheck, detected_at: datetime) -> d
 
 def drift_incident_id(replica: Replica, source_digest: str) -> str:
     """One TAG_DRIFT incident per tag, destination and source digest it should name."""
-    return _stable_id(
-        "TAG_DRIFT", str(replica.destination), replica.repository, replica.tag or "", source_digest
-    )
+    return tag_drift_id(replica.destination, replica.repository, replica.tag or "", source_digest)
+
+
+def tag_drift_id(destination: Location, repository: str, tag: str, source_digest: str) -> str:
+    return _stable_id("TAG_DRIFT", str(destination), repository, tag, source_digest)
 
 
 def drift_alert(
@@ -299,7 +328,8 @@ def recovery_alert(
 ) -> dict[str, Any]:
     """RECOVERED carries the closed incident's id and what it resolves."""
     # .get: an incident opened before a key existed (workloads) carries it as null
-    carried = {k: opened.get(k) for k in ALERT_KEYS if k not in {"schema", "severity", "summary"}}
+    derived = {"schema", "severity", "summary", "runbook_url"}  # RECOVERED's own
+    carried = {k: opened.get(k) for k in ALERT_KEYS if k not in derived}
     carried.update(
         kind="RECOVERED",
         resolves=opened["kind"],

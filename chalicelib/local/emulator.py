@@ -90,10 +90,11 @@ def serve(port: int) -> None:
     DynamoDB makes each conditional write and transaction atomic; moto's threaded server does
     not, so two racing invocations could both pass a condition. Serialising requests gives the
     emulator DynamoDB's guarantee, which the auditor's exactly-once logic relies on.
-    ECR's replication backfill API, which moto lacks, is answered in front of it
-    (chalicelib/local/emulated_backfills.py), so are ECS's service revisions and task digests
-    and Lambda's resolved image digests (emulated_workloads.py), and injected throttling or
-    access denied (emulated_faults.py).
+    What moto lacks of ECR is answered in front of it: the replication backfill API
+    (chalicelib/local/emulated_backfills.py), DescribeImageReplicationStatus and whole
+    replication configurations (chalicelib/local/emulated_replication.py); so are ECS's service
+    revisions and task digests and Lambda's resolved image digests (emulated_workloads.py), and
+    injected throttling or access denied (emulated_faults.py).
     """
     import threading
 
@@ -104,13 +105,20 @@ def serve(port: int) -> None:
     )
     from werkzeug.serving import run_simple
 
-    from chalicelib.local import emulated_backfills, emulated_faults, emulated_workloads
+    from chalicelib.local import (
+        emulated_backfills,
+        emulated_faults,
+        emulated_replication,
+        emulated_workloads,
+    )
 
     _query_partitions_only()
     _transactions_back_up_their_items_only()
     _tag_moves_keep_the_previous_image()
     moto = DomainDispatcherApplication(create_backend_app)
-    app = emulated_faults.wrap(emulated_workloads.wrap(emulated_backfills.wrap(moto)))
+    app = emulated_faults.wrap(
+        emulated_workloads.wrap(emulated_replication.wrap(emulated_backfills.wrap(moto)))
+    )
     lock = threading.Lock()
 
     def serialised(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:

@@ -13,7 +13,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import NamedTuple
 
-from chalicelib.core import decisions
+from chalicelib.core import decisions, documents
 from chalicelib.core.errors import DeliveryFailed
 from chalicelib.core.lifecycle import Location
 from chalicelib.observability import count, logger
@@ -70,7 +70,7 @@ def _deliver_one(notification: Notification, deps: Deps) -> None:
         return  # another invocation holds it
     remaining = set(notification.pending) & {c.name for c in deps.channels}
     tries = dict(notification.tries)
-    alert = notification.alert
+    alert = documents.with_runbook_base(notification.alert, deps.settings.runbook_base_url)
     for channel in deps.channels:
         if channel.name not in remaining:
             continue

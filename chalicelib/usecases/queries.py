@@ -23,7 +23,8 @@ def status(deps: Deps) -> dict[str, Any]:
     counts = deps.counters.status_counts(now)
     newest = deps.incidents.incidents_page("open", MAX_PAGE, None).items
     open_total = counts.missing + counts.failed + counts.drifted + counts.undeleted
-    incidents = [i.alert for i in newest]
+    base = deps.settings.runbook_base_url
+    incidents = [documents.with_runbook_base(i.alert, base) for i in newest]
     document = documents.status_document(now, open_total, counts, incidents)
     # LOCATION_NAMES ("account/region" -> name), so every reader labels locations alike.
     return {**document, "names": dict(deps.settings.location_names)}
@@ -33,8 +34,13 @@ def list_incidents(state: str, limit: int, cursor: str | None, deps: Deps) -> di
     if state not in INCIDENT_STATES:
         raise InvalidRequest(f"state must be one of {', '.join(INCIDENT_STATES)}")
     page = deps.incidents.incidents_page(state, limit, cursor)
+    base = deps.settings.runbook_base_url
     incidents = [
-        {**incident.alert, "state": incident.state, "resolved_at": incident.resolved_at}
+        {
+            **documents.with_runbook_base(incident.alert, base),
+            "state": incident.state,
+            "resolved_at": incident.resolved_at,
+        }
         for incident in page.items
     ]
     return {"incidents": incidents, "next_cursor": page.next_cursor}

@@ -147,7 +147,10 @@ def test_recovery_threads_under_the_alert_it_closes():
     opened, closed = render_chatbot(alert), render_chatbot(recovery)
     assert closed["metadata"]["threadId"] == opened["metadata"]["threadId"]
     assert closed["id"] != opened["id"]
-    assert closed["content"]["nextSteps"] == ["No action needed."]
+    assert closed["content"]["nextSteps"] == [
+        "No action needed.",
+        f"Runbook: {documents.DEFAULT_RUNBOOK_BASE_URL}/recovered",
+    ]
     assert closed["metadata"]["additionalContext"]["lag_seconds"] == "2460"
     assert "41 min" in closed["content"]["description"]
 
