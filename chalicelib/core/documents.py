@@ -72,7 +72,8 @@ def with_runbook_base(alert: Mapping[str, Any], base: str) -> dict[str, Any]:
     """`alert` with its runbook_url under `base` (RUNBOOK_BASE_URL), as it leaves the auditor:
     the ledger keeps documents with the default base, so a changed setting re-points every
     link, open incidents' included."""
-    return {**alert, "runbook_url": runbook_url(alert["kind"], base)}
+    # every key, also those an incident stored before they existed (workloads: null)
+    return {**dict.fromkeys(ALERT_KEYS), **alert, "runbook_url": runbook_url(alert["kind"], base)}
 
 
 def _stable_id(kind: str, *parts: str) -> str:
