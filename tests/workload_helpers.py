@@ -207,3 +207,11 @@ class InMemoryWorkloadStore:
             for w in found.workloads
             if w.repository == repository
         )
+
+
+def totals(busy: dict[str, int], empty: dict[str, int], twice: bool) -> dict[str, int]:
+    """The calls of a busy location's read plus an empty one's (twice: two empty locations)."""
+    summed = dict(busy)
+    for name, count in empty.items():
+        summed[name] = summed.get(name, 0) + count * (2 if twice else 1)
+    return summed

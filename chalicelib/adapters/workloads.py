@@ -8,7 +8,7 @@ alerts and sweep go on without it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from chalicelib.adapters.ecs_services import EcsServices
@@ -62,3 +62,32 @@ def _line(kind: str, location: Location, reason: str, detail: str) -> str:
     text = f"{what} of account {location.account} in {location.region} unknown: {reason}"
     detail = " ".join(detail.split())[:200]
     return f"{text} ({detail})" if detail and detail != reason else text
+
+
+def read_calls(
+    services_per_cluster: Sequence[int], functions: int, image_functions: int, first: bool
+) -> dict[str, int]:
+    """What one read of a location costs in ECS and Lambda calls (docs/workloads.md): its
+    clusters' numbers of services, its functions and how many are images; `first`: nothing is
+    known yet (every current revision and image function is described), else nothing changed.
+    One revision per service (a deployment in progress has two); no service without one."""
+    from chalicelib.adapters import ecs_services, lambda_functions
+
+    def pages(items: int, size: int) -> int:
+        return max(1, -(-items // size))
+
+    calls = {
+        "ListClusters": pages(len(services_per_cluster), ecs_services.PAGE),
+        "ListServices": sum(pages(s, ecs_services.PAGE) for s in services_per_cluster),
+        "DescribeServices": sum(
+            -(-s // ecs_services.SERVICES_PER_DESCRIBE) for s in services_per_cluster
+        ),
+        "DescribeServiceRevisions": sum(
+            -(-s // ecs_services.REVISIONS_PER_DESCRIBE) for s in services_per_cluster
+        )
+        if first
+        else 0,
+        "ListFunctions": pages(functions, lambda_functions.PAGE),
+        "GetFunction": image_functions if first else 0,
+    }
+    return {name: count for name, count in calls.items() if count}

@@ -149,7 +149,7 @@ def _summary(doc: Mapping[str, Any]) -> str:
     elif kind == "PINNED_DIGEST_MISSING":
         users = len(doc["workloads"] or ())
         count = f" ({users} workload{'s' if users != 1 else ''})" if users else ""
-        text = f"Pinned digest missing: {image} gone from {where}{count}"
+        text = f"Pinned digest missing: {image} in {where}{count}"
     else:
         lag = doc["lag_seconds"]
         after = f" after {lag // 60} min" if isinstance(lag, int) else ""

@@ -160,6 +160,8 @@ def workload_line(alert: Mapping[str, Any], entry: Mapping[str, Any]) -> str:
     who = f"{LABEL.get(entry['type'], entry['type'])} {entry['name']}"
     runs = _short(entry.get("digest"))
     after = NEXT.get(entry["type"], "deployment")
+    if alert["kind"] == "RECOVERED":  # what the incident concerned when it opened
+        return f"{who} {'pinned' if kind == PINNED_KIND else 'ran'} {runs}"
     if kind == PINNED_KIND:
         if entry["type"] == "lambda-function":
             return f"{who} pins {runs}: updating or restoring the function fails to pull it"

@@ -20,6 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from chalicelib.core.workloads import workload_lines
 from chalicelib.local import scenario as day
 from chalicelib.local.console import Console, alert_line, place
 
@@ -279,6 +280,7 @@ def _replay(
     import boto3
 
     from chalicelib.local.registries import RegistryMirror
+    from chalicelib.local.workload_mirror import WorkloadMirror
     from chalicelib.observability import logger
 
     # The emulator has no DescribeImageReplicationStatus: the sweep's one-line warnings about
@@ -287,10 +289,15 @@ def _replay(
     registries = RegistryMirror(boto3.session.Session(), scenario.immutable)
     for where, repository, tag, image in scenario.preexisting:
         registries.put(where, repository, image, tag)
+    workloads = WorkloadMirror(boto3.session.Session())
+    deployments = sorted(scenario.workloads, key=lambda action: action.at)
     published: list[dict[str, Any]] = []
     total = len(scenario.events)
     with Replayer(app, ROOT) as replayer:
         for done, event in enumerate(scenario.events, 1):
+            moment = datetime.fromisoformat(event["time"].replace("Z", "+00:00"))
+            while deployments and deployments[0].at <= moment:
+                workloads.apply(deployments.pop(0))  # what teams deployed by then
             registries.apply(event)  # what ECR did, then the event it emitted
             delivery = replayer.deliver(event)
             if delivery.outcome == "rejected":  # the story itself is wrong: say so loudly
@@ -300,7 +307,8 @@ def _replay(
             for alert in feed.drain():
                 published.append(alert)
                 console.line(alert_line(alert, console))
-            moment = datetime.fromisoformat(event["time"].replace("Z", "+00:00"))
+                for line in workload_lines(alert) if alert["kind"] != "RECOVERED" else ():
+                    console.line(f"{'':9}{console.arrow()} {line}")
             console.progress(done, total, f"{moment:%H:%M}")
             if speed > 0:
                 time.sleep(speed)

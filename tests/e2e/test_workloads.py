@@ -21,10 +21,18 @@ from typing import Any
 import pytest
 
 from chalicelib.adapters.roles import AuditRoles
+from chalicelib.adapters.workloads import read_calls
 from chalicelib.core.alert_formats import render_slack
 from tests import events as ev
 from tests.registry_helpers import ROLE, new_account, put_image, unique
-from tests.workload_helpers import Faults, function, image_uri, injected_faults, service
+from tests.workload_helpers import (
+    Faults,
+    function,
+    image_uri,
+    injected_faults,
+    service,
+    totals,
+)
 
 REGION_PROD, REGION_DR = "eu-west-1", "us-east-1"
 D0, D1, D_OLD = ev.digest("prod-own"), ev.digest("dev-new"), ev.digest("dr-old")
@@ -242,6 +250,7 @@ def test_the_calls_one_inventory_refresh_costs(world: World, replay: Any, api_ca
         "ListClusters": 3, "ListServices": 2, "DescribeServices": 2,
         "DescribeServiceRevisions": 2, "ListFunctions": 3, "GetFunction": 2,
     }  # fmt: skip
+    assert first == totals(read_calls([2, 2], 3, 2, True), read_calls([], 0, 0, True), twice=True)
     assert sweep_calls(5) == {}  # fresh for 15 minutes
     again = sweep_calls(15)  # revisions and unchanged functions are not described again
     print(f"next refresh of 3 locations: {again}")
@@ -251,3 +260,4 @@ def test_the_calls_one_inventory_refresh_costs(world: World, replay: Any, api_ca
         "DescribeServices": 2,
         "ListFunctions": 3,
     }
+    assert again == totals(read_calls([2, 2], 3, 2, False), read_calls([], 0, 0, False), twice=True)

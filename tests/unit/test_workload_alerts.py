@@ -41,7 +41,7 @@ def test_a_pinned_digest_missing_document_is_critical_and_names_location_digest_
     assert (doc["tag"], doc["digest"], doc["previous_digest"]) == (None, A, None)
     assert doc["destination"] == PROD.as_dict() and doc["source"] == DEV.as_dict()
     assert doc["summary"] == (
-        "Pinned digest missing: team/api@sha256:a1b2a1b2a1b2 gone from 222222222222/eu-west-1 "
+        "Pinned digest missing: team/api@sha256:a1b2a1b2a1b2 in 222222222222/eu-west-1 "
         "(2 workloads)"
     )
     assert pinned(source=None)["source"] is None

@@ -156,6 +156,11 @@ def test_lines_say_what_runs_and_what_the_next_deployment_takes() -> None:
     assert workload_line(missing, service).endswith("its next deployment pulls team/api:v1.4.2")
     pinned = alert("PINNED_DIGEST_MISSING", tag=None, digest=A)
     assert "fails to pull" in workload_line(pinned, service)
+    recovered = {**pinned, "kind": "RECOVERED", "resolves": "PINNED_DIGEST_MISSING"}
+    assert workload_line(recovered, function) == "Lambda resizer pinned a1b2a1b2a1b2…"
+    assert workload_line(
+        {**overwritten, "kind": "RECOVERED", "resolves": "TAG_DRIFT"}, service
+    ) == ("ECS prod/api ran a1b2a1b2a1b2…")
     assert "restoring the function" in workload_line(pinned, function)
     many = {**overwritten, "workloads": [service] * 12}
     assert len(workload_lines(many)) == 11 and workload_lines(many)[-1] == "… and 2 more"
