@@ -1,9 +1,13 @@
 # One entry point for people and CI. `make demo` and `make test` set up everything they need.
-PYTHON ?= python3.11
+# The Lambda runtime is the version of the Python that runs `chalice package` (python3.13).
+PYTHON ?= python3.13
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_STAMP := $(VENV)/.demo-installed
+# One marker per interpreter version: a venv made by another Python is rebuilt, not reused.
+PYTHON_VERSION := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+INTERPRETER := $(VENV)/.python-$(or $(PYTHON_VERSION),missing)
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 
 .PHONY: venv demo test lint typecheck check bench clean package deploy-guide test-infra checkov audit bandit fuzz load
@@ -11,9 +15,13 @@ PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 venv: $(STAMP)
 
 # The demo installs only what it runs (about half a minute); the tests add the dev tools.
-$(DEMO_STAMP): requirements.txt requirements-demo.txt constraints.txt pyproject.toml
-	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run make PYTHON=/path/to/python3.11" >&2; exit 1; }
-	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+$(INTERPRETER):
+	@test -n "$(PYTHON_VERSION)" || { echo "error: $(PYTHON) does not run; install Python 3.13 or run make PYTHON=/path/to/python3.13" >&2; exit 1; }
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
+	touch $@
+
+$(DEMO_STAMP): $(INTERPRETER) requirements.txt requirements-demo.txt constraints.txt pyproject.toml
 	$(PIP) -r requirements-demo.txt -c constraints.txt
 	$(PIP) --no-deps --no-build-isolation -e .  # the ecr-audit alias
 	touch $(DEMO_STAMP)
