@@ -10,7 +10,7 @@ PYTHON_VERSION := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_
 INTERPRETER := $(VENV)/.python-$(or $(PYTHON_VERSION),missing)
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 
-.PHONY: venv demo test lint typecheck check bench clean package deploy-guide test-infra checkov audit bandit fuzz load
+.PHONY: venv demo test lint typecheck check bench clean package package-terraform deploy-guide test-infra checkov audit bandit fuzz load
 
 venv: $(STAMP)
 
@@ -56,14 +56,18 @@ package: venv ## build build/$(STAGE)/sam.json + deployment.zip: the Chalice app
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(VENV)/bin/chalice package --stage $(STAGE) --merge-template infra/app-resources.json build/$(STAGE)
 	$(PY) scripts/compile_package.py build/$(STAGE)/deployment.zip
 
+package-terraform: venv ## build build/terraform/$(STAGE): Chalice's Terraform + infra/terraform/app, for Terraform >= 1.5 and the AWS provider 6
+	@case "$(STAGE)" in dev|prod) ;; *) echo "error: STAGE must be dev or prod" >&2; exit 1;; esac
+	$(PY) scripts/package_terraform.py $(STAGE) build/terraform/$(STAGE)
+
 deploy-guide: ## print the commands that deploy STAGE and the member-account forwarder
 	@STAGE=$(STAGE) sh scripts/deploy-guide.sh
 
 test-infra: venv ## deployment templates only: cfn-lint, template assertions, moto deployment, checkov
 	$(PY) -m pytest tests/infra $(PYTEST_ARGS)
 
-checkov: package ## checkov (own venv .venv-checkov) on the packaged template and the forwarder
-	$(PY) scripts/checkov.py build/$(STAGE)/sam.json infra/forwarder.json
+checkov: package package-terraform ## checkov (own venv .venv-checkov) on both packages of STAGE and the member-account templates
+	$(PY) scripts/checkov.py build/$(STAGE)/sam.json infra/forwarder.json build/terraform/$(STAGE) infra/terraform/modules/member-account
 
 fuzz: venv ## schemathesis on `chalice local` from chalicelib/openapi.json (FUZZ_EXAMPLES, default 25)
 	$(PY) -m pytest tests/e2e/test_api_fuzz.py $(PYTEST_ARGS)

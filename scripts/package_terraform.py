@@ -64,7 +64,9 @@ def for_current_terraform(config: dict[str, Any]) -> dict[str, Any]:
     text = json.dumps(config, indent=2)
     if "null_data_source" in text:
         raise SystemExit("error: chalice.tf.json uses null_data_source: keep the null provider")
-    return dict(json.loads(text.replace("data.aws_region.chalice.name}", "data.aws_region.chalice.region}")))
+    return dict(
+        json.loads(text.replace("data.aws_region.chalice.name}", "data.aws_region.chalice.region}"))
+    )
 
 
 def package(stage: str, out: Path) -> None:
@@ -79,7 +81,9 @@ def package(stage: str, out: Path) -> None:
     if compiled.returncode != 0:
         raise SystemExit(compiled.stderr.strip() or "error: compile_package failed")
     path = out / "chalice.tf.json"
-    path.write_text(json.dumps(for_current_terraform(json.loads(path.read_text())), indent=2) + "\n")
+    path.write_text(
+        json.dumps(for_current_terraform(json.loads(path.read_text())), indent=2) + "\n"
+    )
     for source in sorted(APP_TERRAFORM.iterdir()):
         if source.is_file():
             shutil.copy(source, out / source.name)

@@ -8,6 +8,7 @@ import json
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -48,10 +49,10 @@ def test_the_packaged_stage_validates_but_for_the_providers(
 
 @pytest.mark.parametrize("which", TERRAFORMS)
 def test_chalice_output_alone_is_refused_by_current_terraform(
-    which: str, terraform_stage: object, tmp_path: Path
+    which: str, terraform_stage: Any, tmp_path: Path
 ) -> None:
     """The check above can fail: without the override, Terraform refuses the configuration."""
-    package = terraform_stage("dev")  # type: ignore[operator]
+    package = terraform_stage("dev")
     bare = tmp_path / "bare"
     bare.mkdir()
     shutil.copy(package.directory / "chalice.tf.json", bare)
@@ -126,14 +127,10 @@ def declared(config: dict) -> set[str]:
 
 
 @pytest.mark.parametrize("directory", ["app", "member-account"])
-def test_every_reference_names_something_declared(
-    directory: str, terraform_stage: object
-) -> None:
+def test_every_reference_names_something_declared(directory: str, terraform_stage: object) -> None:
     """`validate` cannot resolve references without the provider's schemas: this does."""
-    if directory == "app":
-        config = terraform_stage("prod").config  # type: ignore[operator]
-    else:
-        config = load_directory(MEMBER_MODULE)
+    get_app = terraform_stage  # the app as packaged (prod), or the module as it is
+    config = get_app("prod").config if directory == "app" else load_directory(MEMBER_MODULE)  # type: ignore[operator]
     missing = references(config) - declared(config)
     assert missing == set()
     assert len(references(config)) > 20
@@ -171,3 +168,35 @@ def test_log_groups_are_the_functions_with_the_stage_retention(
         "/aws/lambda/" + f["function_name"] for f in functions.values()
     }
     assert {g["retention_in_days"] for g in groups.values()} == {retention}
+
+
+@pytest.mark.parametrize("which", TERRAFORMS[:1])
+def test_the_merged_view_checkov_scans_is_valid_terraform(
+    which: str, terraform: TerraformPackage, tmp_path: Path
+) -> None:
+    """checkov reads one HCL file merged from the directory (it reads no .tf.json and no
+    override): Terraform accepts that file, so the scan sees the configuration as it is."""
+    from scripts.terraform_config import to_hcl
+
+    (tmp_path / "main.tf").write_text(to_hcl(load_directory(terraform.directory, marked=True)))
+    shutil.copy(terraform.directory / "dashboard.json.tftpl", tmp_path)
+    diagnostics = validate(which, tmp_path)
+    assert [d for d in diagnostics if d["summary"] != NO_PROVIDER] == []
+    merged = load_directory(tmp_path)
+    assert _blocks_as_lists(merged["resource"]) == _blocks_as_lists(terraform.config["resource"])
+
+
+def _blocks_as_lists(node: Any) -> Any:
+    """JSON writes a single nested block as an object, HCL as a list of one."""
+    from scripts.terraform_config import JSON_BLOCKS
+
+    if isinstance(node, dict):
+        return {
+            k: [_blocks_as_lists(v)]
+            if k in JSON_BLOCKS and isinstance(v, dict)
+            else _blocks_as_lists(v)
+            for k, v in node.items()
+        }
+    if isinstance(node, list):
+        return [_blocks_as_lists(v) for v in node]
+    return node

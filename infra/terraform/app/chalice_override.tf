@@ -180,7 +180,14 @@ resource "aws_cloudwatch_event_target" "sweep-event" {
 }
 
 # The REST API: the AWS provider 6 has no stage on the deployment (api.tf has the stage), so a
-# new deployment follows every change of the API's body or of its gateway responses.
+# new deployment follows every change of the API's body or of its gateway responses; a
+# replaced API is made before the old one goes, as its deployment is.
+
+resource "aws_api_gateway_rest_api" "rest_api" {
+  lifecycle {
+    create_before_destroy = true
+  }
+}
 
 resource "aws_api_gateway_deployment" "rest_api" {
   triggers = {

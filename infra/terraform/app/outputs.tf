@@ -48,3 +48,11 @@ output "DashboardName" {
   description = "The CloudWatch dashboard: replication lag per destination, incidents, alerts, sweeps, function errors and duration, the ledger's units and throttles, dead letters."
   value       = aws_cloudwatch_dashboard.operations.dashboard_name
 }
+
+output "APIHandlerName" {
+  value = aws_lambda_function.api_handler.function_name
+}
+
+output "APIHandlerArn" {
+  value = aws_lambda_function.api_handler.arn
+}

@@ -16,6 +16,11 @@ locals {
     if !(region == var.audit_region && local.account_id == var.audit_account_id)
   ])
   create_audit_role = var.audit_role_name != "" && length(var.audit_principal_arns) > 0
+  # infra/forwarder.json's EventPattern: the two event kinds the auditor reads, nothing else.
+  event_pattern = {
+    "source"      = ["aws.ecr"]
+    "detail-type" = ["ECR Image Action", "ECR Replication Action"]
+  }
 }
 
 resource "aws_iam_role" "forwarder" {
@@ -110,10 +115,7 @@ resource "aws_cloudwatch_event_rule" "forward" {
   description    = "Forward ECR image and replication events to the ECR Replication Auditor."
   event_bus_name = "default"
   state          = "ENABLED"
-  event_pattern = jsonencode({
-    source      = ["aws.ecr"]
-    detail-type = ["ECR Image Action", "ECR Replication Action"]
-  })
+  event_pattern  = jsonencode(local.event_pattern)
 }
 
 resource "aws_cloudwatch_event_target" "forward" {
