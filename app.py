@@ -5,8 +5,10 @@ from collections.abc import Mapping
 from chalice import Chalice, IAMAuthorizer, Response
 from chalice.app import CloudWatchEvent
 
-from chalicelib import api, bootstrap, browser, entry, queries
-from chalicelib import local_gateway as gateway
+from chalicelib import bootstrap
+from chalicelib.entrypoints import api, browser, handlers
+from chalicelib.entrypoints import local_gateway as gateway
+from chalicelib.usecases import queries
 
 app = Chalice(app_name="ecr-replication-auditor", configure_logs=False)
 app.register_middleware(api.json_errors, "http")
@@ -34,18 +36,18 @@ def _query() -> Mapping[str, str] | None:
 
 @app.on_cw_event(ECR_IMAGE_ACTION, name="on_image_action")
 def on_image_action(event: CloudWatchEvent) -> dict:
-    return entry.image_action(event.to_dict())
+    return handlers.image_action(event.to_dict())
 
 
 @app.on_cw_event(ECR_REPLICATION_ACTION, name="on_replication_action")
 def on_replication_action(event: CloudWatchEvent) -> dict:
-    return entry.replication_action(event.to_dict())
+    return handlers.replication_action(event.to_dict())
 
 
 # The deployed rate is the template's SweepSchedule parameter (infra/app-resources.json).
 @app.schedule("rate(1 minute)", name="sweep")
 def sweep(event: CloudWatchEvent) -> dict:
-    return entry.scheduled_sweep(event.to_dict(), event.context)
+    return handlers.scheduled_sweep(event.to_dict(), event.context)
 
 
 @app.route("/", methods=["GET"], authorizer=iam)

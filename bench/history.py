@@ -19,7 +19,8 @@ from typing import Any
 from bench import workload
 from chalicelib.adapters.ledger import items
 from chalicelib.adapters.ledger.table import Table
-from chalicelib.domain import Location, Presence, Replica, TagEntry
+from chalicelib.core.judgement import TagEntry
+from chalicelib.core.lifecycle import Location, Presence, Replica
 
 REPOSITORIES = 500
 

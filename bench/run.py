@@ -451,11 +451,12 @@ def sweep_capacity(env: dict[str, str], due: int, report: Report) -> float:
     when every request waits a round trip (the emulator itself answers one at a time)."""
     from bench import workload
     from bench.probe import emulator_latency
-    from chalicelib import bootstrap, entry
+    from chalicelib import bootstrap
+    from chalicelib.entrypoints import handlers
 
     config = json.loads((ROOT / ".chalice" / "config.json").read_text())
     timeout = config.get("lambda_timeout", 60)
-    budget = timeout - entry.SWEEP_RESERVE_MS / 1000
+    budget = timeout - handlers.SWEEP_RESERVE_MS / 1000
     workers = bootstrap.SWEEP_WORKERS
     heading(f"6. Sweep capacity: {due} due replicas, one sweep invocation")
     app = use_table(env)
@@ -482,7 +483,7 @@ def sweep_capacity(env: dict[str, str], due: int, report: Report) -> float:
         )
         print(
             f"  One invocation's budget: lambda_timeout {timeout} s - SWEEP_RESERVE_MS "
-            f"{entry.SWEEP_RESERVE_MS / 1000:.0f} s = {budget:.0f} s: {rate * budget:,.0f} due "
+            f"{handlers.SWEEP_RESERVE_MS / 1000:.0f} s = {budget:.0f} s: {rate * budget:,.0f} due "
             "replicas here.\n  Beyond that the sweep stops and the next invocation (a minute "
             "later) continues where it\n  stopped (tests/e2e/test_sweep_budget.py: nothing lost, "
             "nothing repeated)."

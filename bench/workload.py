@@ -7,7 +7,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chalicelib.domain import parse_time
+from chalicelib.core.lifecycle import parse_time
 from chalicelib.local.scenario import digest as label_digest
 from chalicelib.local.scenario import image_action, replication_action, scheduled_event
 

@@ -1,13 +1,13 @@
 """The composition root: builds the use cases' dependencies once, lazily, from Settings.
 
-Nothing here runs at import time, so a cold start pays for boto3 only when a handler needs it.
+Nothing here runs at import time, so a cold start pays for boto3 only when a handler needs it
+(the clients come from adapters/clients.py).
 Tests call `reset()` after changing the environment.
 """
 
 from __future__ import annotations
 
 import functools
-import threading
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -15,34 +15,9 @@ from chalicelib.ports import AlertChannel, Deps
 from chalicelib.settings import Settings
 
 if TYPE_CHECKING:
-    from chalicelib.inventory import CheckpointStore
+    from chalicelib.usecases.inventory import CheckpointStore
 
 SWEEP_WORKERS = 8  # sweep steps in flight at once (sweep.py); within botocore's 10 connections
-
-
-def _client(session: Any, service: str) -> Any:
-    # botocore honours AWS_ENDPOINT_URL and AWS_MAX_ATTEMPTS itself; standard retry mode
-    # gives throttling back-off without hand-written loops.
-    from botocore.config import Config
-
-    return session.client(
-        service, config=Config(retries={"mode": "standard"}, connect_timeout=5, read_timeout=10)
-    )
-
-
-class _LazyClient:
-    """A client made on first use: an invocation that publishes nothing (most events, an idle
-    sweep, every API call) never pays the SNS client's creation (tens of ms of cold start)."""
-
-    def __init__(self, session: Any, service: str) -> None:
-        self._session, self._service, self._client = session, service, None
-        self._lock = threading.Lock()  # the sweep's lanes publish from several threads
-
-    def __getattr__(self, name: str) -> Any:
-        with self._lock:
-            if self._client is None:
-                self._client = _client(self._session, self._service)
-        return getattr(self._client, name)
 
 
 def wall_clock() -> datetime:
@@ -58,16 +33,14 @@ def _cursors(settings: Settings) -> Any:
 
 
 def build(settings: Settings | None = None) -> Deps:
-    import boto3
-
-    from chalicelib.adapters import ledger
+    from chalicelib.adapters import clients, ledger
     from chalicelib.adapters.sns import SnsAlerts
 
     settings = settings or Settings.from_env()
-    session = boto3.session.Session()
+    session = clients.session()
     channels: list[AlertChannel] = [
         SnsAlerts(
-            _LazyClient(session, "sns"),
+            clients.LazyClient(session, "sns"),
             settings.alert_topic_arn,
             settings.alert_format,
             settings.location_names,
@@ -84,7 +57,7 @@ def build(settings: Settings | None = None) -> Deps:
                 names=settings.location_names,
             )
         )
-    dynamodb = _client(session, "dynamodb")
+    dynamodb = clients.client(session, "dynamodb")
     table = ledger.Table(dynamodb, settings.audit_table, _cursors(settings))
     registries, discovery = None, None
     if settings.audit_role_name:
@@ -92,7 +65,7 @@ def build(settings: Settings | None = None) -> Deps:
         from chalicelib.adapters.registries import AuditedRegistries
         from chalicelib.adapters.roles import AuditRoles
         from chalicelib.adapters.rules_store import DynamoRulesStore
-        from chalicelib.registry_rules import RuleDiscovery
+        from chalicelib.usecases.registry_rules import RuleDiscovery
 
         roles = AuditRoles(settings.audit_role_name, session=session)
         registries = AuditedRegistries(roles)
@@ -138,11 +111,9 @@ def build_ledger_only(settings: Settings, dynamodb: Any = None) -> Deps:
     """The ledger's ports and no alert channel, for commands that read the ledger or record
     facts that alert nobody (`wait`, `reconcile`): they need the table, not the topic.
     `dynamodb`: a client of the caller's (the command line's short timeouts)."""
-    import boto3
+    from chalicelib.adapters import clients, ledger
 
-    from chalicelib.adapters import ledger
-
-    client = dynamodb or _client(boto3.session.Session(), "dynamodb")
+    client = dynamodb or clients.client(clients.session(), "dynamodb")
     table = ledger.Table(client, settings.audit_table, _cursors(settings))
     return _ledger_deps(settings, table, [])
 
@@ -151,7 +122,7 @@ def build_checkpoint_store(settings: Settings, dynamodb: Any) -> CheckpointStore
     """Where `reconcile --all` keeps its place: one item in the ledger's table, holding
     inventory's Checkpoint (the adapter is handed its decoder, so it imports no use case)."""
     from chalicelib.adapters.checkpoint import DynamoCheckpointStore
-    from chalicelib.inventory import Checkpoint
+    from chalicelib.usecases.inventory import Checkpoint
 
     return DynamoCheckpointStore(dynamodb, settings.audit_table, Checkpoint.from_json)
 
@@ -164,14 +135,13 @@ def deps() -> Deps:
 @functools.cache
 def link_mac() -> Any:
     """The KMS HMAC key that signs dashboard links (the `/view` authorizer's only dependency)."""
-    import boto3
-
+    from chalicelib.adapters import clients
     from chalicelib.adapters.kms import KmsMac
 
     key = Settings.from_env().dashboard_link_key
     if not key:
         raise RuntimeError("DASHBOARD_LINK_KEY_ARN is not set: dashboard links are off")
-    return KmsMac(_client(boto3.session.Session(), "kms"), key)
+    return KmsMac(clients.client(clients.session(), "kms"), key)
 
 
 def reset() -> None:

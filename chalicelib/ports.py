@@ -9,9 +9,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
-from chalicelib.decisions import Counts, ImageChange, NewIncident
-from chalicelib.domain import ImageFacts, Location, Replica, StatusCounts, TagEntry
-from chalicelib.rules import ReplicationConfig
+from chalicelib.core.decisions import Counts, ImageChange, NewIncident
+from chalicelib.core.documents import StatusCounts
+from chalicelib.core.judgement import TagEntry
+from chalicelib.core.lifecycle import ImageFacts, Location, Replica
+from chalicelib.core.rules import ReplicationConfig
 from chalicelib.settings import Settings
 
 # ----------------------------------------------------------------------------- values
@@ -93,33 +95,6 @@ class Commit:
     judged: tuple[TagEntry, ...] = ()  # entries that leave the judge queues
     register: str | None = None  # a repository with expected replicas
     counts: Counts = field(default_factory=Counts)
-
-
-@dataclass(frozen=True)
-class RegistryImage:
-    """One image as the registry describes it (adapters/ecr.py builds these; reconcile reads
-    them)."""
-
-    digest: str
-    pushed_at: datetime
-    tags: tuple[str, ...]
-    status: str  # ACTIVE, ARCHIVED or ACTIVATING (ACTIVE where ECR does not say)
-
-
-@dataclass(frozen=True)
-class ReplicationStatus:
-    """ECR's own view of one replication of an image, from the source registry."""
-
-    destination: Location
-    status: str  # IN_PROGRESS, COMPLETE or FAILED
-    failure_code: str | None
-
-
-@dataclass(frozen=True)
-class RepositoryInfo:
-    name: str
-    tag_mutability: str  # MUTABLE, IMMUTABLE, IMMUTABLE_WITH_EXCLUSION, MUTABLE_WITH_EXCLUSION
-    mutability_exclusions: tuple[str, ...] = ()  # WILDCARD filters of the *_WITH_EXCLUSION kinds
 
 
 # ----------------------------------------------------------------------------- ports
@@ -210,6 +185,29 @@ class AlertChannel(Protocol):
     name: str
 
     def send(self, alert: dict[str, Any]) -> None: ...
+
+
+@dataclass(frozen=True)
+class StoredRules:
+    """One source registry's rules as ECR gave them, and when."""
+
+    source: Location
+    registry: Mapping[str, Any]  # a REPLICATION_CONFIG item: describe-registry output + region
+    fetched_at: datetime
+
+
+class RulesStore(Protocol):
+    """Where the rules read from ECR (REPLICATION_SOURCES) are kept between invocations."""
+
+    def load_all(self) -> dict[Location, StoredRules]: ...
+
+    def save(self, rules: StoredRules) -> None: ...
+
+
+class RulesReader(Protocol):
+    """What discovery needs of a registry (EcrRegistry has it)."""
+
+    def replication_rules(self) -> dict[str, Any]: ...
 
 
 # ----------------------------------------------------------------------------- the bundle

@@ -9,12 +9,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from chalicelib.domain import ACCOUNT_RE, REGION_RE, Location
-from chalicelib.errors import ConfigError
-from chalicelib.rules import ReplicationConfig, parse_replication_config
+from chalicelib.core.documents import DEFAULT_RUNBOOK_BASE_URL
+from chalicelib.core.errors import ConfigError
+from chalicelib.core.lifecycle import ACCOUNT_RE, REGION_RE, Location
+from chalicelib.core.rules import ReplicationConfig, parse_replication_config
 
 ALERT_FORMATS = ("json", "chatbot")
 ROLE_NAME_RE = re.compile(r"^[\w+=,.@-]{1,64}$")  # IAM role names (no path)
+# An http(s) URL that a Slack or chat link can carry as it is: no spaces, quotes or <>|.
+BASE_URL_RE = re.compile(r"^https?://[^\s<>|\"'`]{1,1000}\Z")
 
 
 def parse_replication_sources(text: str, listed: ReplicationConfig) -> tuple[Location, ...]:
@@ -54,12 +57,14 @@ class Settings:
     replication_sources: tuple[Location, ...] = ()  # registries whose rules ECR itself gives
     # "account/region" -> a friendly name people know the location by ("prod", "dr").
     location_names: dict[str, str] = field(default_factory=dict, hash=False)
-    # The KMS HMAC key that signs dashboard links (see chalicelib/dashboard_link.py).
+    # The KMS HMAC key that signs dashboard links (see chalicelib/core/links.py).
     dashboard_link_key: str | None = None
     allowlist_explicit: bool = False  # MONITORED_ACCOUNTS set: rules read from ECR add none
     # Secrets Manager secret holding the HMAC key of pagination cursors (adapters/cursors.py);
     # unset: a key derived from the table name.
     cursor_key_secret_arn: str | None = None
+    # Where runbook_url points: <base>/<kind>, e.g. .../runbooks/replica-missing.
+    runbook_base_url: str = DEFAULT_RUNBOOK_BASE_URL
 
     def accepts_account(self, account: str) -> bool:
         return account in self.monitored_accounts
@@ -119,7 +124,21 @@ class Settings:
             dashboard_link_key=env.get("DASHBOARD_LINK_KEY_ARN", "").strip() or None,
             allowlist_explicit=bool(accounts_text),
             cursor_key_secret_arn=env.get("CURSOR_KEY_SECRET_ARN", "").strip() or None,
+            runbook_base_url=parse_runbook_base_url(env.get("RUNBOOK_BASE_URL", "")),
         )
+
+
+def parse_runbook_base_url(text: str) -> str:
+    """RUNBOOK_BASE_URL: an http(s) URL; unset, the project's published runbooks."""
+    text = text.strip()
+    if not text:
+        return DEFAULT_RUNBOOK_BASE_URL
+    if not BASE_URL_RE.match(text):
+        raise ConfigError(
+            f"RUNBOOK_BASE_URL {text[:80]!r} must be an http:// or https:// URL without spaces, "
+            "quotes or <>| (each runbook is <RUNBOOK_BASE_URL>/<kind>, e.g. /replica-missing)"
+        )
+    return text.rstrip("/")
 
 
 LOCATION_RE = re.compile(r"^[0-9]{12}/[0-9a-z-]{2,25}$")

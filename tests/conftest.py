@@ -182,7 +182,7 @@ def client(auditor_env: dict[str, str]) -> Iterator[Any]:
     from chalice.test import Client
 
     import app as app_module
-    from chalicelib import local_gateway as gateway
+    from chalicelib.entrypoints import local_gateway as gateway
 
     gateway.install()  # whichever fixture imported app.py first
     with Client(app_module.app, project_dir=str(ROOT)) as test_client:

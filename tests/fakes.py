@@ -13,9 +13,10 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib.decisions import Counts, ImageChange, NewIncident
-from chalicelib.domain import ImageFacts, Location, Presence, Replica, TagEntry, iso
-from chalicelib.errors import DeliveryFailed, InvalidRequest
+from chalicelib.core.decisions import Counts, ImageChange, NewIncident
+from chalicelib.core.errors import DeliveryFailed, InvalidRequest
+from chalicelib.core.judgement import TagEntry
+from chalicelib.core.lifecycle import ImageFacts, Location, Presence, Replica, iso
 from chalicelib.ports import (
     Commit,
     ImageRecord,
@@ -498,7 +499,7 @@ class InMemoryRegistries:
             self.tags.setdefault((location, repository), {})[tag] = digest
 
     def _repository(self, location: Location, repository: str) -> None:
-        from chalicelib.errors import RegistryUnavailable, RepositoryNotFound
+        from chalicelib.core.errors import RegistryUnavailable, RepositoryNotFound
 
         self.calls += 1
         if location in self.down:

@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
-from chalicelib.domain import Location
-from chalicelib.errors import RegistryUnavailable, RepositoryNotFound
-from chalicelib.ports import RegistryImage, ReplicationStatus, RepositoryInfo
+from chalicelib.core.errors import RegistryUnavailable, RepositoryNotFound
+from chalicelib.core.lifecycle import Location
+from chalicelib.core.reconciliation import RegistryImage, ReplicationStatus, RepositoryInfo
 
 
 class InMemoryRegistry:
@@ -105,7 +105,7 @@ class InMemoryCheckpointStore:
         self.saves = 0
 
     def load(self):  # -> Checkpoint | None
-        from chalicelib.inventory import Checkpoint
+        from chalicelib.usecases.inventory import Checkpoint
 
         return Checkpoint.from_json(self.text) if self.text else None
 

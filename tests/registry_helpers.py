@@ -8,8 +8,8 @@ import random
 import uuid
 from typing import Any
 
-from chalicelib.domain import Location
-from chalicelib.registry_rules import StoredRules
+from chalicelib.core.lifecycle import Location
+from chalicelib.usecases.registry_rules import StoredRules
 
 ROLE = "ecr-replication-auditor-read"
 MEDIA_TYPE = "application/vnd.oci.image.manifest.v1+json"

@@ -2,8 +2,8 @@
 
 The item is `pk="RECONCILE"`, `sk="checkpoint"`, the walk's state as one JSON attribute; each
 save replaces it (one walk at a time is the supported use). What the state means is the use
-case's (chalicelib/inventory.py's Checkpoint): the composition root passes its decoder in, so
-this adapter depends on no use case.
+case's (chalicelib/usecases/inventory.py's Checkpoint): the composition root passes its decoder
+in, so this adapter depends on no use case.
 """
 
 from __future__ import annotations

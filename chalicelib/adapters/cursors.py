@@ -23,7 +23,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from chalicelib.errors import InvalidRequest
+from chalicelib.core.errors import InvalidRequest
 
 VERSION = b"cursor/v1"
 KEY_MAX_AGE_SECONDS = 300
@@ -100,7 +100,7 @@ def secret_key(secret_arn: str) -> Callable[[], bytes]:
     def read() -> bytes:
         from aws_lambda_powertools.utilities.parameters import get_secret
 
-        from chalicelib.errors import ConfigError
+        from chalicelib.core.errors import ConfigError
 
         value = get_secret(secret_arn, max_age=KEY_MAX_AGE_SECONDS)
         text = value.strip() if isinstance(value, str) else ""

@@ -18,9 +18,9 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from chalicelib.adapters.roles import sdk_failure
-from chalicelib.domain import Location
-from chalicelib.errors import RegistryUnavailable, RepositoryNotFound
-from chalicelib.ports import RegistryImage, ReplicationStatus, RepositoryInfo
+from chalicelib.core.errors import RegistryUnavailable, RepositoryNotFound
+from chalicelib.core.lifecycle import Location
+from chalicelib.core.reconciliation import RegistryImage, ReplicationStatus, RepositoryInfo
 
 MAX_IMAGE_IDS = 100  # DescribeImages imageIds limit (ImageIdentifierList max)
 LIST_PAGE = 1000  # ListImages maxResults limit

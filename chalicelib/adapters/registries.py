@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.adapters.ecr import EcrRegistry, registry_for
-from chalicelib.domain import Location
+from chalicelib.core.lifecycle import Location
 
 
 class AuditedRegistries:

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chalicelib.domain import partition_of
-from chalicelib.errors import RegistryUnavailable
+from chalicelib.core.errors import RegistryUnavailable
+from chalicelib.core.lifecycle import partition_of
 
 ROLE_NAME_RE = re.compile(r"^[\w+=,.@-]{1,64}$")
 SESSION_NAME = "ecr-replication-auditor"

@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from chalicelib.domain import Location, iso, parse_time
-from chalicelib.registry_rules import StoredRules
+from chalicelib.core.lifecycle import Location, iso, parse_time
+from chalicelib.ports import StoredRules
 
 PK = "RULES"
 

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from chalicelib.errors import DeliveryFailed
+from chalicelib.core.errors import DeliveryFailed
 
 SECRET_MAX_AGE_SECONDS = 300
 DEFAULT_TIMEOUT_SECONDS = 5.0
@@ -172,7 +172,7 @@ class SlackAlerts:
     def send(self, alert: dict[str, Any]) -> None:
         from slack_sdk.webhook import WebhookClient
 
-        from chalicelib.alert_formats import render_slack
+        from chalicelib.core.alert_formats import render_slack
 
         url = self._webhook_url()
         client = WebhookClient(

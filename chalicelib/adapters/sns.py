@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from chalicelib.errors import DeliveryFailed
+from chalicelib.core.errors import DeliveryFailed
 
 ATTRIBUTE_KEYS = (
     "kind",
@@ -57,7 +57,7 @@ class SnsAlerts:
 
     def render(self, alert: dict[str, Any]) -> str:
         if self._format == "chatbot":
-            from chalicelib.alert_formats import render_chatbot
+            from chalicelib.core.alert_formats import render_chatbot
 
             return json.dumps(render_chatbot(alert, self._names))
         return json.dumps(alert)

@@ -90,7 +90,7 @@ def load_env_file(path: str | None) -> None:
 
 
 def settings_or_exit() -> Any:
-    from chalicelib.errors import ConfigError
+    from chalicelib.core.errors import ConfigError
     from chalicelib.settings import Settings
 
     try:
@@ -107,7 +107,7 @@ def settings_or_exit() -> Any:
 def ledger_settings() -> Any:
     """Settings for commands that use the ledger but publish nothing: AUDIT_TABLE is needed,
     ALERT_TOPIC_ARN is not."""
-    from chalicelib.errors import ConfigError
+    from chalicelib.core.errors import ConfigError
     from chalicelib.settings import Settings
 
     try:
@@ -124,7 +124,7 @@ def ledger_settings() -> Any:
 
 
 def check_image_arguments(args: argparse.Namespace) -> None:
-    from chalicelib.domain import DIGEST_RE, REPOSITORY_RE, TAG_RE
+    from chalicelib.core.lifecycle import DIGEST_RE, REPOSITORY_RE, TAG_RE
 
     if not REPOSITORY_RE.match(args.repository) or len(args.repository) > 256:
         raise CliError(

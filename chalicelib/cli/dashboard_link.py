@@ -37,7 +37,7 @@ def _stack_outputs(session: Any, stack: str, config: Any) -> tuple[str, str]:
 def run(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime, timedelta
 
-    from chalicelib import dashboard_link as links
+    from chalicelib.core import links
     from chalicelib.local import aws_errors
 
     max_hours = links.MAX_LIFETIME.total_seconds() / 3600

@@ -11,7 +11,7 @@ from chalicelib.cli.common import Commands, load_env_file
 
 def run(args: argparse.Namespace) -> int:
     load_env_file(args.env_file)
-    from chalicelib.errors import ConfigError
+    from chalicelib.core.errors import ConfigError
     from chalicelib.settings import Settings
 
     try:
@@ -32,9 +32,10 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    from chalicelib import doctor
     from chalicelib.adapters.ecr import registry_for
     from chalicelib.adapters.roles import AuditRoles
+    from chalicelib.cli import doctor_text
+    from chalicelib.usecases import doctor
 
     roles = AuditRoles(settings.audit_role_name)
     report = doctor.run_doctor(
@@ -43,9 +44,9 @@ def run(args: argparse.Namespace) -> int:
         lambda location: registry_for(roles, location),
     )
     if args.json:
-        print(json.dumps(doctor.render_json(report), indent=2))
+        print(json.dumps(doctor_text.render_json(report), indent=2))
     else:
-        print(doctor.render_text(report))
+        print(doctor_text.render_text(report))
     return 0 if report.ok else 1
 
 

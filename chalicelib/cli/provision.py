@@ -16,8 +16,8 @@ SUFFIX_RE = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 
 def _read_replication_config(path: str) -> list[dict[str, Any]]:
     """A `describe-registry` output plus "region" (or an array of them), validated."""
-    from chalicelib.errors import ConfigError
-    from chalicelib.rules import parse_replication_config
+    from chalicelib.core.errors import ConfigError
+    from chalicelib.core.rules import parse_replication_config
 
     try:
         raw = json.loads(Path(path).read_text())
@@ -48,7 +48,7 @@ def _read_replication_config(path: str) -> list[dict[str, Any]]:
 
 
 def _location_names(text: str | None) -> dict[str, str]:
-    from chalicelib.errors import ConfigError
+    from chalicelib.core.errors import ConfigError
     from chalicelib.settings import parse_location_names
 
     try:

@@ -47,10 +47,11 @@ def run(args: argparse.Namespace) -> int:
     aws_errors.check_endpoint_reachable()
     import boto3
 
-    from chalicelib import bootstrap, reconcile
+    from chalicelib import bootstrap
     from chalicelib.adapters.ecr import EcrRegistry
     from chalicelib.adapters.roles import AuditRoles
     from chalicelib.adapters.throttle import RateLimit, RoleClient
+    from chalicelib.usecases import reconcile
 
     session = boto3.session.Session()
     dynamodb = session.client("dynamodb", config=aws_errors.client_config())
@@ -97,7 +98,8 @@ def run(args: argparse.Namespace) -> int:
 def _reconcile_one(
     args: argparse.Namespace, deps: Any, registry_of: Any, config: Any, names: Any
 ) -> int:
-    from chalicelib import reconcile
+    from chalicelib.cli import reconcile_text
+    from chalicelib.usecases import reconcile
 
     if not reconcile.roles_of(config, args.repository):
         raise CliError(
@@ -108,9 +110,9 @@ def _reconcile_one(
     selection = reconcile.Selection(tag=args.tag, digest=args.digest)
     report = reconcile.reconcile_repository(args.repository, deps, registry_of, config, selection)
     if args.json:
-        print(json.dumps(reconcile.render_json(report), indent=2))
+        print(json.dumps(reconcile_text.render_json(report), indent=2))
     else:
-        print(reconcile.render_text(report, names))
+        print(reconcile_text.render_text(report, names))
     return 1 if report.errors else 0
 
 
@@ -124,7 +126,8 @@ def _reconcile_all(
 ) -> int:
     import time
 
-    from chalicelib import backfill, bootstrap, inventory
+    from chalicelib import bootstrap
+    from chalicelib.usecases import backfill, inventory
 
     store = bootstrap.build_checkpoint_store(deps.settings, dynamodb)
     tty = sys.stderr.isatty()
@@ -173,7 +176,7 @@ def _reconcile_all(
 
 
 def _backfill_status(args: argparse.Namespace, deps: Any, config: Any, backfills_of: Any) -> int:
-    from chalicelib import backfill
+    from chalicelib.usecases import backfill
 
     sources = [registry.location for registry in config.sources]
     followed, errors = backfill.follow(sources, backfills_of, deps)

@@ -14,7 +14,9 @@ def run(args: argparse.Namespace) -> int:
     load_env_file(args.env_file)
     settings = settings_or_exit()
     aws_errors.check_endpoint_reachable()
-    from chalicelib import bootstrap, queries, status_text
+    from chalicelib import bootstrap
+    from chalicelib.core import status_text
+    from chalicelib.usecases import queries
 
     deps = bootstrap.build(settings)
     try:

@@ -46,14 +46,15 @@ examples (`ecr-audit` is the same command; against an emulator, see README "Comm
 """
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(prog: str | None = None) -> argparse.ArgumentParser:
+    """`prog` names the command in usage lines; by default, as it was invoked."""
     common = Parser(add_help=False)
     common.add_argument(
         "--debug", action="store_true", help="print the traceback of an unexpected error"
     )
     alias = Path(sys.argv[0]).name == "ecr-audit"
     top = Parser(
-        prog="ecr-audit" if alias else "python -m chalicelib.cli",
+        prog=prog or ("ecr-audit" if alias else "python -m chalicelib.cli"),
         description=DESCRIPTION,
         epilog=EPILOG,
         formatter_class=Formatter,

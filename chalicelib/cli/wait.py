@@ -21,7 +21,7 @@ from chalicelib.cli.common import (
 def _stored_rules(settings: Any, client: Any) -> Any:
     """REPLICATION_CONFIG plus the rules REPLICATION_SOURCES keeps in the ledger (no role)."""
     from chalicelib.adapters.rules_store import DynamoRulesStore
-    from chalicelib.registry_rules import merge
+    from chalicelib.usecases.registry_rules import merge
 
     if not settings.replication_sources:
         return settings.replication
@@ -43,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
     aws_errors.check_endpoint_reachable()
     import boto3
 
-    from chalicelib import bootstrap, gate
+    from chalicelib import bootstrap
+    from chalicelib.usecases import gate
 
     client = boto3.session.Session().client("dynamodb", config=aws_errors.client_config())
     deps = bootstrap.build_ledger_only(settings, client)

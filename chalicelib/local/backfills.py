@@ -1,6 +1,6 @@
 """EcrBackfills: one source registry's replication backfills (StartReplicationBackfill,
 ListReplicationBackfills, DescribeReplicationBackfillResults; ECR, October 2026, botocore
-1.43.119 and later), translated into chalicelib/backfill.py's values and exceptions.
+1.43.119 and later), translated into chalicelib/usecases/backfill.py's values and exceptions.
 
 Command-line only (`reconcile --backfill`, `--backfill-status`), hence here: the functions never
 start a backfill, and the audit role they assume stays read-only. moto has none of these
@@ -18,9 +18,14 @@ from typing import Any
 
 from chalicelib.adapters.ecr import error_code as _code
 from chalicelib.adapters.roles import sdk_failure
-from chalicelib.backfill import Backfill, BackfillInProgress, BackfillLimit, BackfillResult
-from chalicelib.domain import Location
-from chalicelib.errors import RegistryUnavailable
+from chalicelib.core.errors import RegistryUnavailable
+from chalicelib.core.lifecycle import Location
+from chalicelib.usecases.backfill import (
+    Backfill,
+    BackfillInProgress,
+    BackfillLimit,
+    BackfillResult,
+)
 
 LIST_PAGE = 50  # ListReplicationBackfills maxResults limit
 RESULTS_PAGE = 1000  # DescribeReplicationBackfillResults maxResults limit

@@ -90,8 +90,9 @@ def serve(port: int) -> None:
     DynamoDB makes each conditional write and transaction atomic; moto's threaded server does
     not, so two racing invocations could both pass a condition. Serialising requests gives the
     emulator DynamoDB's guarantee, which the auditor's exactly-once logic relies on.
-    ECR's replication backfill API, which moto lacks, is answered in front of it
-    (chalicelib/local/emulated_backfills.py).
+    What moto lacks of ECR is answered in front of it: the replication backfill API
+    (chalicelib/local/emulated_backfills.py), DescribeImageReplicationStatus and whole
+    replication configurations (chalicelib/local/emulated_replication.py).
     """
     import threading
 
@@ -102,11 +103,13 @@ def serve(port: int) -> None:
     )
     from werkzeug.serving import run_simple
 
-    from chalicelib.local import emulated_backfills
+    from chalicelib.local import emulated_backfills, emulated_replication
 
     _query_partitions_only()
     _transactions_back_up_their_items_only()
-    app = emulated_backfills.wrap(DomainDispatcherApplication(create_backend_app))
+    app = emulated_replication.wrap(
+        emulated_backfills.wrap(DomainDispatcherApplication(create_backend_app))
+    )
     lock = threading.Lock()
 
     def serialised(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from chalicelib import decisions, domain, rules
-from chalicelib.decisions import Counts, NewIncident
-from chalicelib.domain import ImageFacts, Location, Replica
-from chalicelib.errors import InvalidRequest
+from chalicelib.core import decisions, documents, judgement, lifecycle, rules, verdicts
+from chalicelib.core.decisions import Counts, NewIncident
+from chalicelib.core.errors import InvalidRequest
+from chalicelib.core.lifecycle import ImageFacts, Location, Replica
 from chalicelib.ports import Commit, LedgerConflict
 from tests import events as ev
 from tests.fakes import InMemoryLedger
@@ -61,7 +61,7 @@ def replica(dest=PROD, digest=D1, minute=0, **changes: Any) -> Replica:
 
 
 def push_commit(ledger: Any, event_id: str, digest=D1, minute=0, tag="v1") -> Commit:
-    fact = domain.ImagePushed(event_id, ev.at(minute), DEV, REPO, digest, tag)
+    fact = lifecycle.ImagePushed(event_id, ev.at(minute), DEV, REPO, digest, tag)
     before = ledger.images.load(REPO, digest).facts
     config = rules.parse_replication_config(ev.DEFAULT_CONFIG)
     after = decisions.on_push(fact, before, config, timedelta(minutes=30))
@@ -69,7 +69,7 @@ def push_commit(ledger: Any, event_id: str, digest=D1, minute=0, tag="v1") -> Co
         event_id=event_id,
         event_image=(REPO, digest),
         event_time=fact.time,
-        tag_entry=domain.tag_entry(fact),
+        tag_entry=judgement.tag_entry(fact),
         images=(decisions.change(REPO, digest, before, after),),
         register=REPO,
     )
@@ -121,7 +121,7 @@ def test_work_comes_due_by_time_and_leaves_when_done(ledger):
     due = ledger.work.due_work(ev.at(30), 10)
     assert [(w.kind, w.replica.destination) for w in due] == [("due", PROD), ("due", DR)]
     record = ledger.images.load(REPO, D1)
-    after, opened = decisions.on_due(due[0].replica, record.facts, ev.at(30))
+    after, opened = verdicts.on_due(due[0].replica, record.facts, ev.at(30))
     ledger.writer.commit(Commit(images=(decisions.change(REPO, D1, record.facts, after, opened),)))
     kinds = [(w.kind, w.incident_id or "") for w in ledger.work.due_work(ev.at(30), 10)]
     incident_id = opened[0].alert["incident_id"]
@@ -132,9 +132,9 @@ def test_work_comes_due_by_time_and_leaves_when_done(ledger):
 
 def test_a_removal_waits_for_its_judgement(ledger):
     ledger.writer.commit(push_commit(ledger, "e1"))
-    fact = domain.ImageDeleted("d1", ev.at(5), DEV, REPO, D1, "v1")
+    fact = lifecycle.ImageDeleted("d1", ev.at(5), DEV, REPO, D1, "v1")
     facts = ledger.images.load(REPO, D1).facts
-    entry = domain.tag_entry(fact)
+    entry = judgement.tag_entry(fact)
     change = decisions.change(REPO, D1, facts, facts)
     ledger.writer.commit(
         Commit(event_id="d1", event_image=(REPO, D1), tag_entry=entry, images=(change,))
@@ -151,8 +151,8 @@ def test_tag_removals_to_check_are_kept_and_come_due_at_the_earliest(ledger):
     facts = ledger.images.load(REPO, D1).facts
     checks = frozenset(
         {
-            domain.UntagCheck(ev.at(90), ev.at(60), "rc-1"),
-            domain.UntagCheck(ev.at(70), ev.at(40), "latest"),
+            lifecycle.UntagCheck(ev.at(90), ev.at(60), "rc-1"),
+            lifecycle.UntagCheck(ev.at(70), ev.at(40), "latest"),
         }
     )
     arrived = [replace(r, state="replicated", replicated_at=ev.at(3)) for r in facts.replicas]
@@ -181,7 +181,7 @@ def test_tag_removals_to_check_are_kept_and_come_due_at_the_earliest(ledger):
 
 
 def alert(kind="REPLICA_MISSING", minute=30, digest=D1) -> dict:
-    return domain.replica_alert(kind, replica(digest=digest), ev.at(minute))  # type: ignore[arg-type]
+    return documents.replica_alert(kind, replica(digest=digest), ev.at(minute))  # type: ignore[arg-type]
 
 
 def test_incidents_open_once_resolve_once_and_page_newest_first(ledger):
@@ -200,7 +200,7 @@ def test_incidents_open_once_resolve_once_and_page_newest_first(ledger):
     with pytest.raises(InvalidRequest):
         ledger.incidents.incidents_page("resolved", 2, first.next_cursor)
     incident = ledger.incidents.incident(first.items[0].incident_id)
-    recovery = domain.recovery_alert(incident.alert, ev.at(40), 600)
+    recovery = documents.recovery_alert(incident.alert, ev.at(40), 600)
     resolve = Commit(
         resolved=((incident, recovery),), counts=decisions.resolved_counts(incident.kind)
     )

@@ -2,10 +2,10 @@
 
 The server is `chalice local --no-autoreload` (a child process on a free 127.0.0.1 port) on a
 ledger in the moto server, with a small day of events replayed in. Every response must conform
-to chalicelib/openapi.json (status, content type, body schema), invalid input must be refused,
-and nothing may answer 5xx; every error is exactly `{"error": "..."}` with a 4xx. Random paths
-and methods probe the routes the document does not have. `FUZZ_EXAMPLES` (default 25 per
-operation and mode) bounds the run; the figures land in test-artifacts/api-fuzz.json.
+to chalicelib/entrypoints/openapi.json (status, content type, body schema), invalid input must
+be refused, and nothing may answer 5xx; every error is exactly `{"error": "..."}` with a 4xx.
+Random paths and methods probe the routes the document does not have. `FUZZ_EXAMPLES` (default
+25 per operation and mode) bounds the run; the figures land in test-artifacts/api-fuzz.json.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from chalicelib.local.emulator import free_port
 from tests import events as ev
 
 ROOT = Path(__file__).resolve().parents[2]
-DOCUMENT = ROOT / "chalicelib" / "openapi.json"
+DOCUMENT = ROOT / "chalicelib" / "entrypoints" / "openapi.json"
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
 ARTIFACT = ROOT / "test-artifacts" / "api-fuzz.json"
 

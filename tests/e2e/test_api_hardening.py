@@ -254,7 +254,7 @@ def test_a_key_secret_too_short_to_be_a_key_is_refused(session):
     from aws_lambda_powertools.utilities import parameters
 
     from chalicelib.adapters.cursors import secret_key
-    from chalicelib.errors import ConfigError
+    from chalicelib.core.errors import ConfigError
 
     arn = session.client("secretsmanager").create_secret(
         Name=f"short-{uuid.uuid4().hex[:8]}", SecretString="tiny"

@@ -1,8 +1,9 @@
 """The dashboard in a real headless Chromium: the served demo, hostile data, a crowded API.
 
 Chromium is driven through its own command line (`--dump-dom` after the page's scripts ran,
-`--screenshot`), so no extra Python dependency is needed. Where it is missing, the test
-session installs Debian's `chromium` when it runs as root, and skips with the reason otherwise.
+`--screenshot`), so no extra Python dependency is needed. Where it is missing, the browser
+tests are skipped with the reason; `make test` installs Debian's `chromium` beforehand when it
+runs as root (scripts/install-browser.sh, which lists the packages before installing them).
 
 Layout is measured inside the browser by a probe page (PROBE_PAGE) that loads the dashboard in a
 same-origin iframe of the size under test, waits for its first refresh, and writes what it
@@ -46,43 +47,16 @@ def _find_browser() -> str | None:
     return next((found for name in BROWSERS if (found := shutil.which(name))), None)
 
 
-def _install_chromium() -> str:
-    """Install Debian's chromium; returns why it failed, or "" on success."""
-    if not hasattr(os, "geteuid") or os.geteuid() != 0:
-        return "not running as root, so the Debian package `chromium` cannot be installed"
-    if not shutil.which("apt-get"):
-        return "no apt-get on this machine to install `chromium` with"
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (
-        ["apt-get", "update", "-qq"],
-        [
-            "apt-get",
-            "install",
-            "-y",
-            "-qq",
-            "--no-install-recommends",
-            "chromium",
-            "fonts-liberation",
-        ],
-    ):
-        try:
-            result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
-        except (OSError, subprocess.TimeoutExpired) as error:
-            return f"`{' '.join(command)}` failed: {error}"
-        if result.returncode != 0:
-            tail = (result.stderr or result.stdout).strip().splitlines()[-3:]
-            return f"`{' '.join(command)}` exited {result.returncode}: {' | '.join(tail)}"
-    return ""
-
-
 @pytest.fixture(scope="session")
 def chromium() -> str:
     found = _find_browser()
     if found is None:
-        problem = _install_chromium()
-        found = _find_browser()
-        if found is None:
-            pytest.skip(f"headless Chromium unavailable: {problem or 'not on PATH after install'}")
+        # Installing is `make test`'s business (scripts/install-browser.sh), which says what it
+        # installs before it does; a test session installs nothing system-wide.
+        pytest.skip(
+            "headless Chromium unavailable: `make test` installs Debian's chromium when it runs "
+            "as root with apt-get (sh scripts/install-browser.sh)"
+        )
     return found
 
 
@@ -114,7 +88,15 @@ class Browser:
                 *extra,
                 url,
             ]
-            result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+            # Chromium writes its certificate store and caches under HOME: keep them in the
+            # throw-away profile rather than the user's home directory.
+            result = subprocess.run(
+                command,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                env={**os.environ, "HOME": profile},
+            )
         assert result.returncode == 0, f"chromium exited {result.returncode}: {result.stderr}"
         return result.stdout
 
@@ -173,6 +155,25 @@ def test_dashboard_screenshots_for_a_wall_screen_and_a_phone(browser: Browser, s
     browser.screenshot(served.base + "/", phone, PHONE)
     for shot in (wall, phone):
         assert shot.stat().st_size > 20_000, f"{shot} looks blank"
+    # The README's picture is this one, and its caption says what this demo shows.
+    shutil.copyfile(wall, ROOT / "docs" / "dashboard.png")
+    assert_caption_tells(get_json(served.base, "status"))
+
+
+NUMBERS = {1: "one", 2: "two", 3: "three", 4: "four"}
+
+
+def assert_caption_tells(status: dict[str, Any]) -> None:
+    readme = (ROOT / "README.md").read_text()
+    found = re.search(r"!\[([^\]]+)\]\(docs/dashboard\.png\)", readme)
+    assert found, "README shows docs/dashboard.png"
+    caption = found.group(1)
+    opened = NUMBERS[status["open_incidents"]]
+    assert f"{opened} open incidents" in caption, caption
+    for incident in status["incidents"]:
+        assert incident["kind"] in caption, f"{incident['kind']} is open but not in {caption!r}"
+    overwrites = NUMBERS[status["counts"]["overwritten_24h"]]
+    assert f"{overwrites} tag overwrites" in caption, caption
 
 
 # --------------------------------------------------------------------------- layout probe
@@ -242,7 +243,7 @@ class PageServer:
         api: dict[str, Any] | None = None,
         page: str | None = None,
     ) -> None:
-        from chalicelib.api import dashboard_html
+        from chalicelib.entrypoints.api import dashboard_html
 
         server_self = self
         self.upstream, self.api = upstream, api or {}
@@ -591,7 +592,7 @@ HOSTILE_API = {
 @pytest.fixture
 def hostile_api() -> Iterator[str]:
     """The dashboard page next to a fake API whose every string is an HTML injection attempt."""
-    from chalicelib.api import dashboard_html
+    from chalicelib.entrypoints.api import dashboard_html
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:

@@ -23,9 +23,9 @@ def mac(session: Any, auditor_env: dict[str, str]) -> Any:
 
 
 def token_for(mac: Any, lifetime: timedelta = timedelta(hours=1), now: datetime | None = None):
-    from chalicelib import dashboard_link
+    from chalicelib.core import links
 
-    return dashboard_link.mint(mac, now or datetime.now(UTC), lifetime, "tester")[0]
+    return links.mint(mac, now or datetime.now(UTC), lifetime, "tester")[0]
 
 
 def get(client: Any, path: str, token: str | None = None) -> Any:
@@ -69,7 +69,7 @@ def test_the_view_validates_its_parameters_like_the_api(client, mac):
 
 
 def test_the_page_itself_holds_no_data_and_runs_only_its_own_code(client):
-    from chalicelib.api import dashboard_html
+    from chalicelib.entrypoints.api import dashboard_html
 
     page = client.http.get("/view")
     assert page.status_code == 200

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from chalicelib.adapters.roles import AuditRoles
-from chalicelib.domain import Location
+from chalicelib.core.lifecycle import Location
 from tests import events as ev
 from tests.registry_helpers import ROLE, put_image, unique
 

@@ -146,7 +146,7 @@ def run(order, session, monkeypatch, replay_factory):
         for event in order:
             replayer.deliver(event)
     deps = bootstrap.deps()
-    from chalicelib import queries
+    from chalicelib.usecases import queries
 
     ledger = {
         repo: _normalise(queries.describe_images(repo, None, None, 100, None, deps))
@@ -163,8 +163,8 @@ def run(order, session, monkeypatch, replay_factory):
 
 
 def _known(repo, deps):
-    from chalicelib import queries
-    from chalicelib.errors import NotFound
+    from chalicelib.core.errors import NotFound
+    from chalicelib.usecases import queries
 
     try:
         queries.describe_images(repo, None, None, 1, None, deps)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.domain import CAUSE_TEXT
+from chalicelib.core.documents import CAUSE_TEXT
 from chalicelib.local.emulator import free_port
 from tests.e2e.demo_process import (
     ROOT,
@@ -55,6 +55,26 @@ STORY = [
 ]
 
 
+def normalised(output: str) -> str:
+    """What stays the same from run to run: no dates, times, ports, random names or progress."""
+    lines = [line for line in output.splitlines() if not re.match(r"\s+\[\s*\d+%\]", line)]
+    text = "\n".join(lines).strip()
+    text = re.sub(r"\d{4}-\d\d-\d\d(?:T\d\d:\d\d:\d\dZ| \d\d:\d\d)?", "<date>", text)
+    text = re.sub(r"\b\d\d:\d\d\b", "<hh:mm>", text)
+    text = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:<port>", text)
+    text = re.sub(r"-[0-9a-f]{8}\b", "-<suffix>", text)
+    text = re.sub(r"replayed \d+ events \(\d+ sweeps", "replayed <n> events (<n> sweeps", text)
+    return re.sub(r"\d+\.\d s in all", "<n> s in all", text)
+
+
+def documented(name: str) -> str:
+    """The fenced block after `<!-- example: NAME -->` in docs/demo.md."""
+    page = (ROOT / "docs" / "demo.md").read_text()
+    found = re.search(rf"<!-- example: {re.escape(name)} -->\n```\w*\n(.*?)```", page, re.S)
+    assert found, f"docs/demo.md has no example block {name!r}"
+    return found.group(1)
+
+
 def printed_alerts(output: str) -> list[dict[str, str]]:
     return [m.groupdict() for line in output.splitlines() if (m := ALERT_LINE.match(line))]
 
@@ -89,6 +109,7 @@ def test_demo_once_tells_the_story_and_prints_the_status() -> None:
     assert elapsed < 60, f"the demo took {elapsed:.0f} s"
 
     assert_story(output)
+    assert normalised(output) == normalised(documented("demo once")), "docs/demo.md is stale"
     assert "\033[" not in output, "no colour codes when stdout is not a terminal"
     assert "[100%]" in output, "the replay reports its progress"
     assert "published 10 alerts" in output

@@ -21,9 +21,10 @@ import pytest
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from chalicelib import bootstrap, queries
+from chalicelib import bootstrap
 from chalicelib.local import scenario
 from chalicelib.local.provision import provision, subscribe_queue
+from chalicelib.usecases import queries
 from tests.conftest import ROOT, Alerts
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)  # the day ends just before it

@@ -1,5 +1,6 @@
-"""The README as a new user reads it: its command-line example runs verbatim and prints what the
-page shows, and it documents every command, option, setting and route."""
+"""The README and the documentation pages as a new user reads them: the command-line example runs
+verbatim and prints what the page shows, and the pages document every command, option, setting,
+route and make target."""
 
 from __future__ import annotations
 
@@ -15,14 +16,20 @@ import pytest
 from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text()
+DOCS = ROOT / "docs"
+# Where each statement lives now that the README is the site's front page.
+CLI_PAGE = (DOCS / "cli.md").read_text()
+CONFIGURATION_PAGE = (DOCS / "configuration.md").read_text()
+API_PAGE = (DOCS / "api.md").read_text()
+DEVELOPMENT_PAGE = (DOCS / "development.md").read_text()
 VENV_BIN = ".venv/bin/"
 EXAMPLE_ENDPOINT = "127.0.0.1:5005"
 
 
 def block(name: str) -> str:
-    """The fenced block right after `<!-- example: NAME -->`."""
-    found = re.search(rf"<!-- example: {re.escape(name)} -->\n```\w*\n(.*?)```", README, re.S)
-    assert found, f"README has no example block {name!r}"
+    """The fenced block right after `<!-- example: NAME -->` on the command-line page."""
+    found = re.search(rf"<!-- example: {re.escape(name)} -->\n```\w*\n(.*?)```", CLI_PAGE, re.S)
+    assert found, f"docs/cli.md has no example block {name!r}"
     return found.group(1)
 
 
@@ -30,12 +37,6 @@ def commands(text: str) -> list[str]:
     """Shell lines of a block, continuation lines joined."""
     joined = re.sub(r"\\\n\s*", " ", text)
     return [line.strip() for line in joined.splitlines() if line.strip()]
-
-
-def section(title: str) -> str:
-    start = README.index(f"## {title}\n")
-    following = README.find("\n## ", start + 1)
-    return README[start : following if following > 0 else len(README)]
 
 
 def without_clock(text: str) -> str:
@@ -48,7 +49,7 @@ def test_the_example_starts_the_emulator_the_tests_stand_in_for() -> None:
 
 
 def test_the_command_line_example_runs_verbatim(moto_endpoint: str, tmp_path: Path) -> None:
-    """Each README line through `sh`, in a fresh directory holding only the clone's examples/,
+    """Each line of the page through `sh`, in a fresh directory holding only the clone's examples/,
     against this session's emulator instead of the one on port 5005."""
     bin_dir = Path(sys.executable).parent
     assert (bin_dir / "ecr-audit").exists(), "the alias is installed by `make venv`"
@@ -99,11 +100,11 @@ def documented_options() -> dict[str, list[str]]:
 
 
 def test_every_command_and_option_is_documented() -> None:
-    text = section("Command line")
+    text = CLI_PAGE
     assert "ecr-audit" in text and "python -m chalicelib.cli" in text
     for command, options in documented_options().items():
         row = re.search(rf"^\| `{re.escape(command)}[ `].*$", text, re.M)
-        assert row, f"the Command line table has no row for {command}"
+        assert row, f"docs/cli.md's table has no row for {command}"
         for option in options:
             if option in ("--help", "--debug"):
                 assert option in text, option
@@ -114,7 +115,7 @@ def test_every_command_and_option_is_documented() -> None:
 def test_every_setting_is_documented() -> None:
     from tests.infra.test_packaged_template import settings_variables
 
-    table = section("Configuration")
+    table = CONFIGURATION_PAGE
     for name in sorted(settings_variables() | {"AWS_ENDPOINT_URL", "POWERTOOLS_LOG_LEVEL"}):
         assert re.search(rf"^\| `{name}` \|", table, re.M), f"{name} is not in the table"
 
@@ -122,7 +123,7 @@ def test_every_setting_is_documented() -> None:
 def test_every_route_and_its_defaults_are_documented() -> None:
     from app import app
 
-    table = section("HTTP API")
+    table = API_PAGE.split("## Reference")[0]  # the hand-written table, not the generated one
     for path in app.routes:
         assert f"`GET {path}" in table or f"`{path}`" in table, f"{path} is not documented"
     assert "`state` defaults to `open`" in table
@@ -131,4 +132,4 @@ def test_every_route_and_its_defaults_are_documented() -> None:
 
 @pytest.mark.parametrize("target", ["clean", "deploy-guide STAGE=dev\\|prod", "test", "demo"])
 def test_make_targets_are_documented(target: str) -> None:
-    assert f"`make {target}" in README
+    assert f"`make {target}" in README + DEVELOPMENT_PAGE

@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 
-from chalicelib import bootstrap, cli, queries
+from chalicelib import bootstrap, cli
 from chalicelib.adapters.roles import AuditRoles
+from chalicelib.usecases import queries
 from tests import events as ev
 from tests.conftest import ROOT
 from tests.registry_helpers import ROLE, new_account, put_image, unique

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import threading
 
-from chalicelib import bootstrap, queries
-from chalicelib import sweep as sweep_module
+from chalicelib import bootstrap
+from chalicelib.usecases import queries
+from chalicelib.usecases import sweep as sweep_module
 from tests import events as ev
 
 REPO = "team/api"

@@ -18,7 +18,7 @@ from urllib.parse import quote, urlencode, urlsplit
 import pytest
 
 from chalicelib.adapters.slack import SlackAlerts
-from chalicelib.errors import DeliveryFailed
+from chalicelib.core.errors import DeliveryFailed
 from chalicelib.local.emulator import free_port
 from tests import events as ev
 from tests.integration.test_slack import alert

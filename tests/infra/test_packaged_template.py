@@ -68,7 +68,7 @@ def test_every_function_gets_every_variable_it_reads(packaged: Packaged, functio
 
 def test_every_route_is_iam_authorised_except_the_dashboard_link_view(packaged: Packaged) -> None:
     from app import app
-    from chalicelib import browser
+    from chalicelib.entrypoints import browser
 
     body = packaged.cfn["Resources"]["RestAPI"]["Properties"]["Body"]
     schemes = {
@@ -95,7 +95,7 @@ def test_every_route_is_iam_authorised_except_the_dashboard_link_view(packaged: 
 def test_dashboard_links_are_checked_by_a_token_authorizer_with_a_short_cache(
     packaged: Packaged,
 ) -> None:
-    from chalicelib import browser
+    from chalicelib.entrypoints import browser
 
     body = packaged.cfn["Resources"]["RestAPI"]["Properties"]["Body"]
     scheme = body["securityDefinitions"]["dashboard_link"]
@@ -508,7 +508,8 @@ def test_the_package_ships_bytecode_valid_for_its_own_sources(packaged: Packaged
     with zipfile.ZipFile(packaged.directory / "deployment.zip") as archive:
         names = set(archive.namelist())
         sources = [n for n in names if n.endswith(".py")]
-        assert {"app.py", "chalicelib/ecr_events.py", "botocore/session.py"} <= set(sources)
+        handlers = {"app.py", "chalicelib/entrypoints/ecr_events.py", "botocore/session.py"}
+        assert handlers <= set(sources)
         for source in sources:
             folder, _, module = source.rpartition("/")
             cached = f"{folder + '/' if folder else ''}__pycache__/{module[:-3]}.cpython-313.pyc"

@@ -11,7 +11,7 @@ import pytest
 from botocore.stub import Stubber
 
 from chalicelib.adapters.roles import AuditRoles, partition_of, role_arn
-from chalicelib.errors import RegistryUnavailable
+from chalicelib.core.errors import RegistryUnavailable
 from tests import events as ev
 from tests.registry_helpers import ROLE, unique
 

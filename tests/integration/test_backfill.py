@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber
 
-from chalicelib import backfill, sweep
-from chalicelib.backfill import BackfillInProgress, BackfillLimit
-from chalicelib.domain import Location
-from chalicelib.errors import RegistryUnavailable
+from chalicelib.core.errors import RegistryUnavailable
+from chalicelib.core.lifecycle import Location
 from chalicelib.local.backfills import EcrBackfills
+from chalicelib.usecases import backfill, sweep
+from chalicelib.usecases.backfill import BackfillInProgress, BackfillLimit
 from tests import events as ev
 from tests.fakes import RecordingChannel, fake_deps
 
@@ -184,14 +184,14 @@ def test_start_backfills_on_the_adapter_one_per_region(stubbed: Any) -> None:
 
 
 def test_follow_on_the_adapter_records_the_completed_images(stubbed: Any) -> None:
-    from chalicelib import services
-    from chalicelib.domain import ImagePushed
+    from chalicelib.core.lifecycle import ImagePushed
+    from chalicelib.usecases import recording
 
     api, stub = stubbed
     sns = RecordingChannel()
     deps = fake_deps(channels=[sns])
     old = datetime(2025, 1, 1, tzinfo=UTC)
-    services.record_image_action(ImagePushed("p", old, DEV, "team/api", ev.digest(1), None), deps)
+    recording.record_image_action(ImagePushed("p", old, DEV, "team/api", ev.digest(1), None), deps)
     stub.add_response(
         "list_replication_backfills",
         {"backfills": [summary(0, PROD, "FAILED", endedAt=ENDED, failureCode="THRESHOLD")]},

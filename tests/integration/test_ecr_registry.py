@@ -13,9 +13,9 @@ from botocore.stub import Stubber
 
 from chalicelib.adapters.ecr import EcrRegistry, registry_for
 from chalicelib.adapters.roles import AuditRoles
-from chalicelib.domain import Location
-from chalicelib.errors import RegistryUnavailable, RepositoryNotFound
-from chalicelib.rules import parse_replication_config
+from chalicelib.core.errors import RegistryUnavailable, RepositoryNotFound
+from chalicelib.core.lifecycle import Location
+from chalicelib.core.rules import parse_replication_config
 from tests import events as ev
 from tests.registry_helpers import ROLE, put_image, unique
 

@@ -12,9 +12,9 @@ import pytest
 from botocore.validate import validate_parameters
 
 from chalicelib.adapters.roles import AuditRoles
-from chalicelib.backfill import BackfillInProgress
-from chalicelib.domain import Location
+from chalicelib.core.lifecycle import Location
 from chalicelib.local.backfills import EcrBackfills
+from chalicelib.usecases.backfill import BackfillInProgress
 from tests import events as ev
 from tests.registry_helpers import ROLE, new_account, put_image, unique
 

@@ -12,10 +12,10 @@ import pytest
 from chalicelib.adapters.ecr import registry_for
 from chalicelib.adapters.roles import AuditRoles
 from chalicelib.adapters.rules_store import DynamoRulesStore
-from chalicelib.domain import ImagePushed, Location, expected_replicas
-from chalicelib.errors import RegistryUnavailable
-from chalicelib.registry_rules import RuleDiscovery, StoredRules
-from chalicelib.rules import parse_replication_config
+from chalicelib.core.errors import RegistryUnavailable
+from chalicelib.core.lifecycle import ImagePushed, Location, expected_replicas
+from chalicelib.core.rules import parse_replication_config
+from chalicelib.usecases.registry_rules import RuleDiscovery, StoredRules
 from tests import events as ev
 from tests.registry_helpers import ROLE, InMemoryRulesStore, new_account
 

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from chalicelib import domain, rules
 from chalicelib.adapters.slack import SlackAlerts, secret_webhook_url
-from chalicelib.alert_formats import render_slack
-from chalicelib.errors import DeliveryFailed
+from chalicelib.core import documents, lifecycle, rules
+from chalicelib.core.alert_formats import render_slack
+from chalicelib.core.errors import DeliveryFailed
 from chalicelib.local.emulator import free_port
 from tests import events as ev
 from tests.webhook import HOOK_PATH, Webhook
@@ -25,11 +25,11 @@ TIMEOUT = 1.0
 
 
 def alert() -> dict[str, Any]:
-    push = domain.ImagePushed(
-        "e", ev.at(0), domain.Location(*ev.DEV), "team/api", ev.digest(1), "v1"
+    push = lifecycle.ImagePushed(
+        "e", ev.at(0), lifecycle.Location(*ev.DEV), "team/api", ev.digest(1), "v1"
     )
-    replica = domain.expected_replicas(CONFIG, push, timedelta(minutes=30))[0]
-    return domain.replica_alert("REPLICA_MISSING", replica, ev.at(31))
+    replica = lifecycle.expected_replicas(CONFIG, push, timedelta(minutes=30))[0]
+    return documents.replica_alert("REPLICA_MISSING", replica, ev.at(31))
 
 
 def slack(url: str) -> SlackAlerts:

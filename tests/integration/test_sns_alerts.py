@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import pytest
 
-from chalicelib import domain, rules
 from chalicelib.adapters.sns import SnsAlerts
-from chalicelib.errors import DeliveryFailed
+from chalicelib.core import documents, lifecycle, rules
+from chalicelib.core.errors import DeliveryFailed
 from chalicelib.local.provision import subscribe_queue
 from tests import events as ev
 from tests.conftest import Alerts
@@ -18,11 +18,11 @@ CONFIG = rules.parse_replication_config(ev.DEFAULT_CONFIG)
 
 
 def alert():
-    push = domain.ImagePushed(
-        "e", ev.at(0), domain.Location(*ev.DEV), "team/api", ev.digest(1), "v1"
+    push = lifecycle.ImagePushed(
+        "e", ev.at(0), lifecycle.Location(*ev.DEV), "team/api", ev.digest(1), "v1"
     )
-    replica = domain.expected_replicas(CONFIG, push, timedelta(minutes=30))[0]
-    return domain.replica_alert("REPLICA_MISSING", replica, ev.at(31))
+    replica = lifecycle.expected_replicas(CONFIG, push, timedelta(minutes=30))[0]
+    return documents.replica_alert("REPLICA_MISSING", replica, ev.at(31))
 
 
 def test_publishes_the_document_with_subject_and_attributes(session):

@@ -8,9 +8,11 @@ from typing import Any
 
 import pytest
 
-from chalicelib import domain, rules
-from chalicelib.alert_formats import clip, render_chatbot, render_slack
-from chalicelib.domain import ALERT_KEYS, EntryKind, Location, Origin, OverwriteCause, TagEntry
+from chalicelib.core import documents, judgement, lifecycle, rules
+from chalicelib.core.alert_formats import clip, render_chatbot, render_slack
+from chalicelib.core.documents import ALERT_KEYS
+from chalicelib.core.judgement import EntryKind, Origin, OverwriteCause, TagEntry
+from chalicelib.core.lifecycle import Location
 from tests import events as ev
 
 DEV, PROD, DR = Location(*ev.DEV), Location(*ev.PROD), Location(*ev.DR)
@@ -24,18 +26,18 @@ LONG_REPOSITORY = "team/" + "a" * 251  # ECR's maximum: 256 characters
 LONG_TAG = "v" + "1" * 299  # ECR's maximum: 300 characters
 
 
-def replica(repository: str = "team/api", tag: str = "v1.4.2") -> domain.Replica:
-    push = domain.ImagePushed("e1", ev.at(0), DEV, repository, ev.digest(1), tag)
-    return domain.expected_replicas(CONFIG, push, timedelta(minutes=30))[0]
+def replica(repository: str = "team/api", tag: str = "v1.4.2") -> lifecycle.Replica:
+    push = lifecycle.ImagePushed("e1", ev.at(0), DEV, repository, ev.digest(1), tag)
+    return lifecycle.expected_replicas(CONFIG, push, timedelta(minutes=30))[0]
 
 
 def missing(**names: str) -> dict[str, Any]:
-    return domain.replica_alert("REPLICA_MISSING", replica(**names), ev.at(35))
+    return documents.replica_alert("REPLICA_MISSING", replica(**names), ev.at(35))
 
 
 def failed(**names: str) -> dict[str, Any]:
     reason = "failure-reason=destination registry policy denies <ReplicateImage> & more"
-    return domain.replica_alert("REPLICATION_FAILED", replica(**names), ev.at(5), reason)
+    return documents.replica_alert("REPLICATION_FAILED", replica(**names), ev.at(5), reason)
 
 
 def overwritten(
@@ -63,14 +65,14 @@ def overwritten(
         )
 
     previous, current = entry(1, 1, previous_origin), entry(2, 2, current_origin)
-    assert domain.overwrite_cause(previous, previous_origin, current, current_origin) == cause
-    return domain.overwrite_alert(
+    assert judgement.overwrite_cause(previous, previous_origin, current, current_origin) == cause
+    return documents.overwrite_alert(
         previous, current, cause, current_origin, previous_origin, ev.at(3)
     )
 
 
 def recovered(**names: str) -> dict[str, Any]:
-    return domain.recovery_alert(missing(**names), ev.at(40), 2460)
+    return documents.recovery_alert(missing(**names), ev.at(40), 2460)
 
 
 def every_kind(**names: str) -> list[dict[str, Any]]:
@@ -141,11 +143,14 @@ def test_additional_context_carries_every_alert_field_as_text(alert):
 
 def test_recovery_threads_under_the_alert_it_closes():
     alert = missing()
-    recovery = domain.recovery_alert(alert, ev.at(40), 2460)
+    recovery = documents.recovery_alert(alert, ev.at(40), 2460)
     opened, closed = render_chatbot(alert), render_chatbot(recovery)
     assert closed["metadata"]["threadId"] == opened["metadata"]["threadId"]
     assert closed["id"] != opened["id"]
-    assert closed["content"]["nextSteps"] == ["No action needed."]
+    assert closed["content"]["nextSteps"] == [
+        "No action needed.",
+        f"Runbook: {documents.DEFAULT_RUNBOOK_BASE_URL}/recovered",
+    ]
     assert closed["metadata"]["additionalContext"]["lag_seconds"] == "2460"
     assert "41 min" in closed["content"]["description"]
 

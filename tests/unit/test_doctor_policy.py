@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from chalicelib.doctor import CREATE, REPLICATE, Pair, evaluate, pairs
-from chalicelib.domain import Location
-from chalicelib.rules import parse_replication_config
+from chalicelib.core.lifecycle import Location
+from chalicelib.core.policies import CREATE, REPLICATE, Pair, evaluate, pairs
+from chalicelib.core.rules import parse_replication_config
 from tests import events as ev
 
 SOURCE = "111122223333"  # the account the AWS documentation sample names

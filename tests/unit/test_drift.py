@@ -10,12 +10,13 @@ from typing import Any
 
 import pytest
 
-from chalicelib import domain
-from chalicelib.alert_formats import render_chatbot, render_slack
-from chalicelib.domain import ALERT_KEYS, Location
-from chalicelib.drift import DriftCheck, drift_opens, drift_recovery
-from chalicelib.errors import ConfigError
-from chalicelib.rules import parse_replication_config
+from chalicelib.core import documents, lifecycle
+from chalicelib.core.alert_formats import render_chatbot, render_slack
+from chalicelib.core.documents import ALERT_KEYS
+from chalicelib.core.drift import DriftCheck, drift_opens, drift_recovery
+from chalicelib.core.errors import ConfigError
+from chalicelib.core.lifecycle import Location
+from chalicelib.core.rules import parse_replication_config
 from tests import events as ev
 
 DEV, PROD = Location(*ev.DEV), Location(*ev.PROD)
@@ -24,10 +25,10 @@ OLD, NEW, OTHER = ev.digest("old"), ev.digest("new"), ev.digest("other")
 
 
 def replica(
-    tag: str | None = "latest", state: domain.ReplicaState = "replicated"
-) -> domain.Replica:
-    push = domain.ImagePushed("e1", ev.at(0), DEV, "team/api", NEW, tag or "any")
-    (first, *_) = domain.expected_replicas(CONFIG, push, timedelta(minutes=30))
+    tag: str | None = "latest", state: lifecycle.ReplicaState = "replicated"
+) -> lifecycle.Replica:
+    push = lifecycle.ImagePushed("e1", ev.at(0), DEV, "team/api", NEW, tag or "any")
+    (first, *_) = lifecycle.expected_replicas(CONFIG, push, timedelta(minutes=30))
     arrived = ev.at(3) if state == "replicated" else None
     return replace(first, tag=tag, state=state, replicated_at=arrived)  # untagged: known by digest
 
@@ -64,7 +65,7 @@ def test_no_drift(check: DriftCheck) -> None:
 
 
 def drift() -> dict[str, Any]:
-    return domain.drift_alert(replica(), NEW, OLD, ev.at(35))
+    return documents.drift_alert(replica(), NEW, OLD, ev.at(35))
 
 
 def test_drift_lasts_while_the_destination_tag_names_another_image() -> None:
@@ -101,17 +102,17 @@ def test_drift_alert_document() -> None:
 def test_drift_incident_is_stable_per_destination_tag_and_source_digest() -> None:
     assert (
         drift()["incident_id"]
-        == domain.drift_alert(replica(), NEW, OTHER, ev.at(90))["incident_id"]
+        == documents.drift_alert(replica(), NEW, OTHER, ev.at(90))["incident_id"]
     )
     assert (
         drift()["incident_id"]
-        != domain.drift_alert(replica(), OTHER, OLD, ev.at(35))["incident_id"]
+        != documents.drift_alert(replica(), OTHER, OLD, ev.at(35))["incident_id"]
     )
     assert drift()["incident_id"].startswith("tag-drift-")
 
 
 def test_drift_recovery_carries_the_incident() -> None:
-    recovered = domain.recovery_alert(drift(), ev.at(50), None)
+    recovered = documents.recovery_alert(drift(), ev.at(50), None)
     assert recovered["resolves"] == "TAG_DRIFT" and recovered["severity"] == "info"
     assert recovered["incident_id"] == drift()["incident_id"]
     assert recovered["summary"].startswith("Recovered: TAG_DRIFT for team/api:latest")
@@ -119,7 +120,7 @@ def test_drift_recovery_carries_the_incident() -> None:
 
 def delete_not_replicated() -> dict[str, Any]:
     r = replica()
-    return domain.alert_document(
+    return documents.alert_document(
         kind="DELETE_NOT_REPLICATED",
         incident_id="delete-not-replicated-1",
         repository=r.repository,
@@ -127,7 +128,7 @@ def delete_not_replicated() -> dict[str, Any]:
         digest=r.digest,
         source=r.source.as_dict(),
         destination=r.destination.as_dict(),
-        detected_at=domain.iso(ev.at(40)),
+        detected_at=lifecycle.iso(ev.at(40)),
     )
 
 
@@ -160,7 +161,7 @@ def test_drift_renders_source_and_destination_digests_and_the_immutability_hint(
 
 
 def test_drift_without_a_destination_image_says_so() -> None:
-    doc = domain.drift_alert(replica(), NEW, None, ev.at(35))
+    doc = documents.drift_alert(replica(), NEW, None, ev.at(35))
     assert "is no image" in doc["summary"]
     field = next(f for f in render_slack(doc)["blocks"][1]["fields"] if "Destination" in f["text"])
     assert "no image" in field["text"]

@@ -8,9 +8,9 @@ from datetime import timedelta
 
 import pytest
 
-from chalicelib import ecr_events
-from chalicelib.domain import ImageDeleted, ImagePushed, Location
-from chalicelib.errors import ConfigError, IgnoredEvent, InvalidEvent
+from chalicelib.core.errors import ConfigError, IgnoredEvent, InvalidEvent
+from chalicelib.core.lifecycle import ImageDeleted, ImagePushed, Location
+from chalicelib.entrypoints import ecr_events
 from chalicelib.settings import Settings
 from tests import events as ev
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib import delivery, gate, services, sweep
-from chalicelib.domain import ImagePushed, Location, Replica, ReplicationReported
+from chalicelib.core.lifecycle import ImagePushed, Location, Replica, ReplicationReported
+from chalicelib.usecases import delivery, gate, recording, sweep
 from tests import events as ev
 from tests.fakes import fake_deps
 
@@ -28,9 +28,9 @@ def replicated(dest, tag, digest, minute, ok=True, source=DEV):
 def record(deps, *facts):
     for fact in facts:
         if isinstance(fact, ReplicationReported):
-            outcome = services.record_replication(fact, deps)
+            outcome = recording.record_replication(fact, deps)
         else:
-            outcome = services.record_image_action(fact, deps)
+            outcome = recording.record_image_action(fact, deps)
         delivery.deliver(outcome.notes, deps)
 
 
@@ -119,10 +119,10 @@ def test_nothing_expected_is_a_pass_with_the_reason(deps):
 
 
 def test_a_cancelled_replica_fails_the_gate(deps):
-    from chalicelib.domain import ImageDeleted
+    from chalicelib.core.lifecycle import ImageDeleted
 
     record(deps, push(DEV, "v1", D1, 0))
-    services.record_image_action(ImageDeleted("del", ev.at(2), DEV, REPO, D1, None), deps)
+    recording.record_image_action(ImageDeleted("del", ev.at(2), DEV, REPO, D1, None), deps)
     assert by_digest(deps).state == "cancelled"
 
 

@@ -8,10 +8,10 @@ from datetime import timedelta
 
 import pytest
 
-from chalicelib import backfill, inventory, sweep
 from chalicelib.adapters.throttle import RateLimit, RoleClient
-from chalicelib.backfill import Backfill, BackfillInProgress, BackfillResult
-from chalicelib.domain import Location
+from chalicelib.core.lifecycle import Location
+from chalicelib.usecases import backfill, inventory, sweep
+from chalicelib.usecases.backfill import Backfill, BackfillInProgress, BackfillResult
 from tests import events as ev
 from tests.fakes import RecordingChannel, fake_deps
 from tests.registry_fakes import InMemoryCheckpointStore, Registries

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chalicelib import dashboard_link as links
+from chalicelib.core import links
 
 NOW = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 

@@ -7,10 +7,12 @@ from datetime import timedelta
 
 import pytest
 
-from chalicelib import delivery, queries, reconcile, services, sweep
-from chalicelib.domain import ImageFacts, ImagePushed, Location, ReplicationReported
-from chalicelib.ports import RegistryImage, ReplicationStatus
-from chalicelib.reconcile import Selection
+from chalicelib.cli import reconcile_text
+from chalicelib.core import reconciliation
+from chalicelib.core.lifecycle import ImageFacts, ImagePushed, Location, ReplicationReported
+from chalicelib.core.reconciliation import RegistryImage, ReplicationStatus
+from chalicelib.usecases import delivery, queries, reconcile, recording, sweep
+from chalicelib.usecases.reconcile import Selection
 from tests import events as ev
 from tests.fakes import RecordingChannel, fake_deps
 from tests.registry_fakes import Registries
@@ -44,9 +46,9 @@ def registries():
 def record(deps, *facts):
     for fact in facts:
         if isinstance(fact, ReplicationReported):
-            outcome = services.record_replication(fact, deps)
+            outcome = recording.record_replication(fact, deps)
         else:
-            outcome = services.record_image_action(fact, deps)
+            outcome = recording.record_image_action(fact, deps)
         delivery.deliver(outcome.notes, deps)
 
 
@@ -83,7 +85,7 @@ def image(digest, minute, *tags):
 def test_learn_records_an_old_image_where_it_is_and_expects_no_overdue_replica():
     config = fake_deps().settings.replication
     sightings = {DEV: image(D1, 0, "v1", "latest"), PROD: image(D1, 4)}
-    after = reconcile.learn(ImageFacts(), REPO, D1, sightings, config, GRACE, NOW)
+    after = reconciliation.learn(ImageFacts(), REPO, D1, sightings, config, GRACE, NOW)
     assert after.present_at(DEV) == ev.at(0) and after.presence[DEV].tags == {"v1", "latest"}
     (replica,) = after.replicas  # to prod, where it is; none to DR, where it never went
     assert (replica.destination, replica.state, replica.replicated_at) == (
@@ -98,7 +100,7 @@ def test_learn_expects_a_recent_image_as_its_push_would_have():
     config = fake_deps().settings.replication
     sightings = {DEV: image(D1, 24 * 60 - 10, "v1")}
     sightings[PROD] = image(D1, 24 * 60 - 8)
-    after = reconcile.learn(ImageFacts(), REPO, D1, sightings, config, GRACE, NOW, True)
+    after = reconciliation.learn(ImageFacts(), REPO, D1, sightings, config, GRACE, NOW, True)
     assert {r.destination: (r.state, r.due_at, r.drift_check) for r in after.replicas} == {
         PROD: ("replicated", ev.at(24 * 60 + 20), False),  # history: no drift check
         DR: ("pending", ev.at(24 * 60 + 20), True),  # as a push would have: judged when due
@@ -107,20 +109,20 @@ def test_learn_expects_a_recent_image_as_its_push_would_have():
 
 def test_learn_expects_nothing_of_an_untagged_image():
     config = fake_deps().settings.replication
-    after = reconcile.learn(ImageFacts(), REPO, D1, {DEV: image(D1, 0)}, config, GRACE, NOW)
+    after = reconciliation.learn(ImageFacts(), REPO, D1, {DEV: image(D1, 0)}, config, GRACE, NOW)
     assert after.replicas == () and after.present_at(DEV) == ev.at(0)
 
 
 def test_head_correction_moves_the_head_forward_whatever_the_push_time():
-    from chalicelib.domain import TagEntry
+    from chalicelib.core.judgement import TagEntry
 
     head = TagEntry(PROD, REPO, "v1", ev.at(10), "e1", D1, "replication", DEV)
-    later = reconcile.head_correction(PROD, REPO, "v1", image(D2, 20), head)
+    later = reconciliation.head_correction(PROD, REPO, "v1", image(D2, 20), head)
     assert later.time == ev.at(20) and later.kind == "push" and later.digest == D2
-    older = reconcile.head_correction(PROD, REPO, "v1", image(D2, 5), head)
+    older = reconciliation.head_correction(PROD, REPO, "v1", image(D2, 5), head)
     assert older.time == ev.at(10) + timedelta(seconds=1)
     assert older.event_id.startswith("reconcile-") and older.event_id != later.event_id
-    assert reconcile.head_correction(PROD, REPO, "v1", image(D2, 5), None).time == ev.at(5)
+    assert reconciliation.head_correction(PROD, REPO, "v1", image(D2, 5), None).time == ev.at(5)
 
 
 # ----------------------------------------------------------------------------- the use case
@@ -182,7 +184,7 @@ def test_an_image_that_predates_the_auditor_is_recorded_and_listed_as_never_reac
         (PROD.account, D1),
     }
     assert sweep_kinds(deps, sns) == []
-    text = reconcile.render_text(report, {})
+    text = reconcile_text.render_text(report, {})
     assert "(never reached: a backfill candidate)" in text
     assert "1 image(s): 1 recorded (1 new to the ledger)" in text
 
@@ -205,7 +207,7 @@ def test_a_destination_tag_that_differs_is_marked_and_corrected(deps, sns, regis
     head = deps.tags.heads_as_of(PROD, REPO, ["v1"], NOW)["v1"]
     assert (head.time, head.kind, head.event_id[:10]) == (ev.at(50), "push", "reconcile-")
     assert states(deps, D2) == {}  # a local image in prod: nothing expected of it
-    text = reconcile.render_text(report, {"222222222222/eu-west-1": "prod"})
+    text = reconcile_text.render_text(report, {"222222222222/eu-west-1": "prod"})
     assert "prod 222222222222/eu-west-1 (destination)" in text
     assert f"! tag v1 -> {D2[:19]}  ledger: {D1[:19]} -> corrected" in text
     assert sweep_kinds(deps, sns) == []  # history, not an overwrite to alert on
@@ -222,7 +224,7 @@ def test_a_tag_the_ledger_knows_but_the_registry_lacks_is_reported_not_removed(d
         ("v1", None, D1, False)
     ]
     assert deps.tags.repository_tags(REPO)[PROD] == {"v1": D1}
-    assert "(not in the registry)" in reconcile.render_text(report, {})
+    assert "(not in the registry)" in reconcile_text.render_text(report, {})
 
 
 def test_a_registry_that_cannot_be_asked_is_reported_and_the_rest_recorded(deps, registries):
@@ -235,7 +237,7 @@ def test_a_registry_that_cannot_be_asked_is_reported_and_the_rest_recorded(deps,
     assert report.errors == [f"{DR}: ECR registry {DR.account}/{DR.region}: access denied"]
     (dr,) = [r for r in report.replicas if r.destination == DR]
     assert dr.present is None and not dr.disagrees and report.never_reached == []
-    assert "? could not ask" in reconcile.render_text(report, {})
+    assert "? could not ask" in reconcile_text.render_text(report, {})
 
 
 def test_ecrs_own_status_is_shown_for_a_replica_not_there(deps, registries):
@@ -249,7 +251,7 @@ def test_ecrs_own_status_is_shown_for_a_replica_not_there(deps, registries):
     report = run(deps, registries, Selection(tag="v1"))
     ecr = {r.destination: r.ecr for r in report.replicas}
     assert ecr == {PROD: "COMPLETE", DR: "FAILED (REPLICATION_DESTINATION_POLICY_DENIED)"}
-    document = reconcile.render_json(report)
+    document = reconcile_text.render_json(report)
     assert document["summary"]["arrived"] == 1
     assert {r["ecr_status"] for r in document["replicas"]} == set(ecr.values())
 

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from chalicelib.domain import Location
-from chalicelib.errors import ConfigError
+from chalicelib.core.errors import ConfigError
+from chalicelib.core.lifecycle import Location
 from chalicelib.settings import Settings
 from tests import events as ev
 

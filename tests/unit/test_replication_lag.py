@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from chalicelib import services
-from chalicelib.domain import ImagePushed, Location, ReplicationReported
+from chalicelib.core.lifecycle import ImagePushed, Location, ReplicationReported
+from chalicelib.usecases import recording
 from tests import events as ev
 from tests.fakes import RecordingChannel, fake_deps
 
@@ -28,13 +28,13 @@ def deps(monkeypatch: pytest.MonkeyPatch):
 
 def test_each_arrival_reports_its_lag_once_per_destination(deps, capsys):
     digest = ev.digest("lag")
-    services.record_image_action(ImagePushed("p1", ev.at(0), DEV, "team/api", digest, "v1"), deps)
+    recording.record_image_action(ImagePushed("p1", ev.at(0), DEV, "team/api", digest, "v1"), deps)
     arrival = ReplicationReported("r1", ev.at(7), PROD, DEV, "team/api", digest, "v1", True)
-    services.record_replication(arrival, deps)
-    services.record_replication(arrival, deps)  # a duplicate: no second value
+    recording.record_replication(arrival, deps)
+    recording.record_replication(arrival, deps)  # a duplicate: no second value
     pushed_there = ImagePushed("p2", ev.at(9), PROD, "team/api", digest, "v1")
-    services.record_image_action(pushed_there, deps)  # already arrived: nothing new
-    services.record_replication(
+    recording.record_image_action(pushed_there, deps)  # already arrived: nothing new
+    recording.record_replication(
         ReplicationReported("r2", ev.at(12), DR, DEV, "team/api", digest, "v1", True), deps
     )
     found = lag_documents(capsys.readouterr().out)

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chalicelib import ecr_events
-from chalicelib.domain import parse_time
+from chalicelib.core.lifecycle import parse_time
+from chalicelib.entrypoints import ecr_events
 from chalicelib.local import scenario
 
 NOW = datetime(2026, 11, 27, 10, 2, 31, tzinfo=UTC)

@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import pytest
 
-from chalicelib import delivery, services
-from chalicelib import sweep as sweep_module
-from chalicelib.domain import ImageDeleted, ImagePushed, Location, ReplicationReported
+from chalicelib.core.lifecycle import ImageDeleted, ImagePushed, Location, ReplicationReported
+from chalicelib.usecases import delivery, recording
+from chalicelib.usecases import sweep as sweep_module
 from tests import events as ev
 from tests.fakes import RecordingChannel, fake_deps
 
@@ -45,9 +45,9 @@ def deps(sns):
 
 def record(fact, deps):
     use_case = (
-        services.record_replication
+        recording.record_replication
         if isinstance(fact, ReplicationReported)
-        else services.record_image_action
+        else recording.record_image_action
     )
     delivery.deliver(use_case(fact, deps).notes, deps)
 

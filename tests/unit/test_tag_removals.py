@@ -7,10 +7,10 @@ from datetime import timedelta
 
 import pytest
 
-from chalicelib import decisions, domain
-from chalicelib.alert_formats import next_steps, render_chatbot
-from chalicelib.domain import ImagePushed, Replica, UntagCheck
-from chalicelib.rules import parse_replication_config
+from chalicelib.core import decisions, documents, judgement, lifecycle
+from chalicelib.core.alert_formats import next_steps, render_chatbot
+from chalicelib.core.lifecycle import ImagePushed, Replica, UntagCheck
+from chalicelib.core.rules import parse_replication_config
 from tests import events as ev
 from tests.fakes import InMemoryRegistries, RecordingChannel, fake_deps
 from tests.unit.test_services import DEV, DR, PROD, REPO, delete, push, record, replicated, sweep
@@ -72,7 +72,7 @@ def test_a_tag_removal_not_replicated_alerts_once_naming_the_tag_then_recovers(d
     [alert] = undeleted(sns)
     assert (alert["tag"], alert["digest"], alert["cause"]) == ("latest", D1, "tag_removed")
     assert alert["destination"] == DR.as_dict() and alert["severity"] == "warning"
-    assert alert["due_at"] == domain.iso(ev.at(70))
+    assert alert["due_at"] == lifecycle.iso(ev.at(70))
     assert alert["summary"].startswith("Tag removal not replicated: team/api:latest still on")
     assert deps.counters.status_counts(ev.at(72)).undeleted == 1
     sweep(80, deps)
@@ -187,11 +187,11 @@ def replica(**changes) -> Replica:
 
 def test_the_alert_document_names_the_tag_and_renders_its_commands():
     check = UntagCheck(ev.at(70), ev.at(40), "latest")
-    doc = domain.untag_alert(replica(), check, ev.at(71))
-    assert set(doc) == set(domain.ALERT_KEYS)
+    doc = documents.untag_alert(replica(), check, ev.at(71))
+    assert set(doc) == set(documents.ALERT_KEYS)
     assert (doc["tag"], doc["cause"]) == ("latest", "tag_removed")
-    assert doc["detected_at"] == domain.iso(ev.at(71))
-    other = domain.untag_alert(replica(), UntagCheck(ev.at(90), ev.at(60), "latest"), ev.at(91))
+    assert doc["detected_at"] == lifecycle.iso(ev.at(71))
+    other = documents.untag_alert(replica(), UntagCheck(ev.at(90), ev.at(60), "latest"), ev.at(91))
     assert other["incident_id"] != doc["incident_id"]  # one incident per removal
     steps = " ".join(next_steps(doc))
     assert "batch-delete-image" in steps and "imageTag=latest" in steps
@@ -200,8 +200,8 @@ def test_the_alert_document_names_the_tag_and_renders_its_commands():
 
 def test_an_untag_check_is_set_per_covered_destination_once():
     config = parse_replication_config(deleting_config())
-    facts = domain.ImageFacts({}, (replica(destination=PROD), replica()))
-    removal = domain.tag_entry(domain.ImageDeleted("d", ev.at(40), DEV, REPO, D1, "latest"))
+    facts = lifecycle.ImageFacts({}, (replica(destination=PROD), replica()))
+    removal = judgement.tag_entry(lifecycle.ImageDeleted("d", ev.at(40), DEV, REPO, D1, "latest"))
     assert removal is not None
     once = decisions.on_untag(removal, facts, config, timedelta(minutes=30))
     twice = decisions.on_untag(removal, once, config, timedelta(minutes=30))
@@ -218,7 +218,7 @@ def test_two_pushes_in_the_same_second_name_one_replica_tag_whatever_came_first(
         tag: ImagePushed(f"e-{tag}", ev.at(0), DEV, REPO, D1, tag) for tag in ("v1", "latest")
     }
     second = "v1" if first == "latest" else "latest"
-    facts = domain.ImageFacts()
+    facts = lifecycle.ImageFacts()
     for tag in (first, second):
         facts = decisions.on_push(pushes[tag], facts, config, timedelta(minutes=30))
     assert {r.tag for r in facts.replicas} == {"latest"}

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from chalicelib.adapters.ledger import keys
 from chalicelib.adapters.ledger.table import Table
-from chalicelib.domain import iso
+from chalicelib.core.lifecycle import iso
 from chalicelib.ports import StatusCounts
 
 WINDOW = timedelta(hours=24)

@@ -7,7 +7,7 @@ from typing import Any
 
 from chalicelib.adapters.ledger import items, keys
 from chalicelib.adapters.ledger.table import Table
-from chalicelib.domain import ImageFacts, Location, Presence, Replica
+from chalicelib.core.lifecycle import ImageFacts, Location, Presence, Replica
 from chalicelib.ports import ImageRecord, Page
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from chalicelib.adapters.ledger import items, keys
 from chalicelib.adapters.ledger.table import Table
-from chalicelib.domain import iso
+from chalicelib.core.lifecycle import iso
 from chalicelib.ports import Incident, Notification, Page
 
 SETTLE_ATTEMPTS = 5  # a settle lost after a publish would send the alert again

@@ -6,11 +6,11 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, TypeVar
 
 from chalicelib.adapters.ledger import keys
-from chalicelib.domain import (
+from chalicelib.core.judgement import TagEntry
+from chalicelib.core.lifecycle import (
     Location,
     Presence,
     Replica,
-    TagEntry,
     UntagCheck,
     format_time,
     iso,

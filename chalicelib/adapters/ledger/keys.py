@@ -40,7 +40,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from chalicelib.domain import Location, Replica, TagEntry, format_time, iso
+from chalicelib.core.judgement import TagEntry
+from chalicelib.core.lifecycle import Location, Replica, format_time, iso
 
 HIGH = "\uffff"  # sorts after every character used in keys
 HISTORY_TTL = timedelta(days=90)

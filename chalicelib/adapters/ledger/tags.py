@@ -7,7 +7,8 @@ from datetime import datetime
 
 from chalicelib.adapters.ledger import items, keys
 from chalicelib.adapters.ledger.table import Table
-from chalicelib.domain import Location, TagEntry, iso
+from chalicelib.core.judgement import TagEntry
+from chalicelib.core.lifecycle import Location, iso
 
 
 class DynamoTagHistory:

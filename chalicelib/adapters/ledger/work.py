@@ -7,7 +7,7 @@ from typing import Any
 
 from chalicelib.adapters.ledger import items, keys
 from chalicelib.adapters.ledger.table import Table
-from chalicelib.domain import iso
+from chalicelib.core.lifecycle import iso
 from chalicelib.ports import Work
 
 

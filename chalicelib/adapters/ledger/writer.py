@@ -8,8 +8,9 @@ from typing import Any
 
 from chalicelib.adapters.ledger import items, keys
 from chalicelib.adapters.ledger.table import Cancelled, Table
-from chalicelib.decisions import Counts, ImageChange, NewIncident
-from chalicelib.domain import TagEntry, iso, parse_time
+from chalicelib.core.decisions import Counts, ImageChange, NewIncident
+from chalicelib.core.judgement import TagEntry
+from chalicelib.core.lifecycle import iso, parse_time
 from chalicelib.ports import Commit, Incident, LedgerConflict
 
 NEW = "attribute_not_exists(pk)"
