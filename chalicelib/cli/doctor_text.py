@@ -52,6 +52,8 @@ def render_text(report: DoctorReport) -> str:
             lines.append(f"  note: {note}")
         if pair_report.ok is False and pair_report.checks:
             lines.append(f"  {_fix(pair)}")
+    for warning in report.warnings:
+        lines.append(f"warning: {warning}")
     total = len(report.reports)
     good = sum(1 for r in report.reports if r.ok is True and not r.error)
     lines.append(f"{good} of {total} pairs can replicate" + ("" if report.ok else "; see above"))
@@ -62,6 +64,7 @@ def render_json(report: DoctorReport) -> dict[str, Any]:
     return {
         "ok": report.ok,
         "errors": report.source_errors,
+        "warnings": report.warnings,
         "pairs": [
             {
                 "source": r.pair.source.as_dict(),

@@ -257,3 +257,44 @@ def test_bad_workload_types_are_refused_with_what_to_do(env: dict, message: str)
 
     with pytest.raises(ConfigError, match=message):
         Settings.from_env({**BASE, **env})
+
+
+# --------------------------------------------------------------------------- doctor's warnings
+
+
+def test_doctor_warns_where_deletions_replicate_into_pinned_digests() -> None:
+    from chalicelib.core.rules import parse_replication_config
+    from chalicelib.core.workload_risks import deletion_risks
+    from tests import events as ev
+
+    dev = Location(*ev.DEV)
+    raw = ev.registry(ev.DEV, ([ev.PROD], ["secure/"]), ([ev.PROD, ev.DR], ["team/"]))
+    raw["replicationConfiguration"]["rules"][0]["deleteReplication"] = {"enabled": True}
+    config = parse_replication_config([raw])
+    prod = Location(*ev.PROD)
+    workloads = [
+        *ecs("prod/vault", ImageUse(uri(prod, f"secure/vault@{A}")), where=prod),
+        *ecs("prod/loose", ImageUse(uri(prod, "secure/vault:v1"), B, follows_tag=True), where=prod),
+        *ecs("prod/api", ImageUse(uri(prod, "team/api:latest"), A), where=prod),  # no deletions
+    ]
+    (warning,) = deletion_risks(config, workloads)
+    assert warning.startswith(f"{dev} -> {prod}: deletions of secure/vault replicate, and ")
+    assert "ECS prod/vault pins a1b2a1b2a1b2" in warning and "prod/loose" not in warning
+
+
+def test_doctor_warns_of_lambda_functions_without_a_replica_in_their_region() -> None:
+    from chalicelib.core.rules import parse_replication_config
+    from chalicelib.core.workload_risks import lambda_without_replica
+    from tests import events as ev
+
+    config = parse_replication_config([ev.registry(ev.DEV, ([ev.PROD], ["team/"]))])
+    prod, dev = Location(*ev.PROD), Location(*ev.DEV)
+    fn = workloads_of
+    workloads = [
+        *fn(prod, "lambda-function", "replicated", [ImageUse(uri(prod, "team/api:v1"), A)]),
+        *fn(prod, "lambda-function", "local", [ImageUse(uri(prod, "ops/cron:v1"), A)]),
+        *fn(dev, "lambda-function", "at-source", [ImageUse(uri(dev, "team/api:v1"), A)]),
+        *ecs("prod/svc", ImageUse(uri(prod, "ops/cron:v1"), A)),  # ECS: not this warning
+    ]
+    (warning,) = lambda_without_replica(config, workloads)
+    assert warning.startswith(f"Lambda local in {prod} runs ops/cron, which no replication rule")
