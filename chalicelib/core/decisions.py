@@ -266,6 +266,14 @@ def failure_alert(replica: Replica) -> dict:
 # --------------------------------------------------------------------------- consequences
 
 
+def deletion_replicated(replica: Replica, facts: ImageFacts) -> bool:
+    """The destination recorded a deletion of the image since the source's own."""
+    deleted_at = facts.deleted_since(replica.source, replica.pushed_at)
+    return (
+        deleted_at is not None and facts.deleted_since(replica.destination, deleted_at) is not None
+    )
+
+
 def _pending(replicas: Iterable[Replica]) -> int:
     return sum(1 for r in replicas if r.state == "pending" and r.due_at is not None)
 
@@ -306,6 +314,7 @@ def change(
             )
             if at is not None:
                 closed.extend((documents.incident_id_for(kind, was), at) for kind in closing)
+        closed.extend(_deletion_closing(was, replica, before, after))
     opened_kinds = [i.alert["kind"] for i in opened if not i.resolved_at_once]
     for incident in opened:
         if incident.alert["kind"] in RECHECKED:  # re-checked until the registries agree
@@ -321,6 +330,23 @@ def change(
     return ImageChange(
         repository, digest, before, after, opened, tuple(closed), counts, tuple(restated)
     )
+
+
+def _deletion_closing(
+    was: Replica | None, replica: Replica, before: ImageFacts, after: ImageFacts
+) -> list[tuple[str, datetime]]:
+    """The destination's deletion of an image the source deleted, once its deletion check has
+    run (a DELETE_NOT_REPLICATED may be open): that incident's closing, due at the deletion, so
+    that the next sweep recovers it rather than the periodic re-check."""
+    if was is None or replica.deletion_check_at is not None or deletion_replicated(was, before):
+        return []
+    if not deletion_replicated(replica, after):
+        return []
+    deleted_at = after.deleted_since(replica.source, replica.pushed_at)
+    there = after.deleted_since(replica.destination, deleted_at) if deleted_at else None
+    if deleted_at is None or there is None:
+        return []
+    return [(documents.undeleted_incident_id(replica, deleted_at), there)]
 
 
 def _failed_earlier(was: Replica | None, now: Replica) -> bool:

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from chalicelib.core.judgement import Origin, OverwriteCause, TagEntry
-from chalicelib.core.lifecycle import Replica, UntagCheck, format_time, iso
+from chalicelib.core.lifecycle import Location, Replica, UntagCheck, format_time, iso
 
 ALERT_SCHEMA = "ecr-replication-auditor/alert/v1"
 # Where the runbooks are published: the project's documentation site (mkdocs.yml's site_url).
@@ -207,6 +207,16 @@ def overwrite_alert(
     )
 
 
+def undeleted_incident_id(replica: Replica, deleted_at: datetime) -> str:
+    """One DELETE_NOT_REPLICATED incident per replica and source deletion."""
+    return _stable_id("DELETE_NOT_REPLICATED", replica.replica_id, iso(deleted_at))
+
+
+def untag_incident_id(replica: Replica, tag: str, removed_at: datetime) -> str:
+    """One DELETE_NOT_REPLICATED incident per replica, tag and removal of it at the source."""
+    return _stable_id("DELETE_NOT_REPLICATED", replica.replica_id, tag, iso(removed_at))
+
+
 def undeleted_alert(
     replica: Replica, deleted_at: datetime, detected_at: datetime
 ) -> dict[str, Any]:
@@ -214,7 +224,7 @@ def undeleted_alert(
     deletions, and the destination still has it at its due time."""
     return alert_document(
         kind="DELETE_NOT_REPLICATED",
-        incident_id=_stable_id("DELETE_NOT_REPLICATED", replica.replica_id, iso(deleted_at)),
+        incident_id=undeleted_incident_id(replica, deleted_at),
         repository=replica.repository,
         tag=replica.tag,
         digest=replica.digest,
@@ -232,9 +242,7 @@ def untag_alert(replica: Replica, check: UntagCheck, detected_at: datetime) -> d
     this digest at the check's due time."""
     return alert_document(
         kind="DELETE_NOT_REPLICATED",
-        incident_id=_stable_id(
-            "DELETE_NOT_REPLICATED", replica.replica_id, check.tag, iso(check.removed_at)
-        ),
+        incident_id=untag_incident_id(replica, check.tag, check.removed_at),
         repository=replica.repository,
         tag=check.tag,
         digest=replica.digest,
@@ -249,9 +257,11 @@ def untag_alert(replica: Replica, check: UntagCheck, detected_at: datetime) -> d
 
 def drift_incident_id(replica: Replica, source_digest: str) -> str:
     """One TAG_DRIFT incident per tag, destination and source digest it should name."""
-    return _stable_id(
-        "TAG_DRIFT", str(replica.destination), replica.repository, replica.tag or "", source_digest
-    )
+    return tag_drift_id(replica.destination, replica.repository, replica.tag or "", source_digest)
+
+
+def tag_drift_id(destination: Location, repository: str, tag: str, source_digest: str) -> str:
+    return _stable_id("TAG_DRIFT", str(destination), repository, tag, source_digest)
 
 
 def drift_alert(

@@ -10,7 +10,14 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from chalicelib.core import documents, lifecycle
-from chalicelib.core.decisions import NewIncident, find, reconcile_all, seen, with_replica
+from chalicelib.core.decisions import (
+    NewIncident,
+    deletion_replicated,
+    find,
+    reconcile_all,
+    seen,
+    with_replica,
+)
 from chalicelib.core.judgement import TagEntry
 from chalicelib.core.lifecycle import ImageFacts, Location, Replica, UntagCheck
 
@@ -36,14 +43,6 @@ def on_due(
     missing = replace(current, state="missing")
     alert = documents.replica_alert("REPLICA_MISSING", missing, now, failure_reason=failure_reason)
     return with_replica(facts, missing), (NewIncident(alert, now),)
-
-
-def deletion_replicated(replica: Replica, facts: ImageFacts) -> bool:
-    """The destination recorded a deletion of the image since the source's own."""
-    deleted_at = facts.deleted_since(replica.source, replica.pushed_at)
-    return (
-        deleted_at is not None and facts.deleted_since(replica.destination, deleted_at) is not None
-    )
 
 
 def on_deletion_check(

@@ -40,7 +40,7 @@ def check_deletion(replica: Replica, now: datetime, deps: Deps) -> None:
         record = deps.images.load(replica.repository, replica.digest)
         if "listed" not in listed:
             current = decisions.find(record.facts, replica.source, replica.destination)
-            gone = current is not None and verdicts.deletion_replicated(current, record.facts)
+            gone = current is not None and decisions.deletion_replicated(current, record.facts)
             listed["listed"] = None if gone else still_listed(replica, deps)
         after, opened = verdicts.on_deletion_check(replica, record.facts, now, listed["listed"])
         change = decisions.change(replica.repository, replica.digest, record.facts, after, opened)
@@ -153,6 +153,30 @@ def registry_tags(replica: Replica, deps: Deps) -> tuple[str | None, str | None]
         return None
 
 
+OVERWRITE_LOOKBACK = 10  # tag entries walked back at most, each one read
+
+
+def overwrite_reported(replica: Replica, digest: str | None, now: datetime, deps: Deps) -> bool:
+    """Whether a TAG_OVERWRITTEN the ledger judged and reported accounts for the replica's tag
+    naming `digest` at its destination: one of the tag's entries there since it last came to
+    name `digest` (walking back from its head) was reported as an overwrite.
+
+    The head alone explains nothing: a destination's own push of the tag before the replica
+    arrived untagged (tag immutability) leaves the head equal to the registry, and no overwrite
+    was ever raised, since the tag never moved.
+    """
+    assert replica.tag is not None
+    location, repository, tag = replica.destination, replica.repository, replica.tag
+    entry = deps.tags.heads_as_of(location, repository, [tag], now)[tag]
+    for _ in range(OVERWRITE_LOOKBACK):
+        if entry is None or entry.digest != digest:
+            return False
+        if deps.incidents.incident(documents.overwrite_incident_id(entry)) is not None:
+            return True
+        entry = deps.tags.neighbours(entry)[0]
+    return False
+
+
 def check_drift(replica: Replica, now: datetime, deps: Deps) -> None:
     """A due, arrived, tagged replica: compare its tag in both registries (TAG_DRIFT)."""
     answers: dict[str, Any] = {}
@@ -165,10 +189,10 @@ def check_drift(replica: Replica, now: datetime, deps: Deps) -> None:
             answers["tags"] = registry_tags(current, deps)  # type: ignore[arg-type]
         tags = answers.get("tags")
         explained = False
-        if tags is not None and current is not None and current.tag:
-            # the ledger saw the destination's tag move there: a TAG_OVERWRITTEN told of it
-            heads = deps.tags.repository_tags(replica.repository).get(replica.destination, {})
-            explained = heads.get(current.tag) == tags[1] != tags[0]
+        if tags is not None and current is not None and current.tag and tags[1] != tags[0]:
+            if "explained" not in answers:
+                answers["explained"] = overwrite_reported(current, tags[1], now, deps)
+            explained = answers["explained"]
         after, opened = verdicts.on_drift_check(replica, record.facts, now, tags, explained)
         change = decisions.change(replica.repository, replica.digest, record.facts, after, opened)
         return Commit(images=(change,)) if change.changed else None
@@ -190,7 +214,7 @@ def deletion_settled(incident: Incident, now: datetime, deps: Deps) -> Commit:
     else:
         replica = decisions.find(facts, source, destination)
         gone = replica is not None and (
-            verdicts.deletion_replicated(replica, facts) or still_listed(replica, deps) is False
+            decisions.deletion_replicated(replica, facts) or still_listed(replica, deps) is False
         )
     if not gone:
         return Commit(recheck=((incident.incident_id, now + decisions.DRIFT_RECHECK),))

@@ -13,7 +13,7 @@ from chalicelib.core import decisions, documents, judgement, verdicts
 from chalicelib.core.decisions import Counts, NewIncident
 from chalicelib.core.errors import RegistryUnavailable, RepositoryNotFound, SweepIncomplete
 from chalicelib.core.judgement import TagEntry
-from chalicelib.core.lifecycle import Location, Replica
+from chalicelib.core.lifecycle import ImageFacts, Location, Replica
 from chalicelib.observability import count, logger
 from chalicelib.ports import Commit, Deps, Work
 from chalicelib.usecases import delivery, registry_checks
@@ -173,6 +173,9 @@ def _step_due(work: Work, now: datetime, deps: Deps, report: SweepReport) -> Non
     due = replica.due_at is not None and replica.due_at <= now
     if replica.state == "pending" and due:
         _check_missing(replica, now, deps, report)
+        found = (replica.destination, replica.repository, replica.digest) in report.found
+        if replica.drift_check and found:  # arrived, as the registry says: its tag is due too
+            registry_checks.check_drift(replica, now, deps)
     elif replica.drift_check and due:
         registry_checks.check_drift(replica, now, deps)
     if replica.deletion_check_at is not None and replica.deletion_check_at <= now:
@@ -224,9 +227,30 @@ def _step_untag(work: Work, now: datetime, deps: Deps, report: SweepReport) -> N
         else:
             after = decisions.on_untag(removal, before, config, grace)
         change = decisions.change(removal.repository, digest, before, after)
-        return Commit(images=(change,), judged=(removal,))
+        settled = _untag_closings(removal, digest, before, deps)
+        return Commit(images=(change,), judged=(removal,), recheck=settled)
 
     commit(decide, deps)
+
+
+def _untag_closings(
+    removal: TagEntry, digest: str, facts: ImageFacts, deps: Deps
+) -> tuple[tuple[str, datetime], ...]:
+    """A destination dropping a tag that its source removed from the image, after the removal's
+    check was due: the DELETE_NOT_REPLICATED that may be open for it is closed (or found not
+    open) by the next sweep, not at its periodic re-check."""
+    closings = []
+    for replica in facts.replicas:
+        if replica.destination != removal.location:
+            continue
+        tag = removal.tag
+        at_source = deps.tags.heads_as_of(replica.source, removal.repository, [tag], removal.time)
+        head = at_source[tag]
+        if head is None or head.removed_from != digest:
+            continue
+        if removal.time >= head.time + deps.settings.grace:
+            closings.append((documents.untag_incident_id(replica, tag, head.time), removal.time))
+    return tuple(closings)
 
 
 def _step_judge(work: Work, now: datetime, deps: Deps, report: SweepReport) -> None:
@@ -269,9 +293,21 @@ def _step_judge(work: Work, now: datetime, deps: Deps, report: SweepReport) -> N
             opened=tuple(opened),
             judged=(entry,),
             counts=Counts(overwrites=tuple((now, 1) for _ in opened)),
+            recheck=_drift_closing(entry, deps),
         )
 
     count("TagOverwrites", len(opened_incidents(commit(decide, deps))))
+
+
+def _drift_closing(entry: TagEntry, deps: Deps) -> tuple[tuple[str, datetime], ...]:
+    """A tag pushed at a destination where a TAG_DRIFT is open for it with this digest (someone
+    re-tagged the replica): the drift is re-checked by the next sweep, not 15 minutes on. Only
+    with the registries asked (no drift is ever opened otherwise): one read per pushed tag."""
+    if deps.registries is None or entry.kind != "push" or entry.digest is None:
+        return ()
+    incident_id = documents.tag_drift_id(entry.location, entry.repository, entry.tag, entry.digest)
+    incident = deps.incidents.incident(incident_id)
+    return ((incident_id, entry.time),) if incident and incident.state == "open" else ()
 
 
 def _step_close(work: Work, now: datetime, deps: Deps, report: SweepReport) -> None:

@@ -93,3 +93,25 @@ def test_an_immutable_destination_drifts_until_its_tag_is_fixed(
     [recovered] = [a["body"] for a in alerts.drain()]
     assert (recovered["kind"], recovered["resolves"]) == ("RECOVERED", "TAG_DRIFT")
     assert client.http.get("/status").json_body["counts"]["drifted"] == 0
+
+
+def test_a_destinations_own_tag_in_an_immutable_repository_drifts(replay, alerts, ecr):
+    """Prod pushed its own `latest` before dev's replicated in (IMMUTABLE at prod): ECR copies
+    the image without the tag and says so with an untagged PUSH there. The tag never moved, no
+    TAG_OVERWRITTEN explains anything: TAG_DRIFT, with prod's digest as the previous one."""
+    name = unique("team/api")
+    ecr(DEV).create_repository(repositoryName=name)
+    ecr(DR).create_repository(repositoryName=name)
+    ecr(PROD).create_repository(repositoryName=name, imageTagMutability="IMMUTABLE")
+    put_image(ecr(PROD), name, D0, "latest")
+    replay(ev.push(ev.PROD, name, "latest", D0, at(-60)))  # prod's own latest, recorded
+    for where in (DEV, DR):
+        put_image(ecr(where), name, D1, "latest")
+    put_image(ecr(PROD), name, D1)  # the replica, untagged
+    replay(ev.push(ev.DEV, name, "latest", D1, at(0)))
+    replay(ev.replication(ev.DR, ev.DEV, name, "latest", D1, at(3)))
+    replay(ev.push(ev.PROD, name, "", D1, at(3)))  # ECR's PUSH for the replica at prod
+    replay(ev.schedule(at(31)))
+    [drift] = [a["body"] for a in alerts.drain()]
+    assert (drift["kind"], drift["destination"]["account"]) == ("TAG_DRIFT", PROD.account)
+    assert (drift["digest"], drift["previous_digest"]) == (D1, D0)

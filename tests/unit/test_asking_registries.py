@@ -109,6 +109,43 @@ def test_a_tag_overwrite_the_ledger_saw_is_not_drift(deps, sns, registries):
     assert [a["kind"] for a in sns.sent] == ["TAG_OVERWRITTEN"]
 
 
+@pytest.mark.parametrize("arrival", ["untagged push at prod", "registry check only"])
+def test_prods_own_tag_kept_by_an_immutable_repository_is_drift(deps, sns, registries, arrival):
+    """The setting this project exists for: prod pushed its own `latest` (IMMUTABLE there), then
+    dev's `latest` replicates in without the tag. The tag never moved at prod, so no
+    TAG_OVERWRITTEN was raised, and nothing else explains the divergence: TAG_DRIFT."""
+    record(push(PROD, "latest", D0, -60), deps)  # prod's own push, an hour before
+    record(push(DEV, "latest", D1, 0), deps)
+    record(replicated(DR, "latest", D1, 3), deps)
+    if arrival == "untagged push at prod":
+        record(push(PROD, None, D1, 3), deps)  # ECR's PUSH for the replica, without the tag
+    registries.put(DEV, REPO, D1, ev.at(0), tag="latest")
+    registries.put(DR, REPO, D1, ev.at(3), tag="latest")
+    registries.put(PROD, REPO, D0, ev.at(-60), tag="latest")
+    registries.put(PROD, REPO, D1, ev.at(3))  # replicated "but won't contain the duplicated tag"
+    sweep(31, deps)
+    [drift] = sns.sent
+    assert (drift["kind"], drift["destination"]) == ("TAG_DRIFT", PROD.as_dict())
+    assert (drift["digest"], drift["previous_digest"]) == (D1, D0)
+    assert states(deps) == {PROD: "replicated", DR: "replicated"}
+
+
+def test_a_hand_pushed_tag_reported_as_overwritten_explains_the_divergence_later(
+    deps, sns, registries
+):
+    """An overwrite the ledger judged and reported, then re-pushed with the same digest: the
+    divergence is still the one that TAG_OVERWRITTEN told of, not drift."""
+    record(push(DEV, "latest", D1, 0), deps)
+    for dest in (PROD, DR):
+        record(replicated(dest, "latest", D1, 3), deps)
+    record(push(PROD, "latest", D2, 10), deps)  # a hand-pushed tag in prod: TAG_OVERWRITTEN
+    record(push(PROD, "latest", D2, 12), deps)  # pushed again, same digest: no move
+    for where, digest in ((DEV, D1), (PROD, D2), (DR, D1)):
+        registries.put(where, REPO, digest, ev.at(3), tag="latest")
+    sweep(31, deps)
+    assert [a["kind"] for a in sns.sent] == ["TAG_OVERWRITTEN"]
+
+
 def test_without_registries_nothing_is_asked_and_no_drift_is_checked(sns):
     deps = fake_deps(channels=[sns])
     record(push(DEV, "latest", D1, 0), deps)
