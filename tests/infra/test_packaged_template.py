@@ -21,6 +21,14 @@ def test_cfn_lint_passes(packaged: Packaged) -> None:
     assert cfn_lint(packaged.directory / "sam.json") == []
 
 
+def test_every_function_runs_on_python_3_13(packaged: Packaged) -> None:
+    """Chalice names the runtime after the Python that packaged it (`make venv`: python3.13);
+    python3.11 runs on Amazon Linux 2, which reached its end of life in June 2026."""
+    functions = packaged.resources("AWS::Lambda::Function")
+    assert len(functions) >= 5
+    assert {f["Properties"]["Runtime"] for f in functions.values()} == {"python3.13"}
+
+
 def settings_variables() -> set[str]:
     """Every variable the settings object reads (`env.get("NAME", …)` in chalicelib/settings.py)."""
     tree = ast.parse((ROOT / "chalicelib" / "settings.py").read_text())
@@ -504,7 +512,7 @@ def test_the_package_ships_bytecode_valid_for_its_own_sources(packaged: Packaged
         assert handlers <= set(sources)
         for source in sources:
             folder, _, module = source.rpartition("/")
-            cached = f"{folder + '/' if folder else ''}__pycache__/{module[:-3]}.cpython-311.pyc"
+            cached = f"{folder + '/' if folder else ''}__pycache__/{module[:-3]}.cpython-313.pyc"
             assert cached in names, f"no bytecode for {source}"
             header = archive.read(cached)[:16]
             flags = int.from_bytes(header[4:8], "little")
