@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(doctor_text.render_json(report), indent=2))
     else:
-        print(doctor_text.render_text(report))
+        print(doctor_text.render_text(report, settings.location_names))
     return 0 if report.ok else 1
 
 

@@ -62,8 +62,9 @@ def test_every_function_gets_every_variable_it_reads(packaged: Packaged, functio
     assert variables["SLACK_WEBHOOK_SECRET_ARN"] == {"Ref": "SlackWebhookSecretArn"}
     assert variables["POWERTOOLS_SERVICE_NAME"] == "ecr-replication-auditor"
     assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "EcrReplicationAuditor"
+    assert variables["DASHBOARD_LINK_KEY_ARN"] == {"Fn::GetAtt": ["DashboardLinkKey", "Arn"]}
     for value in variables.values():  # Lambda takes strings only
-        assert isinstance(value, str) or set(value) == {"Ref"}
+        assert isinstance(value, str) or set(value) in ({"Ref"}, {"Fn::GetAtt"})
 
 
 def test_every_route_is_iam_authorised_except_the_dashboard_link_view(packaged: Packaged) -> None:
