@@ -1,6 +1,6 @@
 """Renderings of the alert document for people: Amazon Q Developer chat notifications and Slack.
 
-Pure functions of one alert document (domain.alert_document); no I/O. The SNS adapter publishes
+Pure functions of one alert document (documents.alert_document); no I/O. The SNS adapter publishes
 `render_chatbot` when ALERT_FORMAT=chatbot, the Slack adapter posts `render_slack`.
 """
 
