@@ -7,7 +7,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from chalicelib.core.alert_formats import place
+from chalicelib.core.alert_text import place
 from chalicelib.core.lifecycle import Location, partition_of
 from chalicelib.core.policies import CREATE, REPLICATE, Pair
 from chalicelib.usecases.doctor import DoctorReport

@@ -16,7 +16,7 @@ def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]], indent: str
 
 def render_status(status: dict[str, Any], repositories: dict[str, Any] | None = None) -> str:
     """The status as people read it; with `repositories`, each newest image's replicas too."""
-    from chalicelib.core.alert_formats import place
+    from chalicelib.core.alert_text import place
 
     names = status.get("names") or {}
     counts = status["counts"]
@@ -71,7 +71,7 @@ def render_status(status: dict[str, Any], repositories: dict[str, Any] | None = 
 
 
 def _replica_rows(repositories: dict[str, Any], names: dict[str, str]) -> list[tuple[str, ...]]:
-    from chalicelib.core.alert_formats import place
+    from chalicelib.core.alert_text import place
 
     rows: list[tuple[str, ...]] = []
     for repo in repositories["repositories"]:
