@@ -63,7 +63,7 @@ def test_every_function_gets_every_variable_it_reads(packaged: Packaged, functio
     assert variables["POWERTOOLS_SERVICE_NAME"] == "ecr-replication-auditor"
     assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "EcrReplicationAuditor"
     for value in variables.values():  # Lambda takes strings only
-        assert isinstance(value, str) or set(value) == {"Ref"}
+        assert isinstance(value, str) or set(value) in ({"Ref"}, {"Fn::GetAtt"})
 
 
 def test_every_route_is_iam_authorised_except_the_dashboard_link_view(packaged: Packaged) -> None:

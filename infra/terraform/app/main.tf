@@ -32,6 +32,7 @@ locals {
     ALERT_FORMAT                 = var.alert_format
     POWERTOOLS_LOG_LEVEL         = var.log_level
     LOCATION_NAMES               = var.location_names
+    RUNBOOK_BASE_URL             = var.runbook_base_url
     DASHBOARD_LINK_KEY_ARN       = aws_kms_key.dashboard_links.arn
     CURSOR_KEY_SECRET_ARN        = aws_secretsmanager_secret.cursor_key.arn
   }

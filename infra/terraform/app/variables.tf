@@ -89,6 +89,16 @@ variable "location_names" {
   default     = ""
 }
 
+variable "runbook_base_url" {
+  description = "RUNBOOK_BASE_URL: where each alert's runbook_url points, <base>/<kind> (empty: the project's published runbooks)."
+  type        = string
+  default     = ""
+  validation {
+    condition     = can(regex("^(https?://[^\\s<>|\"'`]{1,1000})?$", var.runbook_base_url))
+    error_message = "runbook_base_url must be an http or https URL."
+  }
+}
+
 variable "log_level" {
   description = "POWERTOOLS_LOG_LEVEL of every function."
   type        = string
