@@ -147,3 +147,70 @@ def test_the_route_refuses_a_request_no_authorizer_checked():
         with pytest.raises(Forbidden):
             scope(context)
     assert scope({"authorizer": {"prefix": "team/"}}) == "team/"
+
+
+# ----------------------------------------------------------------------------- the command
+
+
+def test_the_cli_mints_a_token_the_gate_accepts(client, replay, auditor_env, tmp_path):
+    import json
+
+    from tests.e2e.test_cli import cli
+
+    replay(ev.push(ev.DEV, "team/api", "v1", ev.digest("cli"), when(0)))
+    minted = cli(
+        "gate-token", "--key", auditor_env["DASHBOARD_LINK_KEY_ARN"], "--repository-prefix", "team/"
+    )
+    assert minted.returncode == 0, minted.stderr
+    token = minted.stdout.strip()
+    assert "for GET /gate on repositories starting with 'team/'" in minted.stderr
+    assert answer(client, "repository=team/api&tag=v1", token)["state"] == "waiting"
+    assert gate(client, "repository=ops/agent&tag=v1", token).status_code == 403
+    # The key also comes from provision's environment file, as the other commands read it.
+    env_file = tmp_path / "env.json"
+    env_file.write_text(json.dumps(auditor_env))
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "DASHBOARD_LINK_KEY_ARN"}
+    minted = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "chalicelib.cli",
+            "gate-token",
+            "--env-file",
+            str(env_file),
+            "--repository-prefix",
+            "",
+            "--days",
+            "1",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert minted.returncode == 0, minted.stderr
+    assert "on every repository" in minted.stderr
+    assert gate(client, "repository=team/api&tag=v1", minted.stdout.strip()).status_code == 200
+
+
+def test_the_cli_refuses_bad_token_requests(moto_endpoint):
+    from tests.e2e.test_cli import cli, one_line_error
+
+    no_key = {"DASHBOARD_LINK_KEY_ARN": ""}
+    one_line_error(cli("gate-token", env=no_key), 2, "--repository-prefix")
+    one_line_error(cli("gate-token", "--repository-prefix", "team/", env=no_key), 2, "--stack")
+    one_line_error(cli("gate-token", "--repository-prefix", "Team/", "--key", "k"), 2, "e.g. team/")
+    one_line_error(
+        cli("gate-token", "--repository-prefix", "team/", "--days", "400", "--key", "k"),
+        2,
+        "--days",
+    )
+    one_line_error(
+        cli("gate-token", "--repository-prefix", "t", "--stack", "s", "--key", "k"), 2, "not both"
+    )
+    unknown = cli("gate-token", "--repository-prefix", "team/", "--key", "alias/nope")
+    one_line_error(unknown, 2, "alias/nope", "DashboardLinkKeyArn")
