@@ -30,10 +30,21 @@ def gate(client: Any, query: str, token: str | None) -> Any:
 
 
 def answer(client: Any, query: str, token: str) -> dict[str, Any]:
+    """A 200 answer, checked against the Gate schema of the shipped OpenAPI document."""
+    import json
+    from pathlib import Path
+
+    from openapi_schema_validator import OAS30Validator
+
     response = gate(client, query, token)
     assert response.status_code == 200, response.body
     body = dict(response.json_body)
     assert set(body) == {"repository", "digest", "tag", "state", "replicas", "as_of"}
+    document = json.loads(
+        (Path(__file__).parents[2] / "chalicelib" / "entrypoints" / "openapi.json").read_text()
+    )
+    schema = {"$ref": "#/components/schemas/Gate", "components": document["components"]}
+    OAS30Validator(schema).validate(body)
     return body
 
 
