@@ -462,3 +462,62 @@ def test_the_kargo_http_step_decides_on_the_gate_state(
         )
     poll = step["config"]["pollInterval"]
     assert int(poll.rstrip("s")) >= 10, "Kargo polls at most every 10 s"
+
+
+# ----------------------------------------------------------------------------- the docs page
+
+DOCS = ROOT / "docs" / "ci-gates.md"
+
+
+def _rows(section: str, header: str) -> dict[str, list[str]]:
+    lines = section.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"| {header} |"))
+    rows = {}
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        rows[cells[0].strip("`")] = cells[1:]
+    return rows
+
+
+def _section(title: str) -> str:
+    return DOCS.read_text().split(f"## {title}")[1].split("\n## ")[0]
+
+
+def test_the_page_describes_the_action_as_it_is():
+    action = yaml.safe_load((EXAMPLES / "github-action" / "action.yml").read_text())
+    section = _section("GitHub Actions")
+    inputs = _rows(section, "input")
+    assert set(inputs) == set(action["inputs"])
+    for name, spec in action["inputs"].items():
+        documented = inputs[name][0]
+        expected = (
+            "required"
+            if spec.get("required")
+            else (f"`{spec['default']}`" if spec["default"] else "empty")
+        )
+        assert documented == expected, name
+    assert set(_rows(section, "output")) == set(action["outputs"])
+    assert "examples/ci/github-action@v1" in section
+
+
+def test_the_page_describes_the_buildspec_and_the_gitlab_job_as_they_are():
+    spec = yaml.safe_load((EXAMPLES / "codebuild" / "buildspec.yml").read_text())
+    section = _section("AWS CodeBuild")
+    assert set(_rows(section, "variable")) == set(spec["env"]["variables"])
+    assert "(default 1800)" in section and spec["env"]["variables"]["GATE_TIMEOUT"] == "1800"
+    assert spec["env"]["exported-variables"] == ["GATE_STATE"] and "`GATE_STATE`" in section
+    job = yaml.safe_load((EXAMPLES / "gitlab-ci.yml").read_text())["replication-gate"]
+    section = _section("GitLab CI")
+    assert set(_rows(section, "variable")) == set(job["variables"]) | {"ECR_AUDIT_GATE_TOKEN"}
+    assert job["variables"]["GATE_TIMEOUT"] == "1800" and job["variables"]["GATE_INTERVAL"] == "15"
+
+
+def test_the_page_quotes_the_kargo_expressions():
+    config = kargo_step()["config"]
+    section = _section("Kargo")
+    for key in ("successExpression", "failureExpression", "errorExpression"):
+        assert f"{key}: {config[key]}\n" in section, key
+    assert "`pollInterval`\n(30 s" in section and config["pollInterval"] == "30s"
+    assert kargo_step()["retry"]["timeout"] == "45m" and "(45 minutes)" in section
