@@ -84,6 +84,15 @@ def get_images() -> Response:
     return api.respond(body)
 
 
+@app.route("/workloads", methods=["GET"], authorizer=iam)
+def get_workloads() -> Response:
+    def body() -> dict:
+        repository = api.workloads_query(_query())
+        return queries.workloads(repository, bootstrap.deps())
+
+    return api.respond(body)
+
+
 @app.route("/repositories", methods=["GET"], authorizer=iam)
 def get_repositories() -> Response:
     def body() -> dict:

@@ -71,11 +71,34 @@ def parser(prog: str | None = None) -> argparse.ArgumentParser:
     return top
 
 
+def _app_logs_to_stderr() -> None:
+    """The app's JSON log lines go to stderr: stdout carries only what a command prints (a
+    status, a JSON document, an environment), so that it can be piped."""
+    import logging
+
+    from chalicelib.observability import logger
+
+    handler = logger.registered_handler
+    if isinstance(handler, logging.StreamHandler) and not isinstance(handler.stream, _Stderr):
+        handler.setStream(_Stderr())
+
+
+class _Stderr:
+    """Whatever sys.stderr is when a line is written (a test harness may swap it)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     # Local runs have no CloudWatch agent to read EMF metric lines from stdout.
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     args = parser().parse_args(argv)
+    _app_logs_to_stderr()
     try:
         return int(args.func(args))
     except CliError as error:

@@ -1,15 +1,17 @@
 """Renderings of the alert document for people: Amazon Q Developer chat notifications and Slack.
 
-Pure functions of one alert document (domain.alert_document); no I/O. The SNS adapter publishes
+Pure functions of one alert document (documents.alert_document); no I/O. The SNS adapter publishes
 `render_chatbot` when ALERT_FORMAT=chatbot, the Slack adapter posts `render_slack`.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
 from chalicelib.core.documents import ALERT_KEYS, CAUSE_TEXT, TAG_REMOVED, short_digest
+from chalicelib.core.workloads import pinned_next_steps, workload_lines
 
 EMOJI = {"critical": "🔴", "warning": "🟠", "info": "✅"}
 ELLIPSIS = "…"
@@ -86,6 +88,8 @@ def _as_text(value: Any) -> str:
         return ""
     if isinstance(value, Mapping) and {"account", "region"} <= value.keys():
         return _where(value)
+    if isinstance(value, list):
+        return json.dumps(value, separators=(",", ":"))
     return str(value)
 
 
@@ -128,12 +132,13 @@ def _details(
         rows.append(("Destination digest", _code(short_digest(there)) if there else "no image"))
     elif alert["previous_digest"]:
         rows.append(("Previous digest", _code(short_digest(alert["previous_digest"]))))
-    rows.append(
-        (
-            "Source → Destination",
-            f"{_code(place(alert['source'], names))} → {_code(place(alert['destination'], names))}",
+    if alert["source"] or kind != "PINNED_DIGEST_MISSING":
+        there = (
+            f"{_code(place(alert['source'], names))} → {_code(place(alert['destination'], names))}"
         )
-    )
+        rows.append(("Source → Destination", there))
+    else:
+        rows.append(("Location", _code(place(alert["destination"], names))))
     if alert["pushed_at"]:
         rows.append(("Tag moved" if kind == "TAG_OVERWRITTEN" else "Pushed", alert["pushed_at"]))
     if alert["due_at"]:
@@ -170,6 +175,8 @@ def _checks(alert: Mapping[str, Any]) -> list[str]:
     kind = alert["kind"]
     if kind == "RECOVERED":
         return ["No action needed."]
+    if kind == "PINNED_DIGEST_MISSING":
+        return pinned_next_steps(alert)
     repo, digest, tag = alert["repository"], alert["digest"], alert["tag"]
     source, dest = alert["source"] or {}, alert["destination"] or {}
     src_account, src_region = source.get("account", "SOURCE"), source.get("region", "REGION")
@@ -311,6 +318,7 @@ def render_chatbot(
         [
             _escape(alert["summary"]),
             *(f"• {label}: {value}" for label, value in _details(alert, names)),
+            *(f"• {_escape(line)}" for line in workload_lines(alert)),
         ]
     )
     destination = alert["destination"] or {}
@@ -373,6 +381,14 @@ def _full_values(alert: Mapping[str, Any]) -> str:
     return f"```{clip(body, SLACK_SECTION_MAX - 6)}```"
 
 
+def _workloads_block(alert: Mapping[str, Any]) -> list[dict[str, Any]]:
+    lines = workload_lines(alert)
+    if not lines:
+        return []
+    text = "*What runs it*\n" + "\n".join(f"• {_escape(line)}" for line in lines)
+    return [{"type": "section", "text": {"type": "mrkdwn", "text": clip(text, SLACK_SECTION_MAX)}}]
+
+
 def render_slack(
     alert: Mapping[str, Any], names: Mapping[str, str] | None = None
 ) -> dict[str, Any]:
@@ -391,6 +407,7 @@ def render_slack(
             "text": {"type": "mrkdwn", "text": clip(_escape(alert["summary"]), SLACK_SECTION_MAX)},
             "fields": fields,
         },
+        *_workloads_block(alert),
         {"type": "section", "text": {"type": "mrkdwn", "text": _full_values(alert)}},
         {
             "type": "context",

@@ -25,7 +25,9 @@ def render_status(status: dict[str, Any], repositories: dict[str, Any] | None = 
         + ("HEALTHY" if status["healthy"] else "UNHEALTHY"),
         (
             f"pending {counts['pending']}   missing {counts['missing']}   "
-            f"failed {counts['failed']}   replicated (24h) {counts['replicated_24h']}   "
+            f"failed {counts['failed']}   drifted {counts.get('drifted', 0)}   "
+            f"undeleted {counts.get('undeleted', 0)}   "
+            f"replicated (24h) {counts['replicated_24h']}   "
             f"overwritten (24h) {counts['overwritten_24h']}"
         ),
         "",
@@ -54,6 +56,15 @@ def render_status(status: dict[str, Any], repositories: dict[str, Any] | None = 
         if matrix:
             header = ("REPOSITORY", "NEWEST TAG", "DESTINATION", "STATE", "LAG")
             lines += _table(header, matrix, indent="  ")
+        elif repositories["repositories"]:
+            # Replicas are recorded, but no rule of this configuration names a destination
+            # for them: say so rather than "none", which the counts above would contradict.
+            recorded = len(repositories["repositories"])
+            lines.append(
+                "  none to show: no replication rule here names a destination for the "
+                f"{recorded} {'repository' if recorded == 1 else 'repositories'} recorded "
+                "(set REPLICATION_CONFIG or REPLICATION_SOURCES as the deployed stage has them)"
+            )
         else:
             lines.append("  none recorded yet (no push matched a replication rule)")
     return "\n".join(lines)

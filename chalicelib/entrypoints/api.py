@@ -74,16 +74,28 @@ def incidents_query(params: Mapping[str, str] | None) -> tuple[str, int, str | N
     return state, _limit(params), _cursor(params)
 
 
+def workloads_query(params: Mapping[str, str] | None) -> str:
+    """`/workloads?repository=R`: the repository, validated."""
+    params = params or {}
+    _only(params, {"repository"})
+    return _repository(params, "/workloads?repository=team/api")
+
+
+def _repository(params: Mapping[str, str], example: str) -> str:
+    repository = params.get("repository")
+    if not repository:
+        raise InvalidRequest(f"repository is required, e.g. {example}")
+    if len(repository) > MAX_REPOSITORY_LENGTH or not REPOSITORY_RE.fullmatch(repository):
+        raise InvalidRequest("repository is not a valid ECR repository name")
+    return repository
+
+
 def images_query(
     params: Mapping[str, str] | None,
 ) -> tuple[str, str | None, str | None, int, str | None]:
     params = params or {}
     _only(params, {"repository", "digest", "tag", "limit", "cursor"})
-    repository = params.get("repository")
-    if not repository:
-        raise InvalidRequest("repository is required, e.g. /images?repository=team/api")
-    if len(repository) > MAX_REPOSITORY_LENGTH or not REPOSITORY_RE.fullmatch(repository):
-        raise InvalidRequest("repository is not a valid ECR repository name")
+    repository = _repository(params, "/images?repository=team/api")
     digest, tag = params.get("digest"), params.get("tag")
     if digest is not None and tag is not None:
         raise InvalidRequest("pass digest or tag, not both")

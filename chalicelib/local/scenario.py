@@ -162,6 +162,26 @@ def scheduled_event(when: datetime) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
+class WorkloadAction:
+    """What a team does to what runs (not an ECR event, so not replayed by `cli replay`): at
+    `at`, `action` is "service" (an ECS service `name` = <cluster>/<service> on `image`),
+    "function" (a Lambda function packaged as `image`) or "function-code" (its code moved to
+    `image`); images are `repository` followed by `suffix` in `where`'s registry."""
+
+    at: datetime
+    action: str
+    where: Where
+    name: str
+    repository: str
+    suffix: str
+
+    @property
+    def image(self) -> str:
+        account, region = self.where
+        return f"{account}.dkr.ecr.{region}.amazonaws.com/{self.repository}{self.suffix}"
+
+
+@dataclass(frozen=True)
 class Scenario:
     """One replayable day: the configuration it assumes and its events in delivery order."""
 
@@ -177,6 +197,7 @@ class Scenario:
         (DR, "team/payments", "stable", digest("payments-1.0-dr")),
     )
     grace_seconds: int = GRACE_SECONDS
+    workloads: tuple[WorkloadAction, ...] = ()
 
     @property
     def sweeps(self) -> int:
@@ -207,6 +228,7 @@ class _Day:
         self.start = start
         self._timed: list[tuple[datetime, int, dict[str, Any]]] = []
         self._due: list[datetime] = []
+        self.workloads: list[WorkloadAction] = []
 
     def at(self, clock: str) -> datetime:
         hours, minutes = clock.split(":")
@@ -267,6 +289,19 @@ class _Day:
         event = replication_action(dest, DEV, repo, tag, digest(build), when, ok)
         self._add(event, when, delay)
 
+    def run(self, action: str, where: Where, name: str, image: str, clock: str) -> None:
+        """A workload deployed (or its code moved) at `clock`; `image` is `repository:tag` or
+        `repository@build` (the build's digest)."""
+        repository, at, build = image.partition("@")
+        if at:
+            suffix = f"@{digest(build)}"
+        else:
+            repository, _, tag = image.partition(":")
+            suffix = f":{tag}"
+        self.workloads.append(
+            WorkloadAction(self.at(clock), action, where, name, repository, suffix)
+        )
+
     def redeliver_last(self, delay_minutes: int) -> None:
         """ECR delivers "on a best effort basis": the same event (same id) arrives twice."""
         when, _, event = self._timed[-1]
@@ -311,8 +346,11 @@ def build(now: datetime | None = None) -> Scenario:
     # No rule matches sandbox/: nothing is expected, nothing alerts.
     day.push(DEV, "sandbox/scratch", "wip", "scratch-wip", "01:30")
 
-    # The `latest` overwrite: prod pushed its own `latest`; dev's replicated `latest` replaces it.
+    # The `latest` overwrite: prod pushed its own `latest` and deployed it (ECS pins the digest
+    # `latest` names then); dev's replicated `latest` replaces it: prod's next deployment of
+    # prod/api would take dev's image.
     day.push(PROD, "team/api", "latest", "api-prod-hotfix", "02:15")
+    day.run("service", PROD, "prod/api", "team/api:latest", "02:30")
     day.push(DEV, "team/api", "v1.4.1", "api-1.4.1", "03:00")
     day.push(DEV, "team/api", "latest", "api-1.4.1", "03:00")
     day.replicate(PROD, "team/api", "v1.4.1", "api-1.4.1", "03:04")
@@ -351,8 +389,16 @@ def build(now: datetime | None = None) -> Scenario:
     day.push(DEV, "secure/vault", "v1", "vault-1", "16:00")
     day.replicate(PROD, "secure/vault", "v1", "vault-1", "16:03")
     day.replicate(DR, "secure/vault", "v1", "vault-1", "16:04")
+    # A Lambda function in prod pins that image's digest: once the replicated deletion removes
+    # it there, the function cannot be updated or restored (PINNED_DIGEST_MISSING) until it is
+    # moved to a tag (v2) that prod has.
+    day.run("function", PROD, "vault-rotator", "secure/vault@vault-1", "16:10")
     day.delete_image(DEV, "secure/vault", "vault-1", "16:40")
     day.delete_image(PROD, "secure/vault", "vault-1", "16:42")
+    day.push(DEV, "secure/vault", "v2", "vault-2", "17:00")
+    day.replicate(PROD, "secure/vault", "v2", "vault-2", "17:03")
+    day.replicate(DR, "secure/vault", "v2", "vault-2", "17:04")
+    day.run("function-code", PROD, "vault-rotator", "secure/vault:v2", "17:20")
     day.delete_image(DR, "secure/vault", "vault-1", "17:50")
 
     # A multi-arch image built with buildx, with a release-candidate tag on the same index:
@@ -377,7 +423,9 @@ def build(now: datetime | None = None) -> Scenario:
     day.replicate(PROD, "team/api", "v1.5.0", "api-1.5.0", "23:33")
     day.replicate(PROD, "team/api", "latest", "api-1.5.0", "23:33")
 
-    return Scenario(start=day.start, end=end, events=day.events(end))
+    return Scenario(
+        start=day.start, end=end, events=day.events(end), workloads=tuple(day.workloads)
+    )
 
 
 def main() -> int:

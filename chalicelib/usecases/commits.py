@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from chalicelib import observability
 from chalicelib.core.decisions import NewIncident
 from chalicelib.observability import count
 from chalicelib.ports import Commit, Deps, LedgerConflict
 from chalicelib.usecases import delivery
+from chalicelib.usecases.workloads import name_workloads
 
 COMMIT_ATTEMPTS = 5
 
@@ -30,11 +32,14 @@ class Outcome:
 
 
 def commit(decide: Callable[[], Commit | None], deps: Deps) -> Commit | None:
-    """Decide and commit; on a conflict (a racing writer) decide again on fresh reads."""
+    """Decide and commit; on a conflict (a racing writer) decide again on fresh reads. Every
+    alert it opens is named with the workloads it concerns (usecases/workloads.py)."""
+    named: dict[str, Any] = {}
     for _ in range(COMMIT_ATTEMPTS):
         decided = decide()
         if decided is None:
             return None
+        decided = name_workloads(decided, deps, named)
         try:
             deps.writer.commit(decided)
         except LedgerConflict:

@@ -62,6 +62,7 @@ def test_every_function_gets_every_variable_it_reads(packaged: Packaged, functio
     assert variables["SLACK_WEBHOOK_SECRET_ARN"] == {"Ref": "SlackWebhookSecretArn"}
     assert variables["POWERTOOLS_SERVICE_NAME"] == "ecr-replication-auditor"
     assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "EcrReplicationAuditor"
+    assert variables["DASHBOARD_LINK_KEY_ARN"] == {"Fn::GetAtt": ["DashboardLinkKey", "Arn"]}
     for value in variables.values():  # Lambda takes strings only
         assert isinstance(value, str) or set(value) in ({"Ref"}, {"Fn::GetAtt"})
 

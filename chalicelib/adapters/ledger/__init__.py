@@ -6,6 +6,7 @@ from chalicelib.adapters.ledger.incidents import DynamoIncidents, DynamoOutbox
 from chalicelib.adapters.ledger.table import Table
 from chalicelib.adapters.ledger.tags import DynamoTagHistory
 from chalicelib.adapters.ledger.work import DynamoWorkQueue
+from chalicelib.adapters.ledger.workloads import DynamoWorkloads
 from chalicelib.adapters.ledger.writer import DynamoWriter
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     "DynamoOutbox",
     "DynamoTagHistory",
     "DynamoWorkQueue",
+    "DynamoWorkloads",
     "DynamoWriter",
     "Table",
 ]

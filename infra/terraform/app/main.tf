@@ -29,6 +29,7 @@ locals {
     MONITORED_ACCOUNTS           = var.monitored_accounts
     AUDIT_ROLE_NAME              = var.audit_role_name
     REPLICATION_SOURCES          = var.replication_sources
+    WORKLOAD_TYPES               = var.workload_types
     SLACK_WEBHOOK_SECRET_ARN     = var.slack_webhook_secret_arn
     ALERT_FORMAT                 = var.alert_format
     POWERTOOLS_LOG_LEVEL         = var.log_level

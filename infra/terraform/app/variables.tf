@@ -63,6 +63,16 @@ variable "replication_sources" {
   }
 }
 
+variable "workload_types" {
+  description = "WORKLOAD_TYPES: what workload discovery reads through audit_role_name, ecs, lambda, both (ecs,lambda) or none (empty: ecs,lambda when audit_role_name is set)."
+  type        = string
+  default     = ""
+  validation {
+    condition     = can(regex("^(none|ecs|lambda|ecs,lambda|lambda,ecs)?$", var.workload_types))
+    error_message = "workload_types must be ecs, lambda, ecs,lambda or none."
+  }
+}
+
 variable "slack_webhook_secret_arn" {
   description = "SLACK_WEBHOOK_SECRET_ARN: Secrets Manager secret holding a Slack webhook URL (empty: no Slack)."
   type        = string
@@ -95,7 +105,7 @@ variable "runbook_base_url" {
   default     = ""
   validation {
     condition     = can(regex("^(https?://[^\\s<>|\"'`]{1,1000})?$", var.runbook_base_url))
-    error_message = "runbook_base_url must be an http or https URL."
+    error_message = "runbook_base_url must be empty or an http(s) URL."
   }
 }
 

@@ -137,7 +137,7 @@ resource "aws_cloudwatch_event_target" "forward" {
 resource "aws_iam_role" "audit" {
   count                = local.create_audit_role ? 1 : 0
   name                 = var.audit_role_name
-  description          = "Read-only: lets the ECR Replication Auditor's functions ask this account's ECR registries what they hold."
+  description          = "Read-only: lets the ECR Replication Auditor's functions ask this account's ECR registries what they hold, and what its ECS services and Lambda functions run."
   max_session_duration = 3600
   assume_role_policy   = data.aws_iam_policy_document.audit_trust.json
 }
@@ -187,6 +187,35 @@ data "aws_iam_policy_document" "audit" {
     sid       = "ReadRegistrySettings"
     effect    = "Allow"
     actions   = ["ecr:DescribeRegistry", "ecr:GetRegistryPolicy"]
+    resources = ["*"]
+  }
+  # Workload discovery (WORKLOAD_TYPES): what the account's ECS services and Lambda functions run
+  statement {
+    sid    = "DescribeWhatRuns"
+    effect = "Allow"
+    actions = [
+      "ecs:DescribeServices",
+      "ecs:DescribeServiceRevisions",
+      "ecs:DescribeTasks",
+      "lambda:GetFunction",
+    ]
+    resources = [
+      "arn:${local.partition}:ecs:*:${local.account_id}:service/*",
+      "arn:${local.partition}:ecs:*:${local.account_id}:service-revision/*",
+      "arn:${local.partition}:ecs:*:${local.account_id}:task/*",
+      "arn:${local.partition}:lambda:*:${local.account_id}:function:*",
+    ]
+  }
+  statement {
+    sid    = "ListWhatRuns"
+    effect = "Allow"
+    actions = [
+      "ecs:ListClusters",
+      "ecs:ListServices",
+      "ecs:ListTasks",
+      "ecs:DescribeTaskDefinition",
+      "lambda:ListFunctions",
+    ]
     resources = ["*"]
   }
 }
