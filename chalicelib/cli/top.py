@@ -14,6 +14,7 @@ from chalicelib.cli import (
     dashboard_link,
     demo,
     doctor,
+    gate_token,
     provision,
     reconcile,
     replay,
@@ -23,7 +24,7 @@ from chalicelib.cli import (
 from chalicelib.cli.common import FAILED, CliError, Commands, Formatter, Parser, fail
 
 # Each module's `register` adds its subcommand; a new command is a module and a line here.
-COMMANDS = (demo, provision, replay, status, dashboard_link, doctor, wait, reconcile)
+COMMANDS = (demo, provision, replay, status, dashboard_link, doctor, wait, gate_token, reconcile)
 
 DESCRIPTION = (
     "ECR Replication Auditor: did every image really arrive everywhere, with the right tag?"
@@ -42,6 +43,7 @@ examples (`ecr-audit` is the same command; against an emulator, see README "Comm
   ecr-audit status --env-file env.json
   AUDIT_ROLE_NAME=ecr-replication-auditor-read ecr-audit doctor
   ecr-audit wait --env-file env.json --repository team/api --tag v1.4.2 --timeout 1800
+  ecr-audit gate-token --env-file env.json --repository-prefix team/ --days 30
   AUDIT_ROLE_NAME=ecr-replication-auditor-read ecr-audit reconcile --repository team/api
 """
 

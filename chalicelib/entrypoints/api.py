@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from chalicelib.core.errors import InvalidRequest, NotFound
+from chalicelib.core.errors import Forbidden, InvalidRequest, NotFound
 from chalicelib.core.lifecycle import DIGEST_RE, REPOSITORY_RE, TAG_RE
 from chalicelib.observability import logger
 
@@ -108,6 +108,18 @@ def images_query(
     return repository, digest, tag, _limit(params), _cursor(params)
 
 
+def gate_query(params: Mapping[str, str] | None) -> tuple[str, str | None, str | None]:
+    """`GET /gate`'s parameters: repository and exactly one of digest and tag."""
+    params = params or {}
+    _only(params, {"repository", "digest", "tag"})
+    if not params.get("repository"):
+        raise InvalidRequest("repository is required, e.g. /gate?repository=team/api&tag=v1")
+    repository, digest, tag, _, _ = images_query(params)
+    if (digest is None) == (tag is None):
+        raise InvalidRequest("pass exactly one of digest and tag")
+    return repository, digest, tag
+
+
 def respond(produce: Callable[[], Any]) -> Any:
     """Run a route body; map the project's errors to `{"error": ...}` with a 4xx status."""
     from chalice import Response
@@ -118,6 +130,8 @@ def respond(produce: Callable[[], Any]) -> Any:
         return Response(body={"error": str(error)}, status_code=400)
     except NotFound as error:
         return Response(body={"error": str(error)}, status_code=404)
+    except Forbidden as error:
+        return Response(body={"error": str(error)}, status_code=403)
 
 
 def json_errors(event: Any, get_response: Callable[[Any], Any]) -> Any:

@@ -1,4 +1,4 @@
-"""The deploy gate (`wait`): is every expected replica of one image present yet?
+"""The deploy gate (`wait`, `GET /gate`): is every expected replica of one image present yet?
 
 Answered from the ledger alone (an image's record and the repository's tag heads), so a CI job
 needs nothing but read access to the table. `image_state` is one look and a verdict;
@@ -16,9 +16,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
 from chalicelib.core import documents, lifecycle
+from chalicelib.core.errors import NotFound
 from chalicelib.core.lifecycle import ImageFacts, Location, Replica
 from chalicelib.core.rules import ReplicationConfig
 from chalicelib.ports import Deps
@@ -47,6 +49,7 @@ class Verdict:
     digests: tuple[str, ...]
     replicas: tuple[Replica, ...]  # expected ones; not-yet-recorded ones have pushed_at None
     note: str = ""  # why, for `unknown` and `nothing_expected`
+    known: bool = True  # False: the ledger has no record of the image at all
 
     @property
     def final(self) -> bool:
@@ -149,7 +152,9 @@ def _digest_state(
     if replicas:
         return verdict(_judge(replicas))
     if not facts.presence:
-        return verdict("unknown", "the auditor has no record of this image yet")
+        return Verdict(
+            "unknown", repository, None, (digest,), (), "the auditor has no record of it", False
+        )
     at_sources = sorted(loc for loc in facts.presence if loc in covering)
     if not covering:
         return verdict("nothing_expected", f"no replication rule sends {repository} anywhere")
@@ -182,7 +187,7 @@ def _tag_state(
     heads = deps.tags.repository_tags(repository)
     named = {loc: tags[tag] for loc, tags in sorted(heads.items()) if tag in tags}
     if not named:
-        return Verdict("unknown", repository, tag, (), (), "the auditor has no record of it yet")
+        return Verdict("unknown", repository, tag, (), (), "the auditor has no record of it", False)
     facts: dict[str, ImageFacts] = {}
     targets: dict[str, set[Location]] = {}
     for location, digest in named.items():
@@ -284,6 +289,50 @@ def _progress_key(verdict: Verdict) -> tuple[Any, ...]:
         verdict.note,
         tuple((r.source, r.destination, r.state) for r in verdict.replicas),
     )
+
+
+# ----------------------------------------------------------------------------- GET /gate
+
+# The gate's three answers for a CI system that polls: open, keep polling, stop.
+GATE_STATES: dict[str, str] = {
+    "replicated": "ready",
+    "nothing_expected": "ready",
+    "pending": "waiting",
+    "unknown": "waiting",  # recorded somewhere, not yet at a source
+    "failed": "failed",
+    "missing": "failed",
+    "cancelled": "failed",
+}
+
+
+def gate_answer(
+    repository: str,
+    deps: Deps,
+    now: datetime,
+    *,
+    digest: str | None = None,
+    tag: str | None = None,
+) -> dict[str, Any]:
+    """`GET /gate`: one look at the ledger as `{"repository", "digest", "tag", "state",
+    "replicas", "as_of"}`; NotFound for an image the ledger has no record of."""
+    verdict = image_state(repository, deps, digest=digest, tag=tag)
+    if not verdict.known:
+        what = f"{repository}:{tag}" if tag is not None else f"{repository}@{digest}"
+        raise NotFound(
+            f"no image {what} in the ledger (yet): check the name, or poll again after the "
+            "push's ECR event has reached the auditor"
+        )
+    return {
+        "repository": repository,
+        # A tag names one digest, unless sources pushed different ones under it (then null).
+        "digest": verdict.digests[0] if len(verdict.digests) == 1 else None,
+        "tag": tag,
+        "state": GATE_STATES[verdict.state],
+        "replicas": [
+            {"destination": r.destination.as_dict(), "state": r.state} for r in verdict.replicas
+        ],
+        "as_of": lifecycle.iso(now),
+    }
 
 
 # ----------------------------------------------------------------------------- rendering

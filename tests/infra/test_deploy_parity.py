@@ -48,16 +48,19 @@ APP_RESOURCES = {
     "Sweep": "aws_lambda_function.sweep",
     "APIHandler": "aws_lambda_function.api_handler",
     "DashboardLink": "aws_lambda_function.dashboard_link",
+    "GateToken": "aws_lambda_function.gate_token",
     "OnImageActionRole": "aws_iam_role.on_image_action_role",
     "OnReplicationActionRole": "aws_iam_role.on_replication_action_role",
     "SweepRole": "aws_iam_role.sweep_role",
     "ApiHandlerRole": "aws_iam_role.api_handler_role",
     "DashboardLinkRole": "aws_iam_role.dashboard_link_role",
+    "GateTokenRole": "aws_iam_role.gate_token_role",
     "OnImageActionLogGroup": "aws_cloudwatch_log_group.on_image_action-log-group",
     "OnReplicationActionLogGroup": "aws_cloudwatch_log_group.on_replication_action-log-group",
     "SweepLogGroup": "aws_cloudwatch_log_group.sweep-log-group",
     "ApiHandlerLogGroup": "aws_cloudwatch_log_group.api_handler-log-group",
     "DashboardLinkLogGroup": "aws_cloudwatch_log_group.dashboard_link-log-group",
+    "GateTokenLogGroup": "aws_cloudwatch_log_group.gate_token-log-group",
     "OnImageActionOnImageActionEvent": "aws_cloudwatch_event_rule.on_image_action-event",
     "OnReplicationActionOnReplicationActionEvent": (
         "aws_cloudwatch_event_rule.on_replication_action-event"
@@ -70,6 +73,7 @@ APP_RESOURCES = {
     "SweepSweepEventPermission": "aws_lambda_permission.sweep-event",
     "APIHandlerInvokePermission": "aws_lambda_permission.rest_api_invoke",
     "DashboardLinkInvokePermission": "aws_lambda_permission.dashboard_link_invoke",
+    "GateTokenInvokePermission": "aws_lambda_permission.gate_token_invoke",
     "RestAPI": "aws_api_gateway_rest_api.rest_api",
     "RestAPIDeployment": "aws_api_gateway_deployment.rest_api",  # + the SAM hash
     "RestAPIapiStage": "aws_api_gateway_stage.api",
@@ -203,7 +207,14 @@ def test_every_rule_target_has_the_same_retries_and_dead_letter_queue(paths: Pat
         }
 
 
-FUNCTIONS = ("OnImageAction", "OnReplicationAction", "Sweep", "APIHandler", "DashboardLink")
+FUNCTIONS = (
+    "OnImageAction",
+    "OnReplicationAction",
+    "Sweep",
+    "APIHandler",
+    "DashboardLink",
+    "GateToken",
+)
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)
@@ -243,6 +254,7 @@ def test_log_groups_alike(paths: Paths) -> None:
         "SweepRole",
         "ApiHandlerRole",
         "DashboardLinkRole",
+        "GateTokenRole",
     ],
 )
 def test_function_roles_have_the_same_statements(paths: Paths, role: str) -> None:
@@ -257,9 +269,10 @@ def test_function_roles_have_the_same_statements(paths: Paths, role: str) -> Non
     address = APP_RESOURCES[role].split(".")[1]
     document = paths.tf_config["resource"]["aws_iam_role_policy"][address]["policy"]
     assert paths.tf_document(document) == expected
-    assert policy  # both conditional statements are among them (Slack secret, audit role)
-    assert {s["If"] for s in expected} >= (
-        {None} if role == "DashboardLinkRole" else {"HasSlackSecret", "HasAuditRole"}
+    assert policy
+    authorizer = role in ("DashboardLinkRole", "GateTokenRole")  # kms:VerifyMac and logs only
+    assert {s["If"] for s in expected} == (
+        {None} if authorizer else {None, "HasSlackSecret", "HasAuditRole"}
     )
 
 
@@ -518,16 +531,21 @@ def test_parameters_are_variables(paths: Paths) -> None:
         if "AllowedPattern" in parameter:
             pattern = re.search(r'regex\("((?:[^"\\]|\\.)*)"', conditions)
             assert pattern, name
-            unescaped = re.sub(r"\\(.)", r"\1", pattern.group(1))  # an HCL string's escapes
-            assert unescaped == parameter["AllowedPattern"], name
+            assert _hcl_literal(pattern.group(1)) == parameter["AllowedPattern"], name
         if "MinValue" in parameter:
             assert f">= {parameter['MinValue']}" in conditions
+
+
+def _hcl_literal(text: str) -> str:
+    """The value of an HCL string literal's contents (its `\\` and `\"` escapes undone)."""
+    return re.sub(r"\\(.)", r"\1", text)
 
 
 # Outputs built differently on each side, that name the same thing.
 OUTPUTS_BY_CONSTRUCTION = {
     # CloudFormation spells out the stage URL; Terraform has the stage's invoke_url.
     "DashboardUrl": ("/api/view", "${aws_api_gateway_stage.api.invoke_url}/view"),
+    "GateUrl": ("/api/gate", "${aws_api_gateway_stage.api.invoke_url}/gate"),
     "EndpointURL": ("/api/", "${aws_api_gateway_stage.api.invoke_url}/"),
 }
 
@@ -691,7 +709,7 @@ def test_member_module_variables_are_the_forwarder_parameters(
             conditions = " ".join(v["condition"] for v in blocks(variable, "validation"))
             pattern = re.search(r'regex\("((?:[^"\\]|\\.)*)"', conditions)
             assert pattern, name
-            mine = pattern.group(1).replace("\\\\", "\\")
+            mine = _hcl_literal(pattern.group(1))
             theirs = parameter["AllowedPattern"]
             # The list variable checks one element; the parameter a comma-separated list.
             assert mine == theirs or mine.strip("^$") in theirs, name

@@ -59,6 +59,7 @@ def app_stack(audit: Any, package_stage: Any) -> dict[str, Any]:
         "RestAPIapiStage",
         "APIHandlerInvokePermission",
         "DashboardLinkInvokePermission",
+        "GateTokenInvokePermission",
         "DeadLetterQueuePolicy",
         "OrganizationBusPolicy",
         "AccountsBusPolicy",

@@ -45,7 +45,7 @@ resource "aws_kms_alias" "alerts" {
 }
 
 resource "aws_kms_key" "dashboard_links" {
-  description              = "${local.name}: signs dashboard links (ecr-audit dashboard-link)"
+  description              = "${local.name}: signs dashboard links (ecr-audit dashboard-link) and gate tokens (ecr-audit gate-token)"
   customer_master_key_spec = "HMAC_256"
   key_usage                = "GENERATE_VERIFY_MAC"
   policy                   = data.aws_iam_policy_document.dashboard_link_key.json

@@ -61,6 +61,13 @@ resource "aws_lambda_function" "dashboard_link" {
   }
 }
 
+resource "aws_lambda_function" "gate_token" {
+  function_name = local.function_names.gate_token
+  environment {
+    variables = local.environment
+  }
+}
+
 # Chalice names its log groups after its resources, not after the functions.
 
 resource "aws_cloudwatch_log_group" "on_image_action-log-group" {
@@ -81,6 +88,10 @@ resource "aws_cloudwatch_log_group" "api_handler-log-group" {
 
 resource "aws_cloudwatch_log_group" "dashboard_link-log-group" {
   name = "/aws/lambda/${local.function_names.dashboard_link}"
+}
+
+resource "aws_cloudwatch_log_group" "gate_token-log-group" {
+  name = "/aws/lambda/${local.function_names.gate_token}"
 }
 
 # The roles: names like the functions', and the least-privilege policies of iam.tf instead of
@@ -106,6 +117,10 @@ resource "aws_iam_role" "dashboard_link_role" {
   name = local.function_names.dashboard_link
 }
 
+resource "aws_iam_role" "gate_token_role" {
+  name = local.function_names.gate_token
+}
+
 resource "aws_iam_role_policy" "on_image_action_role" {
   name   = "auditor"
   policy = data.aws_iam_policy_document.auditor.json
@@ -129,6 +144,11 @@ resource "aws_iam_role_policy" "api_handler_role" {
 resource "aws_iam_role_policy" "dashboard_link_role" {
   name   = "dashboard-link"
   policy = data.aws_iam_policy_document.dashboard_link.json
+}
+
+resource "aws_iam_role_policy" "gate_token_role" {
+  name   = "gate-token"
+  policy = data.aws_iam_policy_document.gate_token.json
 }
 
 # The rules: names that the dead-letter queue's policy can name, the schedule a variable, and

@@ -1,5 +1,5 @@
-# The functions' permissions: .chalice/policy-<stage>.json and policy-dashboard-link.json, with
-# Terraform's references where those files have CloudFormation's.
+# The functions' permissions: .chalice/policy-<stage>.json, policy-dashboard-link.json and
+# policy-gate-token.json, with Terraform's references where those files have CloudFormation's.
 
 data "aws_iam_policy_document" "auditor" {
   statement {
@@ -74,6 +74,21 @@ data "aws_iam_policy_document" "auditor" {
 data "aws_iam_policy_document" "dashboard_link" {
   statement {
     sid       = "VerifyDashboardLinks"
+    effect    = "Allow"
+    actions   = ["kms:VerifyMac"]
+    resources = [aws_kms_key.dashboard_links.arn]
+  }
+  statement {
+    sid       = "WriteOwnLogs"
+    effect    = "Allow"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/lambda/${local.name}-*:*"]
+  }
+}
+
+data "aws_iam_policy_document" "gate_token" {
+  statement {
+    sid       = "VerifyGateTokens"
     effect    = "Allow"
     actions   = ["kms:VerifyMac"]
     resources = [aws_kms_key.dashboard_links.arn]

@@ -14,6 +14,7 @@ locals {
     sweep                 = "${local.name}-sweep"
     api_handler           = "${local.name}-api-handler"
     dashboard_link        = "${local.name}-dashboard-link"
+    gate_token            = "${local.name}-gate-token"
   }
 
   # What every function reads: .chalice/config.json's variables and the deployment's settings

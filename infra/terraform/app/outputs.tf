@@ -35,13 +35,18 @@ output "AuditPrincipalArns" {
 }
 
 output "DashboardLinkKeyArn" {
-  description = "Signs dashboard links: grant kms:GenerateMac on it to whoever may mint them (ecr-audit dashboard-link --key)."
+  description = "Signs dashboard links and gate tokens: grant kms:GenerateMac on it to whoever may mint them (ecr-audit dashboard-link --key, ecr-audit gate-token --key)."
   value       = aws_kms_key.dashboard_links.arn
 }
 
 output "DashboardUrl" {
   description = "The dashboard for browsers; open it through a link from ecr-audit dashboard-link."
   value       = "${aws_api_gateway_stage.api.invoke_url}/view"
+}
+
+output "GateUrl" {
+  description = "The deploy gate for CI systems: GET with ?repository=R&tag=T (or &digest=D) and Authorization: Bearer <a token from ecr-audit gate-token>."
+  value       = "${aws_api_gateway_stage.api.invoke_url}/gate"
 }
 
 output "DashboardName" {
