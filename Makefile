@@ -1,9 +1,13 @@
 # One entry point for people and CI. `make demo` and `make test` set up everything they need.
-PYTHON ?= python3.11
+# The Lambda runtime is the version of the Python that runs `chalice package` (python3.13).
+PYTHON ?= python3.13
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_STAMP := $(VENV)/.demo-installed
+# One marker per interpreter version: a venv made by another Python is rebuilt, not reused.
+PYTHON_VERSION := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+INTERPRETER := $(VENV)/.python-$(or $(PYTHON_VERSION),missing)
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 
 # What the targets write stays in the clone wherever a tool allows: pip's cache, the XDG cache
@@ -17,15 +21,19 @@ export TMPDIR := $(CURDIR)/.tmp
 export NO_MKDOCS_2_WARNING := 1
 SCRATCH := mkdir -p .tmp .cache
 
-.PHONY: venv demo test lint typecheck check bench bench-record docs clean package deploy-guide test-infra checkov audit bandit fuzz load
+.PHONY: venv demo test lint typecheck check bench bench-record docs clean package package-terraform deploy-guide test-infra checkov audit bandit fuzz load
 
 venv: $(STAMP)
 
 # The demo installs only what it runs (about half a minute); the tests add the dev tools.
-$(DEMO_STAMP): requirements.txt requirements-demo.txt constraints.txt pyproject.toml
-	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run make PYTHON=/path/to/python3.11" >&2; exit 1; }
+$(INTERPRETER):
+	@test -n "$(PYTHON_VERSION)" || { echo "error: $(PYTHON) does not run; install Python 3.13 or run make PYTHON=/path/to/python3.13" >&2; exit 1; }
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
+	touch $@
+
+$(DEMO_STAMP): $(INTERPRETER) requirements.txt requirements-demo.txt constraints.txt pyproject.toml
 	@$(SCRATCH)
-	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(PIP) -r requirements-demo.txt -c constraints.txt
 	$(PIP) --no-deps --no-build-isolation -e .  # the ecr-audit alias
 	touch $(DEMO_STAMP)
@@ -77,14 +85,18 @@ package: venv ## build build/$(STAGE)/sam.json + deployment.zip: the Chalice app
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(VENV)/bin/chalice package --stage $(STAGE) --merge-template infra/app-resources.json build/$(STAGE)
 	$(PY) scripts/compile_package.py build/$(STAGE)/deployment.zip
 
+package-terraform: venv ## build build/terraform/$(STAGE): Chalice's Terraform + infra/terraform/app, for Terraform >= 1.5 and the AWS provider 6
+	@case "$(STAGE)" in dev|prod) ;; *) echo "error: STAGE must be dev or prod" >&2; exit 1;; esac
+	$(PY) scripts/package_terraform.py $(STAGE) build/terraform/$(STAGE)
+
 deploy-guide: ## print the commands that deploy STAGE and the member-account forwarder
 	@STAGE=$(STAGE) sh scripts/deploy-guide.sh
 
 test-infra: venv ## deployment templates only: cfn-lint, template assertions, moto deployment, checkov
 	$(PY) -m pytest tests/infra $(PYTEST_ARGS)
 
-checkov: package ## checkov (own venv .venv-checkov) on the packaged template and the forwarder
-	$(PY) scripts/checkov.py build/$(STAGE)/sam.json infra/forwarder.json
+checkov: package package-terraform ## checkov (own venv .venv-checkov) on both packages of STAGE and the member-account templates
+	$(PY) scripts/checkov.py build/$(STAGE)/sam.json infra/forwarder.json build/terraform/$(STAGE) infra/terraform/modules/member-account
 
 fuzz: venv ## schemathesis on `chalice local` from chalicelib/entrypoints/openapi.json (FUZZ_EXAMPLES, default 25)
 	$(PY) -m pytest tests/e2e/test_api_fuzz.py $(PYTEST_ARGS)

@@ -6,7 +6,7 @@ from chalice import Chalice, IAMAuthorizer, Response
 from chalice.app import CloudWatchEvent
 
 from chalicelib import bootstrap
-from chalicelib.entrypoints import api, browser, handlers
+from chalicelib.entrypoints import api, browser, gate, handlers
 from chalicelib.entrypoints import local_gateway as gateway
 from chalicelib.usecases import queries
 
@@ -15,6 +15,8 @@ app.register_middleware(api.json_errors, "http")
 gateway.install_if_local()  # chalice local / chalice.test: unknown routes answer a JSON 404
 # `/view`: the dashboard for a browser holding a dashboard link instead of SigV4 credentials.
 app.register_blueprint(browser.view, url_prefix=browser.PREFIX)
+# `GET /gate`: the deploy gate for CI systems holding a gate token instead of SigV4 credentials.
+app.register_blueprint(gate.gate)
 iam = IAMAuthorizer()
 
 ECR_IMAGE_ACTION = {
@@ -78,6 +80,15 @@ def get_images() -> Response:
     def body() -> dict:
         repository, digest, tag, limit, cursor = api.images_query(_query())
         return queries.describe_images(repository, digest, tag, limit, cursor, bootstrap.deps())
+
+    return api.respond(body)
+
+
+@app.route("/workloads", methods=["GET"], authorizer=iam)
+def get_workloads() -> Response:
+    def body() -> dict:
+        repository = api.workloads_query(_query())
+        return queries.workloads(repository, bootstrap.deps())
 
     return api.respond(body)
 

@@ -61,7 +61,7 @@ def build(settings: Settings | None = None) -> Deps:
         )
     dynamodb = clients.client(session, "dynamodb")
     table = ledger.Table(dynamodb, settings.audit_table, _cursors(settings), check_layout=True)
-    registries, discovery = None, None
+    registries, discovery, workloads, inventory = None, None, None, None
     if settings.audit_role_name:
         from chalicelib.adapters.ecr import registry_for
         from chalicelib.adapters.registries import AuditedRegistries
@@ -71,6 +71,11 @@ def build(settings: Settings | None = None) -> Deps:
 
         roles = AuditRoles(settings.audit_role_name, session=session)
         registries = AuditedRegistries(roles)
+        if settings.workload_types:
+            from chalicelib.adapters.workloads import AuditedWorkloads
+
+            workloads = AuditedWorkloads(roles, settings.workload_types)
+            inventory = ledger.DynamoWorkloads(table)
         if settings.replication_sources:
             discovery = RuleDiscovery(
                 settings.replication,
@@ -84,6 +89,8 @@ def build(settings: Settings | None = None) -> Deps:
         channels,
         registries=registries,
         discovery=discovery,
+        workloads=workloads,
+        inventory=inventory,
         sweep_workers=SWEEP_WORKERS,
     )
 

@@ -14,6 +14,7 @@ from chalicelib.core.documents import StatusCounts
 from chalicelib.core.judgement import TagEntry
 from chalicelib.core.lifecycle import ImageFacts, Location, Replica
 from chalicelib.core.rules import ReplicationConfig
+from chalicelib.core.workloads import LocationInventory, Pin, Reading, Workload
 from chalicelib.settings import Settings
 
 # ----------------------------------------------------------------------------- values
@@ -212,6 +213,38 @@ class Registries(Protocol):
     ) -> str | None: ...
 
 
+class WorkloadReader(Protocol):
+    """What runs in a location (ECS services, Lambda image functions), read through the audit
+    role; a type that cannot be read is reported in `Reading.problems`, never raised."""
+
+    types: tuple[str, ...]  # WORKLOAD_TYPES: "ecs", "lambda"
+
+    def read(self, location: Location) -> Reading: ...
+
+
+class WorkloadStore(Protocol):
+    """The workload inventories kept in the ledger, per location and per (location,
+    repository), so that an alert reads what concerns it with one request."""
+
+    def inventories(self, locations: Iterable[Location]) -> dict[Location, LocationInventory]:
+        """Each location's inventory without its entries (when it was read, open pins)."""
+        ...
+
+    def inventory(
+        self, location: Location, repository: str | None = None
+    ) -> LocationInventory | None:
+        """One location's inventory with its entries (of `repository` only: one request)."""
+        ...
+
+    def save(self, inventory: LocationInventory, previous: LocationInventory | None) -> None: ...
+
+    def pin_opened(self, pin: Pin, since: datetime) -> None: ...
+
+    def pin_closed(self, pin: Pin) -> None: ...
+
+    def repository_workloads(self, repository: str) -> list[Workload]: ...
+
+
 class AlertChannel(Protocol):
     """An alert channel; one with a `max_tries` attribute is given up after that many."""
 
@@ -263,6 +296,9 @@ class Deps:
     registries: Registries | None = None  # with AUDIT_ROLE_NAME: the registries are asked
     layout: LedgerLayout | None = None  # None: nothing to check (the in-memory fakes)
     discovery: Any = None  # with REPLICATION_SOURCES: a RuleDiscovery (registry_rules.py)
+    # with WORKLOAD_TYPES (and AUDIT_ROLE_NAME): what runs the images, and where it is kept
+    workloads: WorkloadReader | None = None
+    inventory: WorkloadStore | None = None
     # Sweep steps in flight at once (sweep.py): the deployed app's adapters are thread-safe;
     # the in-memory fakes of the tests are not, and keep 1.
     sweep_workers: int = 1

@@ -15,6 +15,7 @@ from chalicelib.core.lifecycle import ACCOUNT_RE, REGION_RE, Location
 from chalicelib.core.rules import ReplicationConfig, parse_replication_config
 
 ALERT_FORMATS = ("json", "chatbot")
+WORKLOAD_TYPES = ("ecs", "lambda")  # what workload discovery can read
 ROLE_NAME_RE = re.compile(r"^[\w+=,.@-]{1,64}$")  # IAM role names (no path)
 # An http(s) URL that a Slack or chat link can carry as it is: no spaces, quotes or <>|.
 BASE_URL_RE = re.compile(r"^https?://[^\s<>|\"'`]{1,1000}\Z")
@@ -63,6 +64,8 @@ class Settings:
     # Secrets Manager secret holding the HMAC key of pagination cursors (adapters/cursors.py);
     # unset: a key derived from the table name.
     cursor_key_secret_arn: str | None = None
+    # WORKLOAD_TYPES: what runs the images, read through the audit role (empty: discovery off)
+    workload_types: frozenset[str] = frozenset()
     # Where runbook_url points: <base>/<kind>, e.g. .../runbooks/replica-missing.
     runbook_base_url: str = DEFAULT_RUNBOOK_BASE_URL
 
@@ -107,6 +110,7 @@ class Settings:
                 raise ConfigError(f"MONITORED_ACCOUNTS has invalid account ids: {', '.join(bad)}")
         else:
             accounts = replication.accounts() | {s.account for s in sources}
+        workload_types = parse_workload_types(env.get("WORKLOAD_TYPES"), role_name)
         alert_format = env.get("ALERT_FORMAT", "json").strip() or "json"
         if alert_format not in ALERT_FORMATS:
             raise ConfigError(f"ALERT_FORMAT must be one of {', '.join(ALERT_FORMATS)}")
@@ -124,6 +128,7 @@ class Settings:
             dashboard_link_key=env.get("DASHBOARD_LINK_KEY_ARN", "").strip() or None,
             allowlist_explicit=bool(accounts_text),
             cursor_key_secret_arn=env.get("CURSOR_KEY_SECRET_ARN", "").strip() or None,
+            workload_types=workload_types,
             runbook_base_url=parse_runbook_base_url(env.get("RUNBOOK_BASE_URL", "")),
         )
 
@@ -139,6 +144,28 @@ def parse_runbook_base_url(text: str) -> str:
             "quotes or <>| (each runbook is <RUNBOOK_BASE_URL>/<kind>, e.g. /replica-missing)"
         )
     return text.rstrip("/")
+
+
+def parse_workload_types(text: str | None, role_name: str | None) -> frozenset[str]:
+    """WORKLOAD_TYPES: `ecs`, `lambda`, both (comma-separated) or `none`; unset, both when
+    AUDIT_ROLE_NAME is set (workloads are read through that role), else none."""
+    text = (text or "").strip()
+    if not text:
+        return frozenset(WORKLOAD_TYPES) if role_name else frozenset()
+    items = [item.strip().lower() for item in text.split(",") if item.strip()]
+    if items == ["none"]:
+        return frozenset()
+    unknown = sorted(set(items) - set(WORKLOAD_TYPES))
+    if unknown or not items:
+        raise ConfigError(
+            f"WORKLOAD_TYPES must be ecs, lambda, both (ecs,lambda) or none, not {text!r}"
+        )
+    if not role_name:
+        raise ConfigError(
+            "WORKLOAD_TYPES needs AUDIT_ROLE_NAME: workloads are read through that role "
+            "(set WORKLOAD_TYPES=none to switch discovery off)"
+        )
+    return frozenset(items)
 
 
 LOCATION_RE = re.compile(r"^[0-9]{12}/[0-9a-z-]{2,25}$")

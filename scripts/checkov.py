@@ -4,7 +4,11 @@ checkov pins boto3 and friends to versions that would downgrade the app's, so it
 .venv-checkov/ (created on first use). Exit codes: 0 clean, 1 findings or stale skips,
 3 checkov could not be installed.
 
-    python scripts/checkov.py build/dev/sam.json infra/forwarder.json
+    python scripts/checkov.py build/dev/sam.json infra/forwarder.json build/terraform/dev ...
+
+A file is a CloudFormation template; a directory a Terraform configuration, scanned as one
+merged HCL file (scripts/terraform_config.py): checkov reads no .tf.json file (Chalice's
+chalice.tf.json is one) and takes an override file's blocks for resources of their own.
 """
 
 from __future__ import annotations
@@ -12,8 +16,10 @@ from __future__ import annotations
 import fnmatch
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import venv
 from pathlib import Path
 
@@ -51,32 +57,59 @@ def checkov() -> Path:
     return executable
 
 
-def findings(templates: list[str]) -> list[tuple[str, str, str]]:
+def _run(framework: str, targets: list[str]) -> list[tuple[str, str, str]]:
     command = [
         str(checkov()),
         "--framework",
-        "cloudformation",
+        framework,
         "--output",
         "json",
         "--quiet",
         "--compact",
         "--skip-download",
     ]
-    for template in templates:
-        command += ["--file", template]
+    for target in targets:
+        command += ["--directory" if Path(target).is_dir() else "--file", target]
     # BC_SKIP_MAPPING: no call home for the check guidelines (CI may be offline).
     env = {**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false"}
     result = subprocess.run(command, capture_output=True, text=True, env=env)
     if result.returncode not in (0, 1) or not result.stdout.strip():
         print(result.stdout, result.stderr, file=sys.stderr)
         sys.exit(1)
-    reports = json.loads(result.stdout)
-    reports = reports if isinstance(reports, list) else [reports]
+    reports: list = []
+    decoder, text, at = json.JSONDecoder(), result.stdout, 0
+    while at < len(text.rstrip()):  # one JSON document per directory
+        while text[at].isspace():
+            at += 1
+        document, at = decoder.raw_decode(text, at)
+        reports += document if isinstance(document, list) else [document]
     return [
         (check["check_id"], check["resource"], check["file_path"])
         for report in reports
         for check in report.get("results", {}).get("failed_checks", [])
     ]
+
+
+def findings(targets: list[str]) -> list[tuple[str, str, str]]:
+    templates = [t for t in targets if not Path(t).is_dir()]
+    found = _run("cloudformation", templates) if templates else []
+    directories = [Path(t) for t in targets if Path(t).is_dir()]
+    if directories:
+        sys.path.insert(0, str(ROOT / "scripts"))
+        from terraform_config import load_directory, to_hcl
+
+        with tempfile.TemporaryDirectory() as tmp:
+            merged = []
+            for n, directory in enumerate(directories):
+                out = Path(tmp) / f"{n}-{directory.name}"
+                out.mkdir()
+                for path in directory.iterdir():  # templates and the like stay beside it
+                    if path.is_file() and not path.name.endswith((".tf", ".tf.json", ".zip")):
+                        shutil.copy(path, out / path.name)
+                (out / "main.tf").write_text(to_hcl(load_directory(directory, marked=True)))
+                merged.append(str(out))
+            found += _run("terraform", merged)
+    return found
 
 
 def main(templates: list[str]) -> int:

@@ -5,7 +5,7 @@ Lambda's code directory is read-only, so Python cannot cache what it compiles th
 app's own modules cost ~20 ms that way; `chalice package` unpacks the dependencies' wheels
 without compiling them either). The bytecode is checked against its source's hash, not its
 mtime: a zip keeps mtimes to two seconds, and a stale `.pyc` can never shadow edited source.
-It must be compiled by the runtime's Python version (3.11): the package target runs this with
+It must be compiled by the runtime's Python version (3.13): the package target runs this with
 the project's venv, which `make venv` builds with that version.
 """
 
@@ -19,7 +19,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-RUNTIME = (3, 11)
+RUNTIME = (3, 13)
 
 
 def compile_tree(directory: Path) -> None:

@@ -203,6 +203,10 @@ def documented_alert() -> dict[str, Any]:
     return document
 
 
+# The names the demo gives its locations (LOCATION_NAMES), as a deployed stage would set them.
+EXAMPLE_NAMES = {"111111111111/us-west-2": "dev", "222222222222/eu-west-1": "prod"}
+
+
 def _payload(payload: dict[str, Any]) -> str:
     return f"```json\n{json.dumps(payload, indent=2, ensure_ascii=False)}\n```\n"
 
@@ -210,13 +214,13 @@ def _payload(payload: dict[str, Any]) -> str:
 def alert_slack() -> str:
     from chalicelib.core.alert_formats import render_slack
 
-    return _payload(render_slack(documented_alert(), {"222222222222/eu-west-1": "prod"}))
+    return _payload(render_slack(documented_alert(), EXAMPLE_NAMES))
 
 
 def alert_chatbot() -> str:
     from chalicelib.core.alert_formats import render_chatbot
 
-    return _payload(render_chatbot(documented_alert(), {"222222222222/eu-west-1": "prod"}))
+    return _payload(render_chatbot(documented_alert(), EXAMPLE_NAMES))
 
 
 # ----------------------------------------------------------------------------- the bench

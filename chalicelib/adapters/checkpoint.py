@@ -9,7 +9,7 @@ in, so this adapter depends on no use case.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Protocol
 
 KEY = {"pk": {"S": "RECONCILE"}, "sk": {"S": "checkpoint"}}
 
@@ -21,10 +21,7 @@ class Savable(Protocol):
     def to_json(self) -> str: ...
 
 
-S = TypeVar("S", bound=Savable)
-
-
-class DynamoCheckpointStore(Generic[S]):
+class DynamoCheckpointStore[S: Savable]:
     def __init__(self, client: Any, table: str, decode: Callable[[str], S]) -> None:
         self._client = client
         self._table = table

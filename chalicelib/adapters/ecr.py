@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from chalicelib.adapters.roles import sdk_failure
 from chalicelib.core.errors import RegistryUnavailable, RepositoryNotFound
@@ -28,10 +28,8 @@ ANY_STATUS = {"imageStatus": "ANY"}
 IMAGE_NOT_FOUND = frozenset({"ImageNotFoundException"})
 NO_POLICY = frozenset({"RegistryPolicyNotFoundException"})
 
-T = TypeVar("T")
 
-
-def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+def _chunks[T](items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 

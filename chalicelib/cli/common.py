@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,9 @@ __all__ = [
 ]
 
 ROOT = Path(__file__).resolve().parents[2]
+# An image digest of these algorithms is exactly this many lowercase hex digits (OCI image
+# spec); one typed by hand that is not can name no image, and waiting for it never ends.
+DIGEST_HEX_DIGITS = {"sha256": 64, "sha512": 128}
 
 
 class Parser(argparse.ArgumentParser):
@@ -133,5 +137,14 @@ def check_image_arguments(args: argparse.Namespace) -> None:
         )
     if args.digest is not None and not DIGEST_RE.match(args.digest):
         raise CliError(f"--digest {args.digest!r} is not a digest like sha256:<hex>", USAGE)
+    if args.digest is not None:
+        algorithm, _, value = args.digest.partition(":")
+        size = DIGEST_HEX_DIGITS.get(algorithm)
+        if size is not None and not re.fullmatch(f"[0-9a-f]{{{size}}}", value):
+            raise CliError(
+                f"--digest {args.digest!r} is not a {algorithm} digest: {algorithm}: and "
+                f"{size} lowercase hex digits, as `docker inspect` or ECR show it",
+                USAGE,
+            )
     if args.tag is not None and not TAG_RE.match(args.tag):
         raise CliError(f"--tag {args.tag!r} is not an image tag", USAGE)

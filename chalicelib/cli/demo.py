@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from chalicelib.cli.common import USAGE, CliError, Commands
 
@@ -14,7 +15,7 @@ def run(args: argparse.Namespace) -> int:
         raise CliError("--port must be from 1 to 65535", USAGE)
     if args.speed < 0:
         raise CliError("--speed must be 0 or more seconds", USAGE)
-    return run_demo(port=args.port, once=args.once, speed=args.speed)
+    return run_demo(port=args.port, once=args.once, speed=args.speed, env_file=Path(args.env_file))
 
 
 def register(commands: Commands) -> None:
@@ -36,5 +37,12 @@ def register(commands: Commands) -> None:
         default=0.0,
         metavar="S",
         help="seconds to pause between events, to watch the alerts arrive (default 0)",
+    )
+    demo.add_argument(
+        "--env-file",
+        default="demo.env.json",
+        metavar="F",
+        help="where to write, while it serves, the environment that points the other commands "
+        "at this demo (default demo.env.json; removed when it stops)",
     )
     demo.set_defaults(func=run)

@@ -38,15 +38,21 @@ def run(args: argparse.Namespace) -> int:
     from chalicelib.usecases import doctor
 
     roles = AuditRoles(settings.audit_role_name)
+    workloads = None
+    if settings.workload_types:
+        from chalicelib.adapters.workloads import AuditedWorkloads
+
+        workloads = AuditedWorkloads(roles, settings.workload_types)
     report = doctor.run_doctor(
         settings.replication,
         settings.replication_sources,
         lambda location: registry_for(roles, location),
+        workloads,
     )
     if args.json:
         print(json.dumps(doctor_text.render_json(report), indent=2))
     else:
-        print(doctor_text.render_text(report))
+        print(doctor_text.render_text(report, settings.location_names))
     return 0 if report.ok else 1
 
 
@@ -58,6 +64,10 @@ def register(commands: Commands) -> None:
         "REPLICATION_SOURCES read live with DescribeRegistry), reads the destination's registry\n"
         "policy through AUDIT_ROLE_NAME and says whether it lets the source account replicate\n"
         "(ecr:ReplicateImage, and ecr:CreateRepository unless the repositories exist there).\n"
+        "With WORKLOAD_TYPES (on by default with AUDIT_ROLE_NAME) it also warns where a rule\n"
+        "replicates deletions into a destination whose ECS services or Lambda functions pin\n"
+        "digests of that repository, and where a Lambda function's Region has no replica of\n"
+        "its repository; warnings do not change the exit code.\n"
         "Exit 0 when every pair can, 1 when one cannot or cannot be checked, 2 on bad usage.\n\n"
         "example:\n  AUDIT_ROLE_NAME=ecr-replication-auditor-read python -m chalicelib.cli doctor",
     )

@@ -7,7 +7,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from chalicelib.core.lifecycle import partition_of
+from chalicelib.core.alert_text import place
+from chalicelib.core.lifecycle import Location, partition_of
 from chalicelib.core.policies import CREATE, REPLICATE, Pair
 from chalicelib.usecases.doctor import DoctorReport
 
@@ -33,7 +34,13 @@ def _fix(pair: Pair) -> str:
     )
 
 
-def render_text(report: DoctorReport) -> str:
+def _at(location: Location, names: Mapping[str, str]) -> str:
+    """`prod 222222222222/eu-west-1` where LOCATION_NAMES names it, as `status` shows it."""
+    return place(location.as_dict(), names)
+
+
+def render_text(report: DoctorReport, names: Mapping[str, str] | None = None) -> str:
+    names = names or {}
     lines: list[str] = []
     for error in report.source_errors:
         lines.append(f"error: {error}")
@@ -41,7 +48,10 @@ def render_text(report: DoctorReport) -> str:
         lines.append("no replication pairs to check")
     for pair_report in report.reports:
         pair = pair_report.pair
-        lines.append(f"{pair.source} -> {pair.destination} ({pair.scope}): {pair_report.status}")
+        lines.append(
+            f"{_at(pair.source, names)} -> {_at(pair.destination, names)} ({pair.scope}): "
+            f"{pair_report.status}"
+        )
         if pair_report.error:
             lines.append(f"  error: {pair_report.error}")
         for check in pair_report.checks:
@@ -52,6 +62,8 @@ def render_text(report: DoctorReport) -> str:
             lines.append(f"  note: {note}")
         if pair_report.ok is False and pair_report.checks:
             lines.append(f"  {_fix(pair)}")
+    for warning in report.warnings:
+        lines.append(f"warning: {warning}")
     total = len(report.reports)
     good = sum(1 for r in report.reports if r.ok is True and not r.error)
     lines.append(f"{good} of {total} pairs can replicate" + ("" if report.ok else "; see above"))
@@ -62,6 +74,7 @@ def render_json(report: DoctorReport) -> dict[str, Any]:
     return {
         "ok": report.ok,
         "errors": report.source_errors,
+        "warnings": report.warnings,
         "pairs": [
             {
                 "source": r.pair.source.as_dict(),

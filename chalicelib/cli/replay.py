@@ -28,6 +28,10 @@ def run(args: argparse.Namespace) -> int:
             return 2
     load_env_file(args.env_file)
     settings_or_exit()
+    if args.quiet:
+        from chalicelib.observability import logger
+
+        logger.setLevel("CRITICAL")  # refusals are reported below, once, on one line each
     import app as app_module
     from chalicelib.local.replay import Replayer
 
@@ -104,5 +108,9 @@ def register(commands: Commands) -> None:
     replay.add_argument(
         "--env-file", metavar="F", help="JSON object of environment variables (provision's)"
     )
-    replay.add_argument("--quiet", action="store_true", help="no per-event progress lines")
+    replay.add_argument(
+        "--quiet",
+        action="store_true",
+        help="only refusals and the summary (no progress or log lines)",
+    )
     replay.set_defaults(func=run)

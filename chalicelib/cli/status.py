@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 
-from chalicelib.cli.common import Commands, load_env_file, settings_or_exit
+from chalicelib.cli.common import Commands, ledger_settings, load_env_file
 
 
 def run(args: argparse.Namespace) -> int:
     from chalicelib.local import aws_errors
 
     load_env_file(args.env_file)
-    settings = settings_or_exit()
+    settings = ledger_settings()
     aws_errors.check_endpoint_reachable()
     from chalicelib import bootstrap
     from chalicelib.core import status_text

@@ -14,6 +14,7 @@ from chalicelib.cli import (
     dashboard_link,
     demo,
     doctor,
+    gate_token,
     migrate,
     provision,
     reconcile,
@@ -24,7 +25,18 @@ from chalicelib.cli import (
 from chalicelib.cli.common import FAILED, CliError, Commands, Formatter, Parser, fail
 
 # Each module's `register` adds its subcommand; a new command is a module and a line here.
-COMMANDS = (demo, provision, replay, status, dashboard_link, doctor, wait, reconcile, migrate)
+COMMANDS = (
+    demo,
+    provision,
+    replay,
+    status,
+    dashboard_link,
+    doctor,
+    wait,
+    gate_token,
+    reconcile,
+    migrate,
+)
 
 DESCRIPTION = (
     "ECR Replication Auditor: did every image really arrive everywhere, with the right tag?"
@@ -43,6 +55,7 @@ examples (`ecr-audit` is the same command; against an emulator, see README "Comm
   ecr-audit status --env-file env.json
   AUDIT_ROLE_NAME=ecr-replication-auditor-read ecr-audit doctor
   ecr-audit wait --env-file env.json --repository team/api --tag v1.4.2 --timeout 1800
+  ecr-audit gate-token --env-file env.json --repository-prefix team/ --days 30
   AUDIT_ROLE_NAME=ecr-replication-auditor-read ecr-audit reconcile --repository team/api
   ecr-audit migrate --env-file env.json
 """
@@ -71,11 +84,34 @@ def parser(prog: str | None = None) -> argparse.ArgumentParser:
     return top
 
 
+def _app_logs_to_stderr() -> None:
+    """The app's JSON log lines go to stderr: stdout carries only what a command prints (a
+    status, a JSON document, an environment), so that it can be piped."""
+    import logging
+
+    from chalicelib.observability import logger
+
+    handler = logger.registered_handler
+    if isinstance(handler, logging.StreamHandler) and not isinstance(handler.stream, _Stderr):
+        handler.setStream(_Stderr())
+
+
+class _Stderr:
+    """Whatever sys.stderr is when a line is written (a test harness may swap it)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     # Local runs have no CloudWatch agent to read EMF metric lines from stdout.
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     args = parser().parse_args(argv)
+    _app_logs_to_stderr()
     try:
         return int(args.func(args))
     except CliError as error:

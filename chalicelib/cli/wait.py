@@ -44,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
     import boto3
 
     from chalicelib import bootstrap
+    from chalicelib.cli import wait_text
     from chalicelib.usecases import gate
 
     client = boto3.session.Session().client("dynamodb", config=aws_errors.client_config())
@@ -57,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         )
 
     def progress(verdict: Any, elapsed: float) -> None:
-        print(gate.progress_line(verdict, elapsed, names), file=sys.stderr, flush=True)
+        print(wait_text.progress_line(verdict, elapsed, names), file=sys.stderr, flush=True)
 
     def trouble(error: Exception, elapsed: float) -> bool:
         described = aws_errors.describe(error, table=settings.audit_table)
@@ -73,9 +74,9 @@ def run(args: argparse.Namespace) -> int:
     except TimeoutError as error:
         raise CliError(f"{error}; check the table and the credentials", FAILED) from None
     if args.json:
-        print(json.dumps(gate.document(result, args.timeout), indent=2))
+        print(json.dumps(wait_text.document(result, args.timeout), indent=2))
     else:
-        print(gate.outcome_line(result, names, args.timeout))
+        print(wait_text.outcome_line(result, names, args.timeout))
     return 0 if result.verdict.ok and not result.timed_out else 1
 
 

@@ -27,6 +27,7 @@ AlertKind = Literal[
     "TAG_OVERWRITTEN",
     "TAG_DRIFT",
     "DELETE_NOT_REPLICATED",
+    "PINNED_DIGEST_MISSING",
     "RECOVERED",
 ]
 SEVERITY: dict[str, str] = {
@@ -35,6 +36,7 @@ SEVERITY: dict[str, str] = {
     "TAG_OVERWRITTEN": "warning",
     "TAG_DRIFT": "warning",
     "DELETE_NOT_REPLICATED": "warning",
+    "PINNED_DIGEST_MISSING": "critical",
     "RECOVERED": "info",
 }
 ALERT_KEYS = (
@@ -56,6 +58,7 @@ ALERT_KEYS = (
     "resolves",
     "lag_seconds",
     "failure_reason",
+    "workloads",  # what runs the image at the destination (None: workload discovery is off)
     "runbook_url",
 )
 
@@ -69,7 +72,8 @@ def with_runbook_base(alert: Mapping[str, Any], base: str) -> dict[str, Any]:
     """`alert` with its runbook_url under `base` (RUNBOOK_BASE_URL), as it leaves the auditor:
     the ledger keeps documents with the default base, so a changed setting re-points every
     link, open incidents' included."""
-    return {**alert, "runbook_url": runbook_url(alert["kind"], base)}
+    # every key, also those an incident stored before they existed (workloads: null)
+    return {**dict.fromkeys(ALERT_KEYS), **alert, "runbook_url": runbook_url(alert["kind"], base)}
 
 
 def _stable_id(kind: str, *parts: str) -> str:
@@ -142,6 +146,10 @@ def _summary(doc: Mapping[str, Any]) -> str:
         text = f"Tag removal not replicated: {image} still on {on} in {where}"
     elif kind == "DELETE_NOT_REPLICATED":
         text = f"Delete not replicated: {image} still in {where}"
+    elif kind == "PINNED_DIGEST_MISSING":
+        users = len(doc["workloads"] or ())
+        count = f" ({users} workload{'s' if users != 1 else ''})" if users else ""
+        text = f"Pinned digest missing: {image} in {where}{count}"
     else:
         lag = doc["lag_seconds"]
         after = f" after {lag // 60} min" if isinstance(lag, int) else ""
@@ -287,10 +295,40 @@ def drift_alert(
     )
 
 
+def pinned_incident_id(location: Location, repository: str, digest: str, since: datetime) -> str:
+    """One PINNED_DIGEST_MISSING incident per location, repository and digest while it is
+    missing; `since`: when it was found missing (another absence later is another incident)."""
+    return _stable_id("PINNED_DIGEST_MISSING", str(location), repository, digest, iso(since))
+
+
+def pinned_alert(
+    location: Location,
+    repository: str,
+    digest: str,
+    since: datetime,
+    source: Location | None,
+    workloads: list[dict[str, Any]] | None,
+    detected_at: datetime,
+) -> dict[str, Any]:
+    """PINNED_DIGEST_MISSING: workloads at `location` pin `digest`, which its registry no longer
+    has: scaling out, replacing a task and rolling back fail to pull it."""
+    return alert_document(
+        kind="PINNED_DIGEST_MISSING",
+        incident_id=pinned_incident_id(location, repository, digest, since),
+        repository=repository,
+        digest=digest,
+        source=source.as_dict() if source else None,
+        destination=location.as_dict(),
+        detected_at=iso(detected_at),
+        workloads=workloads,
+    )
+
+
 def recovery_alert(
     opened: Mapping[str, Any], resolved_at: datetime, lag_seconds: int | None
 ) -> dict[str, Any]:
     """RECOVERED carries the closed incident's id and what it resolves."""
+    # .get: an incident opened before a key existed (workloads) carries it as null
     derived = {"schema", "severity", "summary", "runbook_url"}  # RECOVERED's own
     carried = {k: opened.get(k) for k in ALERT_KEYS if k not in derived}
     carried.update(

@@ -23,6 +23,10 @@ class NotFound(AuditorError):
     """The requested resource does not exist (becomes a 404)."""
 
 
+class Forbidden(AuditorError):
+    """The caller's token does not cover what it asked for (becomes a 403)."""
+
+
 class DeliveryFailed(AuditorError):
     """An alert channel (SNS, Slack) did not accept a message; it will be retried."""
 

@@ -16,7 +16,7 @@ def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]], indent: str
 
 def render_status(status: dict[str, Any], repositories: dict[str, Any] | None = None) -> str:
     """The status as people read it; with `repositories`, each newest image's replicas too."""
-    from chalicelib.core.alert_formats import place
+    from chalicelib.core.alert_text import place
 
     names = status.get("names") or {}
     counts = status["counts"]
@@ -25,7 +25,9 @@ def render_status(status: dict[str, Any], repositories: dict[str, Any] | None = 
         + ("HEALTHY" if status["healthy"] else "UNHEALTHY"),
         (
             f"pending {counts['pending']}   missing {counts['missing']}   "
-            f"failed {counts['failed']}   replicated (24h) {counts['replicated_24h']}   "
+            f"failed {counts['failed']}   drifted {counts.get('drifted', 0)}   "
+            f"undeleted {counts.get('undeleted', 0)}   "
+            f"replicated (24h) {counts['replicated_24h']}   "
             f"overwritten (24h) {counts['overwritten_24h']}"
         ),
         "",
@@ -54,13 +56,22 @@ def render_status(status: dict[str, Any], repositories: dict[str, Any] | None = 
         if matrix:
             header = ("REPOSITORY", "NEWEST TAG", "DESTINATION", "STATE", "LAG")
             lines += _table(header, matrix, indent="  ")
+        elif repositories["repositories"]:
+            # Replicas are recorded, but no rule of this configuration names a destination
+            # for them: say so rather than "none", which the counts above would contradict.
+            recorded = len(repositories["repositories"])
+            lines.append(
+                "  none to show: no replication rule here names a destination for the "
+                f"{recorded} {'repository' if recorded == 1 else 'repositories'} recorded "
+                "(set REPLICATION_CONFIG or REPLICATION_SOURCES as the deployed stage has them)"
+            )
         else:
             lines.append("  none recorded yet (no push matched a replication rule)")
     return "\n".join(lines)
 
 
 def _replica_rows(repositories: dict[str, Any], names: dict[str, str]) -> list[tuple[str, ...]]:
-    from chalicelib.core.alert_formats import place
+    from chalicelib.core.alert_text import place
 
     rows: list[tuple[str, ...]] = []
     for repo in repositories["repositories"]:

@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from chalicelib.core.errors import InvalidRequest, LedgerLayoutError, NotFound
+from chalicelib.core.errors import Forbidden, InvalidRequest, LedgerLayoutError, NotFound
 from chalicelib.core.lifecycle import DIGEST_RE, REPOSITORY_RE, TAG_RE
 from chalicelib.observability import logger
 
@@ -74,16 +74,28 @@ def incidents_query(params: Mapping[str, str] | None) -> tuple[str, int, str | N
     return state, _limit(params), _cursor(params)
 
 
+def workloads_query(params: Mapping[str, str] | None) -> str:
+    """`/workloads?repository=R`: the repository, validated."""
+    params = params or {}
+    _only(params, {"repository"})
+    return _repository(params, "/workloads?repository=team/api")
+
+
+def _repository(params: Mapping[str, str], example: str) -> str:
+    repository = params.get("repository")
+    if not repository:
+        raise InvalidRequest(f"repository is required, e.g. {example}")
+    if len(repository) > MAX_REPOSITORY_LENGTH or not REPOSITORY_RE.fullmatch(repository):
+        raise InvalidRequest("repository is not a valid ECR repository name")
+    return repository
+
+
 def images_query(
     params: Mapping[str, str] | None,
 ) -> tuple[str, str | None, str | None, int, str | None]:
     params = params or {}
     _only(params, {"repository", "digest", "tag", "limit", "cursor"})
-    repository = params.get("repository")
-    if not repository:
-        raise InvalidRequest("repository is required, e.g. /images?repository=team/api")
-    if len(repository) > MAX_REPOSITORY_LENGTH or not REPOSITORY_RE.fullmatch(repository):
-        raise InvalidRequest("repository is not a valid ECR repository name")
+    repository = _repository(params, "/images?repository=team/api")
     digest, tag = params.get("digest"), params.get("tag")
     if digest is not None and tag is not None:
         raise InvalidRequest("pass digest or tag, not both")
@@ -94,6 +106,18 @@ def images_query(
     if (digest is not None or tag is not None) and ("cursor" in params or "limit" in params):
         raise InvalidRequest("limit and cursor apply only when listing a whole repository")
     return repository, digest, tag, _limit(params), _cursor(params)
+
+
+def gate_query(params: Mapping[str, str] | None) -> tuple[str, str | None, str | None]:
+    """`GET /gate`'s parameters: repository and exactly one of digest and tag."""
+    params = params or {}
+    _only(params, {"repository", "digest", "tag"})
+    if not params.get("repository"):
+        raise InvalidRequest("repository is required, e.g. /gate?repository=team/api&tag=v1")
+    repository, digest, tag, _, _ = images_query(params)
+    if (digest is None) == (tag is None):
+        raise InvalidRequest("pass exactly one of digest and tag")
+    return repository, digest, tag
 
 
 def respond(produce: Callable[[], Any]) -> Any:
@@ -107,6 +131,8 @@ def respond(produce: Callable[[], Any]) -> Any:
         return Response(body={"error": str(error)}, status_code=400)
     except NotFound as error:
         return Response(body={"error": str(error)}, status_code=404)
+    except Forbidden as error:
+        return Response(body={"error": str(error)}, status_code=403)
     except LedgerLayoutError as error:
         logger.error(str(error))
         return Response(body={"error": str(error)}, status_code=503)

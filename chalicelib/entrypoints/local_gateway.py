@@ -1,6 +1,8 @@
 """Local HTTP runs (`chalice local`, chalice.test.Client, the demo) answer an unknown route with
 a 404 `{"error": ...}`, an unknown method (TRACE, CONNECT, any token) with a 405, and an
-authorizer's refusal (the dashboard link's 401/403) in the same shape as every other error.
+authorizer's refusal (the dashboard link's 401/403, a gate token's 401) in the same shape as
+every other error. An authorizer that fails with "Unauthorized" is a 401 and any other failure
+a 500, as API Gateway answers them.
 
 Chalice's local gateway imitates API Gateway, which answers a path it has no resource for with
 403 `{"message": "Missing Authentication Token"}` before the app runs, so the app's own error
@@ -55,6 +57,12 @@ def install() -> None:
     class RouteNotFound(LocalGatewayException):
         CODE = 404
 
+    class AuthorizerFailed(LocalGatewayException):
+        CODE = 500
+
+    class Unauthorized(LocalGatewayException):
+        CODE = 401
+
     def handle_request(self: Any, method: str, path: str, headers: Any, body: Any) -> Any:
         try:
             RouteMatcher(list(self._app_object.routes)).match_route(path)
@@ -64,11 +72,18 @@ def install() -> None:
             raise RouteNotFound(
                 {"Content-Type": "application/json"}, json.dumps({"error": message}).encode()
             ) from None
+        json_type = {"Content-Type": "application/json"}
         try:
             return original(self, method, path, headers, body)
         except LocalGatewayException as error:  # an authorizer's 401/403: the API's error shape
             error.body = _as_error(error.body)
             raise
+        except Exception as error:  # only an authorizer's failure gets here (views answer 500)
+            # API Gateway: a Lambda authorizer failing with "Unauthorized" is a 401, any other
+            # failure a 500 (AUTHORIZER_FAILURE); never the route.
+            if str(error) == "Unauthorized":
+                raise Unauthorized(json_type, b'{"error": "Unauthorized"}') from None
+            raise AuthorizerFailed(json_type, b'{"error": "the authorizer failed"}') from None
 
     setattr(handle_request, _MARK, True)
     LocalGateway.handle_request = handle_request  # type: ignore[method-assign]

@@ -14,6 +14,7 @@ MARKS = {
     "TAG_OVERWRITTEN": "⚠",
     "TAG_DRIFT": "⚠",
     "DELETE_NOT_REPLICATED": "⚠",
+    "PINNED_DIGEST_MISSING": "✖",
     "RECOVERED": "✔",
 }
 ASCII_MARKS = {
@@ -22,6 +23,7 @@ ASCII_MARKS = {
     "TAG_OVERWRITTEN": "!",
     "TAG_DRIFT": "!",
     "DELETE_NOT_REPLICATED": "!",
+    "PINNED_DIGEST_MISSING": "X",
     "RECOVERED": "+",
 }
 COLOURS = {
@@ -30,6 +32,7 @@ COLOURS = {
     "TAG_OVERWRITTEN": "33",
     "TAG_DRIFT": "33",
     "DELETE_NOT_REPLICATED": "33",
+    "PINNED_DIGEST_MISSING": "31",
     "RECOVERED": "32",
 }
 
@@ -117,6 +120,10 @@ def alert_reason(alert: dict[str, Any], arrow: str = "→") -> str:
     if kind == "DELETE_NOT_REPLICATED":
         what = "tag removed" if alert.get("cause") == "tag_removed" else "deleted"
         return f"{what} at the source, still there at {_clock(alert['due_at'])}"
+    if kind == "PINNED_DIGEST_MISSING":
+        users = len(alert.get("workloads") or ())
+        pinned = f"pinned by {users} workload{'s' if users != 1 else ''}" if users else "pinned"
+        return f"{_short(alert['digest'])} {pinned}, gone from the registry"
     if kind == "TAG_OVERWRITTEN":
         from chalicelib.core.documents import CAUSE_TEXT
 

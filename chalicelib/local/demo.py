@@ -20,6 +20,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from chalicelib.core.workloads import workload_lines
+from chalicelib.local import demo_env
 from chalicelib.local import scenario as day
 from chalicelib.local.console import Console, alert_line, place
 
@@ -124,6 +126,22 @@ def _describe_topology(scenario: day.Scenario) -> list[str]:
     return lines
 
 
+def _names(scenario: day.Scenario) -> tuple[str, str]:
+    """The sources' and the destinations' names, in the order the rules give them."""
+
+    def name(account: str, region: str) -> str:
+        return place({"account": account, "region": region}).split(" ")[0]
+
+    sources: list[str] = []
+    destinations: list[str] = []
+    for registry in scenario.replication_config:
+        sources.append(name(registry["registryId"], registry["region"]))
+        for rule in registry["replicationConfiguration"]["rules"]:
+            for d in rule["destinations"]:
+                destinations.append(name(d["registryId"], d["region"]))
+    return " and ".join(dict.fromkeys(sources)), " and ".join(dict.fromkeys(destinations))
+
+
 def _port_problem(port: int) -> str | None:
     """Why 127.0.0.1:port cannot be listened on, or None if it can (right now)."""
     import socket
@@ -150,8 +168,15 @@ def _bind_server(app: Any, port: int) -> Any:
     return create_local_server(app, config, "127.0.0.1", port)
 
 
-def run_demo(port: int, once: bool, speed: float, stream: TextIO | None = None) -> int:
-    """Run the whole demo; returns the process exit code."""
+def run_demo(
+    port: int,
+    once: bool,
+    speed: float,
+    stream: TextIO | None = None,
+    env_file: Path = demo_env.ENV_FILE,
+) -> int:
+    """Run the whole demo; returns the process exit code. While it serves, `env_file` holds the
+    environment that points the command line at its emulator."""
     console = Console(stream or sys.stdout)
     # A busy port should fail now rather than after the show. It is not held open meanwhile:
     # clients polling for the API would queue up on it during the replay.
@@ -162,6 +187,7 @@ def run_demo(port: int, once: bool, speed: float, stream: TextIO | None = None) 
         return 2
     moto = None
     server = None
+    written: str | None = None
     try:
         with _interruptible():
             from chalicelib.local.emulator import start_moto
@@ -170,10 +196,10 @@ def run_demo(port: int, once: bool, speed: float, stream: TextIO | None = None) 
             console.line("ECR Replication Auditor - local demo (no AWS account needed)")
             moto = start_moto()
             scenario = day.build()
-            feed = _set_up(moto.endpoint, scenario, console)
+            feed, registries = _set_up(moto.endpoint, scenario, console)
             import app as app_module
 
-            alerts = _replay(app_module.app, scenario, feed, console, speed)
+            alerts = _replay(app_module.app, scenario, feed, registries, console, speed)
             console.line(
                 f"  replayed {len(scenario.events)} events ({scenario.sweeps} sweeps, "
                 f"{scenario.untagged_pushes} untagged pushes, {scenario.tag_removals} tag "
@@ -188,7 +214,8 @@ def run_demo(port: int, once: bool, speed: float, stream: TextIO | None = None) 
             except OSError as error:
                 console.line(f"error: cannot listen on 127.0.0.1:{port}: {error.strerror}")
                 return 2
-            _serve(server, port, console)
+            written = demo_env.write(env_file)
+            _serve(server, port, console, env_file)
             return 0
     except KeyboardInterrupt:
         console.line()
@@ -200,10 +227,12 @@ def run_demo(port: int, once: bool, speed: float, stream: TextIO | None = None) 
             server.server.server_close()
         if moto is not None:
             moto.stop()
+        demo_env.remove(env_file, written)
 
 
-def _set_up(endpoint: str, scenario: day.Scenario, console: Console) -> AlertFeed:
-    """Point everything at the emulator, create the resources, subscribe the alert feed."""
+def _set_up(endpoint: str, scenario: day.Scenario, console: Console) -> tuple[AlertFeed, Any]:
+    """Point everything at the emulator, create the resources and the registries' cross-account
+    set-up, subscribe the alert feed."""
     _isolate_environment(endpoint, scenario)
     console.line(f"  emulator   moto server at {endpoint}")
     import boto3
@@ -221,7 +250,16 @@ def _set_up(endpoint: str, scenario: day.Scenario, console: Console) -> AlertFee
     for number, text in enumerate(_describe_topology(scenario)):
         console.line(f"  {'replicates' if number == 0 else '':<10} {text}")
     console.line(f"  grace      {scenario.grace_seconds // 60} min after a push")
-    return AlertFeed(session, env["ALERT_TOPIC_ARN"])
+    from chalicelib.local.registries import RegistryMirror
+
+    registries = RegistryMirror(session, scenario.immutable)
+    registries.set_up(scenario.replication_config)
+    sources, destinations = _names(scenario)
+    console.line(
+        f"  set-up     {sources}'s replication rules in its registry; registry policies in "
+        f"{destinations} let {sources} replicate there (`doctor` checks them)"
+    )
+    return AlertFeed(session, env["ALERT_TOPIC_ARN"]), registries
 
 
 def _print_state(console: Console) -> None:
@@ -235,7 +273,7 @@ def _print_state(console: Console) -> None:
     console.line(render_status(queries.status(deps), queries.repositories(deps)))
 
 
-def _serve(server: Any, port: int, console: Console) -> None:
+def _serve(server: Any, port: int, console: Console, env_file: Path) -> None:
     base = f"http://127.0.0.1:{port}"
     console.line()
     console.line(f"Dashboard  {base}/")
@@ -246,6 +284,10 @@ def _serve(server: Any, port: int, console: Console) -> None:
     console.line(f"Link       {demo_link(base)}")
     console.line(
         "           (a dashboard link, as `dashboard-link` mints one for a deployed stage)"
+    )
+    console.line(f"CLI        {demo_env.cli_command()} status --env-file {env_file}")
+    console.line(
+        f"           ({env_file} points wait, reconcile and doctor at this demo too, while it runs)"
     )
     console.line("Serving until Ctrl-C.")
     with warnings.catch_warnings():
@@ -266,7 +308,12 @@ def demo_link(base: str) -> str:
 
 
 def _replay(
-    app: Any, scenario: day.Scenario, feed: AlertFeed, console: Console, speed: float
+    app: Any,
+    scenario: day.Scenario,
+    feed: AlertFeed,
+    registries: Any,
+    console: Console,
+    speed: float,
 ) -> list[dict[str, Any]]:
     from chalicelib.local.replay import Replayer
 
@@ -278,19 +325,23 @@ def _replay(
     )
     import boto3
 
-    from chalicelib.local.registries import RegistryMirror
+    from chalicelib.local.workload_mirror import WorkloadMirror
     from chalicelib.observability import logger
 
-    # The emulator has no DescribeImageReplicationStatus: the sweep's one-line warnings about
-    # it would only clutter the story (the alerts are what the demo shows).
+    # The app's warnings (a registry check that could not run, say) would only clutter the
+    # story: the alerts are what the demo shows.
     logger.setLevel("ERROR")
-    registries = RegistryMirror(boto3.session.Session(), scenario.immutable)
     for where, repository, tag, image in scenario.preexisting:
-        registries.put(where, repository, image, tag)
+        registries.put(where, repository, image, tag, start)  # there before the day began
+    workloads = WorkloadMirror(boto3.session.Session())
+    deployments = sorted(scenario.workloads, key=lambda action: action.at)
     published: list[dict[str, Any]] = []
     total = len(scenario.events)
     with Replayer(app, ROOT) as replayer:
         for done, event in enumerate(scenario.events, 1):
+            moment = datetime.fromisoformat(event["time"].replace("Z", "+00:00"))
+            while deployments and deployments[0].at <= moment:
+                workloads.apply(deployments.pop(0))  # what teams deployed by then
             registries.apply(event)  # what ECR did, then the event it emitted
             delivery = replayer.deliver(event)
             if delivery.outcome == "rejected":  # the story itself is wrong: say so loudly
@@ -300,7 +351,8 @@ def _replay(
             for alert in feed.drain():
                 published.append(alert)
                 console.line(alert_line(alert, console))
-            moment = datetime.fromisoformat(event["time"].replace("Z", "+00:00"))
+                for line in workload_lines(alert) if alert["kind"] != "RECOVERED" else ():
+                    console.line(f"{'':9}{console.arrow()} {line}")
             console.progress(done, total, f"{moment:%H:%M}")
             if speed > 0:
                 time.sleep(speed)

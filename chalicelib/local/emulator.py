@@ -102,9 +102,10 @@ def serve(port: int) -> None:
     emulator DynamoDB's guarantee, which the auditor's exactly-once logic relies on.
     What moto lacks of ECR is answered in front of it: the replication backfill API
     (chalicelib/local/emulated_backfills.py), DescribeImageReplicationStatus and whole
-    replication configurations (chalicelib/local/emulated_replication.py); and so, when
-    enabled, is DynamoDB's transaction conflict rule (chalicelib/local/emulated_conflicts.py:
-    holds last outside the lock).
+    replication configurations (chalicelib/local/emulated_replication.py); so are ECS's service
+    revisions and task digests and Lambda's resolved image digests (emulated_workloads.py),
+    injected throttling or access denied (emulated_faults.py), and, when enabled, DynamoDB's
+    transaction conflict rule (emulated_conflicts.py: its holds last outside the lock).
     """
     import threading
 
@@ -115,12 +116,20 @@ def serve(port: int) -> None:
     )
     from werkzeug.serving import run_simple
 
-    from chalicelib.local import emulated_backfills, emulated_conflicts, emulated_replication
+    from chalicelib.local import (
+        emulated_backfills,
+        emulated_conflicts,
+        emulated_faults,
+        emulated_replication,
+        emulated_workloads,
+    )
 
     _query_partitions_only()
     _transactions_back_up_their_items_only()
-    app = emulated_replication.wrap(
-        emulated_backfills.wrap(DomainDispatcherApplication(create_backend_app))
+    _tag_moves_keep_the_previous_image()
+    moto = DomainDispatcherApplication(create_backend_app)
+    app = emulated_faults.wrap(
+        emulated_workloads.wrap(emulated_replication.wrap(emulated_backfills.wrap(moto)))
     )
     service_ms = emulated_conflicts.parse_service_ms(os.environ.get(emulated_conflicts.ENVIRONMENT))
     conflicts = emulated_conflicts.Conflicts(service_ms)
@@ -224,6 +233,50 @@ def _transactions_back_up_their_items_only() -> None:
 
     transact_write_items._items_only = True  # type: ignore[attr-defined]
     backend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
+def _tag_moves_keep_the_previous_image() -> None:
+    """PutImage with a tag another image holds moves the tag; that image stays, untagged.
+
+    That is ECR's behaviour in a mutable repository (hence lifecycle rules for untagged
+    images): an ECS service or Lambda function that pinned the old digest can still pull it.
+    moto instead deletes the previous image when it held only that tag (it removes the tag
+    with BatchDeleteImage, which deletes an image with its last tag, as ECR's does). Here the
+    tag is taken off the previous image first; an immutable tag is still refused by moto.
+    """
+    from moto.ecr.models import ECRBackend
+
+    original = ECRBackend.put_image
+    if getattr(original, "_keeps_previous", False):
+        return
+
+    def put_image(
+        self: Any,
+        repository_name: str,
+        image_manifest: str,
+        image_tag: str,
+        image_manifest_mediatype: str | None = None,
+        digest: str | None = None,
+    ) -> Any:
+        repository = self.repositories.get(repository_name)
+        if repository is not None and image_tag:
+            holders = [
+                image
+                for image in repository.images
+                if image_tag in image.image_tags and image.image_manifest != image_manifest
+            ]
+            if holders:
+                self._resolve_image_tag_mutability(repository, image_tag)  # immutable: refused
+                for image in holders:
+                    image.remove_tag(image_tag)
+                    if not image.image_tags:
+                        image.image_tag = None
+        return original(
+            self, repository_name, image_manifest, image_tag, image_manifest_mediatype, digest
+        )
+
+    put_image._keeps_previous = True  # type: ignore[attr-defined]
+    ECRBackend.put_image = put_image  # type: ignore[method-assign]
 
 
 if __name__ == "__main__":

@@ -12,13 +12,17 @@ from __future__ import annotations
 
 import json
 import sys
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from hashlib import sha256
 from typing import Any
 
-Where = tuple[str, str]
+from chalicelib.local.scenario_events import (
+    Where,
+    digest,
+    image_action,
+    replication_action,
+    scheduled_event,
+)
 
 DEV: Where = ("111111111111", "us-west-2")
 PROD: Where = ("222222222222", "eu-west-1")
@@ -69,18 +73,6 @@ REPLICATION_CONFIG: list[dict[str, Any]] = [
 # The untagged manifests `docker buildx` pushes before it tags a two-platform index.
 CHILDREN = ("linux-amd64", "linux-arm64", "attestation-amd64", "attestation-arm64")
 
-# Deterministic ids: the same story gives the same event ids (a redelivery keeps its id).
-_NAMESPACE = uuid.UUID("5f0c7f7e-1d5a-4c1e-9a53-2f6f3c0e8d11")
-
-
-def digest(label: str) -> str:
-    """A stable, real-looking sha256 digest for a build label."""
-    return "sha256:" + sha256(label.encode()).hexdigest()
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
 
 def _ceil(moment: datetime, step: timedelta, strictly_after: bool) -> datetime:
     epoch = datetime(2000, 1, 1, tzinfo=UTC)
@@ -90,75 +82,24 @@ def _ceil(moment: datetime, step: timedelta, strictly_after: bool) -> datetime:
     return epoch + steps * step
 
 
-def _envelope(detail_type: str, where: Where, when: datetime, detail: dict[str, Any]) -> dict:
-    # Field order and values as in AWS's documented samples; only the variable parts change.
-    fingerprint = json.dumps([detail_type, where, _iso(when), detail], sort_keys=True)
-    return {
-        "version": "0",
-        "id": str(uuid.uuid5(_NAMESPACE, fingerprint)),
-        "detail-type": detail_type,
-        "source": "aws.ecr",
-        "account": where[0],
-        "time": _iso(when),
-        "region": where[1],
-        "resources": [],
-        "detail": detail,
-    }
+@dataclass(frozen=True)
+class WorkloadAction:
+    """What a team does to what runs (not an ECR event, so not replayed by `cli replay`): at
+    `at`, `action` is "service" (an ECS service `name` = <cluster>/<service> on `image`),
+    "function" (a Lambda function packaged as `image`) or "function-code" (its code moved to
+    `image`); images are `repository` followed by `suffix` in `where`'s registry."""
 
+    at: datetime
+    action: str
+    where: Where
+    name: str
+    repository: str
+    suffix: str
 
-def image_action(action: str, where: Where, repo: str, tag: str, dgst: str, when: datetime) -> dict:
-    """An `ECR Image Action` (PUSH or DELETE), shaped like the documented sample."""
-    return _envelope(
-        "ECR Image Action",
-        where,
-        when,
-        {
-            "result": "SUCCESS",
-            "repository-name": repo,
-            "image-digest": dgst,
-            "action-type": action,
-            "image-tag": tag,
-        },
-    )
-
-
-def replication_action(
-    dest: Where, source: Where, repo: str, tag: str, dgst: str, when: datetime, ok: bool
-) -> dict:
-    """An `ECR Replication Action` emitted in the destination, as documented."""
-    event = _envelope(
-        "ECR Replication Action",
-        dest,
-        when,
-        {
-            "result": "SUCCESS" if ok else "FAILED",
-            "repository-name": repo,
-            "image-digest": dgst,
-            "source-account": source[0],
-            "action-type": "REPLICATE",
-            "source-region": source[1],
-            "image-tag": tag,
-        },
-    )
-    event["resources"] = [f"arn:aws:ecr:{dest[1]}:{dest[0]}:repository/{repo}"]
-    return event
-
-
-def scheduled_event(when: datetime) -> dict[str, Any]:
-    """The sweep's `rate(5 minutes)` trigger as EventBridge Scheduler delivers it."""
-    return {
-        "version": "0",
-        "id": str(uuid.uuid5(_NAMESPACE, f"sweep {_iso(when)}")),
-        "detail-type": "Scheduled Event",
-        "source": "aws.events",
-        "account": "999999999999",
-        "time": _iso(when),
-        "region": "us-east-1",
-        "resources": [
-            "arn:aws:events:us-east-1:999999999999:rule/ecr-replication-auditor-dev-sweep"
-        ],
-        "detail": {},
-    }
+    @property
+    def image(self) -> str:
+        account, region = self.where
+        return f"{account}.dkr.ecr.{region}.amazonaws.com/{self.repository}{self.suffix}"
 
 
 @dataclass(frozen=True)
@@ -177,6 +118,7 @@ class Scenario:
         (DR, "team/payments", "stable", digest("payments-1.0-dr")),
     )
     grace_seconds: int = GRACE_SECONDS
+    workloads: tuple[WorkloadAction, ...] = ()
 
     @property
     def sweeps(self) -> int:
@@ -207,6 +149,7 @@ class _Day:
         self.start = start
         self._timed: list[tuple[datetime, int, dict[str, Any]]] = []
         self._due: list[datetime] = []
+        self.workloads: list[WorkloadAction] = []
 
     def at(self, clock: str) -> datetime:
         hours, minutes = clock.split(":")
@@ -267,6 +210,19 @@ class _Day:
         event = replication_action(dest, DEV, repo, tag, digest(build), when, ok)
         self._add(event, when, delay)
 
+    def run(self, action: str, where: Where, name: str, image: str, clock: str) -> None:
+        """A workload deployed (or its code moved) at `clock`; `image` is `repository:tag` or
+        `repository@build` (the build's digest)."""
+        repository, at, build = image.partition("@")
+        if at:
+            suffix = f"@{digest(build)}"
+        else:
+            repository, _, tag = image.partition(":")
+            suffix = f":{tag}"
+        self.workloads.append(
+            WorkloadAction(self.at(clock), action, where, name, repository, suffix)
+        )
+
     def redeliver_last(self, delay_minutes: int) -> None:
         """ECR delivers "on a best effort basis": the same event (same id) arrives twice."""
         when, _, event = self._timed[-1]
@@ -311,8 +267,11 @@ def build(now: datetime | None = None) -> Scenario:
     # No rule matches sandbox/: nothing is expected, nothing alerts.
     day.push(DEV, "sandbox/scratch", "wip", "scratch-wip", "01:30")
 
-    # The `latest` overwrite: prod pushed its own `latest`; dev's replicated `latest` replaces it.
+    # The `latest` overwrite: prod pushed its own `latest` and deployed it (ECS pins the digest
+    # `latest` names then); dev's replicated `latest` replaces it: prod's next deployment of
+    # prod/api would take dev's image.
     day.push(PROD, "team/api", "latest", "api-prod-hotfix", "02:15")
+    day.run("service", PROD, "prod/api", "team/api:latest", "02:30")
     day.push(DEV, "team/api", "v1.4.1", "api-1.4.1", "03:00")
     day.push(DEV, "team/api", "latest", "api-1.4.1", "03:00")
     day.replicate(PROD, "team/api", "v1.4.1", "api-1.4.1", "03:04")
@@ -351,8 +310,16 @@ def build(now: datetime | None = None) -> Scenario:
     day.push(DEV, "secure/vault", "v1", "vault-1", "16:00")
     day.replicate(PROD, "secure/vault", "v1", "vault-1", "16:03")
     day.replicate(DR, "secure/vault", "v1", "vault-1", "16:04")
+    # A Lambda function in prod pins that image's digest: once the replicated deletion removes
+    # it there, the function cannot be updated or restored (PINNED_DIGEST_MISSING) until it is
+    # moved to a tag (v2) that prod has.
+    day.run("function", PROD, "vault-rotator", "secure/vault@vault-1", "16:10")
     day.delete_image(DEV, "secure/vault", "vault-1", "16:40")
     day.delete_image(PROD, "secure/vault", "vault-1", "16:42")
+    day.push(DEV, "secure/vault", "v2", "vault-2", "17:00")
+    day.replicate(PROD, "secure/vault", "v2", "vault-2", "17:03")
+    day.replicate(DR, "secure/vault", "v2", "vault-2", "17:04")
+    day.run("function-code", PROD, "vault-rotator", "secure/vault:v2", "17:20")
     day.delete_image(DR, "secure/vault", "vault-1", "17:50")
 
     # A multi-arch image built with buildx, with a release-candidate tag on the same index:
@@ -377,7 +344,9 @@ def build(now: datetime | None = None) -> Scenario:
     day.replicate(PROD, "team/api", "v1.5.0", "api-1.5.0", "23:33")
     day.replicate(PROD, "team/api", "latest", "api-1.5.0", "23:33")
 
-    return Scenario(start=day.start, end=end, events=day.events(end))
+    return Scenario(
+        start=day.start, end=end, events=day.events(end), workloads=tuple(day.workloads)
+    )
 
 
 def main() -> int:

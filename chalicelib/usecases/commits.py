@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from typing import Any
 
 from chalicelib import observability
 from chalicelib.core import contention
@@ -27,6 +28,7 @@ from chalicelib.core.decisions import NewIncident
 from chalicelib.observability import count
 from chalicelib.ports import Commit, Deps, LedgerBusy, LedgerConflict
 from chalicelib.usecases import delivery
+from chalicelib.usecases.workloads import name_workloads
 
 COMMIT_ATTEMPTS = 5  # decisions in a row overtaken by another writer, at most
 PATIENCE_SECONDS = 20.0  # waiting for busy items outside an invocation (command line, tests)
@@ -85,13 +87,16 @@ class Outcome:
 
 def commit(decide: Callable[[], Commit | None], deps: Deps) -> Commit | None:
     """Decide and commit; on a conflict (a racing writer) decide again on fresh reads, at once,
-    or after a jittered wait when an item was busy, for as long as patience allows."""
+    or after a jittered wait when an item was busy, for as long as patience allows. Every
+    alert it opens is named with the workloads it concerns (usecases/workloads.py)."""
     waiting = _patience.get() or invocation_patience(None, 0)
+    named: dict[str, Any] = {}
     conflicts = busy = 0
     while True:
         decided = decide()
         if decided is None:
             return None
+        decided = name_workloads(decided, deps, named)
         try:
             deps.writer.commit(decided)
         except LedgerBusy:

@@ -1,4 +1,5 @@
-"""doctor: does each destination's registry policy let its source account replicate there?
+"""doctor: does each destination's registry policy let its source account replicate there? And,
+with workload discovery, where can a deletion or a missing replica hurt what runs?
 
 ECR's cross-account replication needs, in the destination registry (per Region), a registry
 permissions policy granting the source account `ecr:ReplicateImage`, and `ecr:CreateRepository`
@@ -18,6 +19,9 @@ from chalicelib.core.errors import RegistryUnavailable, RepositoryNotFound
 from chalicelib.core.lifecycle import Location
 from chalicelib.core.policies import CREATE, REPLICATE, Pair, Verdict, evaluate, pairs
 from chalicelib.core.rules import ReplicationConfig, parse_replication_config
+from chalicelib.core.workload_risks import deletion_risks, lambda_without_replica
+from chalicelib.core.workloads import Workload
+from chalicelib.ports import WorkloadReader
 
 # ----------------------------------------------------------------------------- the check
 
@@ -98,18 +102,36 @@ def _missing_repositories(
 class DoctorReport:
     reports: list[PairReport]
     source_errors: list[str]
+    # what runs the images (workload discovery): risks that do not stop replication
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not self.source_errors and all(r.ok is True and not r.error for r in self.reports)
 
 
+def workload_warnings(config: ReplicationConfig, workloads: WorkloadReader) -> list[str]:
+    """What runs in every location the rules name, read live, against the rules: pinned digests
+    under rules that replicate deletions, Lambda functions without a replica in their Region."""
+    locations = {registry.location for registry in config.sources}
+    locations |= {pair.destination for pair in pairs(config)}
+    found: list[Workload] = []
+    unread: list[str] = []
+    for where in sorted(locations):
+        reading = workloads.read(where)
+        found += reading.workloads
+        unread += [f"workloads not checked: {problem}" for problem in reading.problems.values()]
+    return [*deletion_risks(config, found), *lambda_without_replica(config, found), *unread]
+
+
 def run_doctor(
     static: ReplicationConfig,
     sources: Sequence[Location],
     registry: Callable[[Location], Any],
+    workloads: WorkloadReader | None = None,
 ) -> DoctorReport:
-    """Check every pair of REPLICATION_CONFIG and of REPLICATION_SOURCES (rules read live)."""
+    """Check every pair of REPLICATION_CONFIG and of REPLICATION_SOURCES (rules read live), and,
+    with `workloads` (WORKLOAD_TYPES), what runs the images against the rules."""
     items: list[dict[str, Any]] = []
     errors: list[str] = []
     for source in sources:
@@ -119,4 +141,5 @@ def run_doctor(
         except (RegistryUnavailable, RepositoryNotFound) as error:
             errors.append(f"cannot read the replication rules of {source}: {error}")
     config = ReplicationConfig(static.sources + parse_replication_config(items).sources)
-    return DoctorReport([check_pair(p, registry) for p in pairs(config)], errors)
+    warnings = workload_warnings(config, workloads) if workloads is not None else []
+    return DoctorReport([check_pair(p, registry) for p in pairs(config)], errors, warnings)

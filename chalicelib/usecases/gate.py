@@ -1,4 +1,4 @@
-"""The deploy gate (`wait`): is every expected replica of one image present yet?
+"""The deploy gate (`wait`, `GET /gate`): is every expected replica of one image present yet?
 
 Answered from the ledger alone (an image's record and the repository's tag heads), so a CI job
 needs nothing but read access to the table. `image_state` is one look and a verdict;
@@ -14,11 +14,13 @@ have been processed: that is a wait, not an error.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
 from chalicelib.core import documents, lifecycle
+from chalicelib.core.errors import NotFound
 from chalicelib.core.lifecycle import ImageFacts, Location, Replica
 from chalicelib.core.rules import ReplicationConfig
 from chalicelib.ports import Deps
@@ -47,6 +49,7 @@ class Verdict:
     digests: tuple[str, ...]
     replicas: tuple[Replica, ...]  # expected ones; not-yet-recorded ones have pushed_at None
     note: str = ""  # why, for `unknown` and `nothing_expected`
+    known: bool = True  # False: the ledger has no record of the image at all
 
     @property
     def final(self) -> bool:
@@ -149,7 +152,9 @@ def _digest_state(
     if replicas:
         return verdict(_judge(replicas))
     if not facts.presence:
-        return verdict("unknown", "the auditor has no record of this image yet")
+        return Verdict(
+            "unknown", repository, None, (digest,), (), "the auditor has no record of it", False
+        )
     at_sources = sorted(loc for loc in facts.presence if loc in covering)
     if not covering:
         return verdict("nothing_expected", f"no replication rule sends {repository} anywhere")
@@ -182,7 +187,7 @@ def _tag_state(
     heads = deps.tags.repository_tags(repository)
     named = {loc: tags[tag] for loc, tags in sorted(heads.items()) if tag in tags}
     if not named:
-        return Verdict("unknown", repository, tag, (), (), "the auditor has no record of it yet")
+        return Verdict("unknown", repository, tag, (), (), "the auditor has no record of it", False)
     facts: dict[str, ImageFacts] = {}
     targets: dict[str, set[Location]] = {}
     for location, digest in named.items():
@@ -286,88 +291,45 @@ def _progress_key(verdict: Verdict) -> tuple[Any, ...]:
     )
 
 
-# ----------------------------------------------------------------------------- rendering
+# ----------------------------------------------------------------------------- GET /gate
+
+# The gate's three answers for a CI system that polls: open, keep polling, stop.
+GATE_STATES: dict[str, str] = {
+    "replicated": "ready",
+    "nothing_expected": "ready",
+    "pending": "waiting",
+    "unknown": "waiting",  # recorded somewhere, not yet at a source
+    "failed": "failed",
+    "missing": "failed",
+    "cancelled": "failed",
+}
 
 
-def _place(location: Location, names: Mapping[str, str]) -> str:
-    name = names.get(str(location))
-    return f"{name} {location}" if name else str(location)
-
-
-def progress_line(verdict: Verdict, elapsed: float, names: Mapping[str, str]) -> str:
-    """`[  12s] team/api:v1 sha256:…: 1 of 2 present; replicated: prod …; pending: dr …`"""
-    head = f"[{elapsed:5.0f}s] {verdict.image}"
-    if verdict.tag is not None and verdict.digests:
-        head += " (" + ", ".join(documents.short_digest(d) for d in verdict.digests) + ")"
-    if not verdict.replicas:
-        return f"{head}: {verdict.state.replace('_', ' ')}: {verdict.note}"
-    groups: dict[str, list[str]] = {}
-    for replica in verdict.replicas:
-        groups.setdefault(replica.state, []).append(_replica_text(replica, names))
-    present = len(groups.get("replicated", []))
-    parts = [f"{present} of {len(verdict.replicas)} present"]
-    for state in ("replicated", "pending", "missing", "failed", "cancelled"):
-        if state in groups:
-            parts.append(f"{state}: {', '.join(groups[state])}")
-    return f"{head}: " + "; ".join(parts)
-
-
-def _replica_text(replica: Replica, names: Mapping[str, str]) -> str:
-    text = _place(replica.destination, names)
-    if replica.state == "replicated" and replica.lag_seconds is not None:
-        text += f" after {replica.lag_seconds // 60} min"
-    elif replica.state == "pending" and replica.pushed_at is None:
-        text += " (the source's push is not recorded yet)"
-    elif replica.state == "pending" and replica.due_at is not None:
-        text += f" (due {lifecycle.iso(replica.due_at)})"
-    elif replica.state == "failed" and replica.failure_reason:
-        text += f" ({replica.failure_reason})"
-    return text
-
-
-def outcome_line(result: WaitResult, names: Mapping[str, str], timeout: float) -> str:
-    """The last line: what the gate decided, and what to do when it did not open."""
-    verdict = result.verdict
-    if verdict.state == "replicated":
-        return f"OK: every expected replica of {verdict.image} is present"
-    if verdict.state == "nothing_expected":
-        return f"OK: nothing to wait for: {verdict.note}"
-    if not result.timed_out:
-        bad = [r for r in verdict.replicas if r.state == verdict.state]
-        where = ", ".join(_replica_text(r, names) for r in bad)
-        return f"FAILED: {verdict.image} is {verdict.state} in {where}"
-    if verdict.state == "unknown":
-        return (
-            f"TIMEOUT after {timeout:g} s: {verdict.note} ({verdict.image}); check the repository "
-            "and tag or digest, and that the source's ECR events reach the auditor"
+def gate_answer(
+    repository: str,
+    deps: Deps,
+    now: datetime,
+    *,
+    digest: str | None = None,
+    tag: str | None = None,
+) -> dict[str, Any]:
+    """`GET /gate`: one look at the ledger as `{"repository", "digest", "tag", "state",
+    "replicas", "as_of"}`; NotFound for an image the ledger has no record of."""
+    verdict = image_state(repository, deps, digest=digest, tag=tag)
+    if not verdict.known:
+        what = f"{repository}:{tag}" if tag is not None else f"{repository}@{digest}"
+        raise NotFound(
+            f"no image {what} in the ledger (yet): check the name, or poll again after the "
+            "push's ECR event has reached the auditor"
         )
-    pending = [r for r in verdict.replicas if r.state == "pending"]
-    return f"TIMEOUT after {timeout:g} s: {verdict.image} still pending in " + ", ".join(
-        _replica_text(r, names) for r in pending
-    )
-
-
-def document(result: WaitResult, timeout: float) -> dict[str, Any]:
-    """The `--json` document."""
-    verdict = result.verdict
     return {
-        "repository": verdict.repository,
-        "tag": verdict.tag,
-        "digests": list(verdict.digests),
-        "state": "timeout" if result.timed_out else verdict.state,
-        "image_state": verdict.state,
-        "ok": verdict.ok and not result.timed_out,
-        "timed_out": result.timed_out,
-        "timeout_seconds": timeout,
-        "waited_seconds": round(result.waited, 1),
-        "note": verdict.note or None,
-        "replicas": [_replica_view(r) for r in verdict.replicas],
-    }
-
-
-def _replica_view(replica: Replica) -> dict[str, Any]:
-    return {
-        **documents.replica_document(replica),
-        "recorded": replica.pushed_at is not None or replica.rev > 0,
-        "failure_reason": replica.failure_reason,
+        "repository": repository,
+        # A tag names one digest, unless sources pushed different ones under it (then null).
+        "digest": verdict.digests[0] if len(verdict.digests) == 1 else None,
+        "tag": tag,
+        "state": GATE_STATES[verdict.state],
+        "replicas": [
+            {"destination": r.destination.as_dict(), "state": r.state} for r in verdict.replicas
+        ],
+        "as_of": lifecycle.iso(now),
     }

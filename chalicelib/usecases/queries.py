@@ -10,6 +10,7 @@ from typing import Any
 
 from chalicelib.core import documents
 from chalicelib.core.errors import InvalidRequest, NotFound
+from chalicelib.core.lifecycle import Location
 from chalicelib.ports import Deps
 
 INCIDENT_STATES = ("open", "resolved", "all")
@@ -83,11 +84,25 @@ def describe_images(
     }
 
 
+def workloads(repository: str, deps: Deps) -> dict[str, Any]:
+    """`GET /workloads?repository=R`: what runs the repository's images, at every location
+    (one Query); 404 for a repository the ledger does not know."""
+    if not deps.images.repository_known(repository):
+        raise NotFound(f"repository {repository!r} is not known to the auditor")
+    found = deps.inventory.repository_workloads(repository) if deps.inventory else []
+    return {"repository": repository, "workloads": [w.api_entry() for w in found]}
+
+
 def repositories(deps: Deps) -> dict[str, Any]:
-    """`GET /repositories`: the newest image's replica state per repository and destination."""
+    """`GET /repositories`: the newest image's replica state per repository and destination,
+    and how many workloads run the repository there (null: workload discovery is off)."""
     config = deps.rules(deps.clock())
     rows = []
     for repository in sorted(deps.images.repositories()):
+        running: dict[Location, int] = {}
+        if deps.inventory is not None:
+            for workload in deps.inventory.repository_workloads(repository):
+                running[workload.location] = running.get(workload.location, 0) + 1
         destinations = sorted(
             {d for s in config.sources for d in config.destinations_for(s.location, repository)}
         )
@@ -96,7 +111,11 @@ def repositories(deps: Deps) -> dict[str, Any]:
             replica = deps.images.newest_replica(repository, destination)
             if replica is not None:
                 cells.append(
-                    {**documents.replica_document(replica), "lag_seconds": replica.lag_seconds}
+                    {
+                        **documents.replica_document(replica),
+                        "lag_seconds": replica.lag_seconds,
+                        "workloads": running.get(destination, 0) if deps.inventory else None,
+                    }
                 )
         rows.append({"repository": repository, "destinations": cells})
     # "names": LOCATION_NAMES ("account/region" -> name), so readers label destinations alike.

@@ -17,7 +17,7 @@ from chalicelib.core.judgement import TagEntry
 from chalicelib.core.lifecycle import ImageFacts, Location, Replica
 from chalicelib.observability import count, logger
 from chalicelib.ports import Commit, Deps, Work
-from chalicelib.usecases import delivery, registry_checks
+from chalicelib.usecases import delivery, pins, registry_checks
 from chalicelib.usecases.commits import commit, opened_incidents
 
 SWEEP_BATCH = 500
@@ -91,6 +91,7 @@ def sweep(now: datetime, deps: Deps, has_time: Callable[[], bool] = lambda: True
         migration = deps.layout.migrate(now, has_time, logger.info)
         if not migration.done:
             return report
+    _workloads(now, deps, has_time)
     done: set[str] = set()
     with _pool(deps.sweep_workers) as run:
         while has_time():
@@ -112,6 +113,17 @@ def sweep(now: datetime, deps: Deps, has_time: Callable[[], bool] = lambda: True
 
 
 Lane = list[Work]
+
+
+def _workloads(now: datetime, deps: Deps, has_time: Callable[[], bool]) -> None:
+    """Inventories due a read and pinned digests first, so that this sweep's alerts name what
+    runs; a failure here (the ledger throttled) is logged and retried by the next sweep, and
+    never stops the sweep's own work."""
+    try:
+        pins.sweep_workloads(now, deps, has_time)
+    except Exception as error:
+        count("SweepStepFailures")
+        logger.warning(f"workload discovery failed: {type(error).__name__}: {str(error)[:300]}")
 
 
 def _phases(batch: Sequence[Work]) -> tuple[list[Lane], list[Lane]]:

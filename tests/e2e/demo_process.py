@@ -57,6 +57,11 @@ class ServedDemo:
     log: Path
 
     @property
+    def env_file(self) -> Path:
+        """The environment the demo wrote for the command line, while it serves."""
+        return self.log.parent / "demo.env.json"
+
+    @property
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
@@ -96,7 +101,16 @@ class ServedDemo:
 def start_served_demo(port: int, log: Path) -> ServedDemo:
     with log.open("wb") as sink:
         process = subprocess.Popen(
-            [sys.executable, "-m", "chalicelib.cli", "demo", "--port", str(port)],
+            [
+                sys.executable,
+                "-m",
+                "chalicelib.cli",
+                "demo",
+                "--port",
+                str(port),
+                "--env-file",
+                str(log.parent / "demo.env.json"),  # not the clone's: demos run side by side
+            ],
             cwd=ROOT,
             env=demo_env(),
             stdout=sink,

@@ -146,6 +146,13 @@ def test_dashboard_shows_the_incidents_the_api_reports(browser: Browser, served:
     assert 'class="cell missing"' in row
     # the late replica's lag is shown
     assert "72 min" in dom
+    # what runs the images: the service on prod's overwritten latest, and per cell how many
+    # workloads run the repository there (workload discovery, docs/workloads.md)
+    (overwrite,) = [i for i in overwrites if i["workloads"]]
+    item = dom.split(f'data-incident-id="{overwrite["incident_id"]}"', 1)[1].split("</li>", 1)[0]
+    assert 'data-workloads="1"' in item and "ECS prod/api" in item
+    row = dom.split('data-repository="team/api"', 1)[1].split("</tr>", 1)[0]
+    assert row.count('data-workloads="1"') == 1 and "1 workload" in row
 
 
 def test_dashboard_screenshots_for_a_wall_screen_and_a_phone(browser: Browser, served):
@@ -551,7 +558,13 @@ HOSTILE_API = {
             "replicated_24h": 0,
             "overwritten_24h": 1,
         },
-        "incidents": [_hostile_alert("REPLICATION_FAILED", failure_reason=HOSTILE)],
+        "incidents": [
+            _hostile_alert(
+                "REPLICATION_FAILED",
+                failure_reason=HOSTILE,
+                workloads=[{"type": "ecs-service", "name": HOSTILE, "digest": HOSTILE}],
+            )
+        ],
     },
     "/incidents": {
         "incidents": [
@@ -581,6 +594,7 @@ HOSTILE_API = {
                         "due_at": "2026-11-27T10:30:00Z",
                         "replicated_at": None,
                         "lag_seconds": None,
+                        "workloads": HOSTILE,
                     }
                 ],
             }

@@ -30,6 +30,7 @@ KINDS = (
     "TAG_OVERWRITTEN",
     "TAG_DRIFT",
     "DELETE_NOT_REPLICATED",
+    "PINNED_DIGEST_MISSING",
     "RECOVERED",
 )
 # "  16:45  ⚠ TAG_OVERWRITTEN    team/api:latest   in prod 222222222222/eu-west-1   why..."
@@ -49,7 +50,9 @@ STORY = [
     ("TAG_OVERWRITTEN", "team/web:v2.0.0", PROD, CAUSE_TEXT["local_push_overwrote_replica_tag"]),
     ("REPLICA_MISSING", "tools/builder:2024.11.2", PROD, "not there by"),
     ("RECOVERED", "tools/builder:2024.11.2", PROD, "REPLICA_MISSING closed, arrived 72 min"),
+    ("PINNED_DIGEST_MISSING", "secure/vault", PROD, "pinned by 1 workload, gone from the"),
     ("DELETE_NOT_REPLICATED", "secure/vault:v1", DR, "deleted at the source, still there"),
+    ("RECOVERED", "secure/vault", PROD, "PINNED_DIGEST_MISSING closed"),
     ("RECOVERED", "secure/vault:v1", DR, "DELETE_NOT_REPLICATED closed"),
     ("TAG_DRIFT", "team/payments:stable", DR, "the tag names"),
 ]
@@ -89,7 +92,12 @@ def assert_story(output: str) -> None:
     # the day wraps past midnight, so check order through the story's own pairs instead
     assert times[2] < times[3], "the failure is published before its recovery"
     assert times[5] < times[6], "the late replica is missing before it recovers"
-    assert times[7] < times[8], "the deletion not replicated is announced before its recovery"
+    assert times[7] < times[9], "the pinned digest is missing before it recovers"
+    assert times[8] < times[10], "the deletion not replicated is announced before its recovery"
+    # what runs the images: the service on prod's overwritten `latest`, the function pinning
+    # the digest the replicated deletion removed
+    assert re.search(r"→ ECS prod/api runs \w{12}…; its next deployment takes \w{12}…", output)
+    assert "→ Lambda vault-rotator pins" in output
 
 
 def test_demo_once_tells_the_story_and_prints_the_status() -> None:
@@ -112,7 +120,7 @@ def test_demo_once_tells_the_story_and_prints_the_status() -> None:
     assert normalised(output) == normalised(documented("demo once")), "docs/demo.md is stale"
     assert "\033[" not in output, "no colour codes when stdout is not a terminal"
     assert "[100%]" in output, "the replay reports its progress"
-    assert "published 10 alerts" in output
+    assert "published 12 alerts" in output
 
     # the status table comes after the alerts
     status_at = output.index("ECR replication status as of")
@@ -167,6 +175,7 @@ def test_served_demo_api_holds_the_day(served: ServedDemo) -> None:
     assert causes == ["local_push_overwrote_replica_tag", "replication_overwrote_local_tag"]
     assert sorted(i["kind"] for i in resolved if i["kind"] != "TAG_OVERWRITTEN") == [
         "DELETE_NOT_REPLICATED",  # secure/vault's deletion, carried to DR by hand
+        "PINNED_DIGEST_MISSING",  # prod's function on the deleted digest, moved to v2
         "REPLICATION_FAILED",
         "REPLICA_MISSING",
     ]
@@ -179,6 +188,14 @@ def test_served_demo_api_holds_the_day(served: ServedDemo) -> None:
     assert cells[("team/worker", "us-east-1")]["state"] == "missing"
     assert cells[("tools/builder", "eu-west-1")]["lag_seconds"] == 72 * 60
     assert ("sandbox/scratch", "eu-west-1") not in cells, "no rule matches sandbox/"
+    # what runs where: prod/api on team/api, vault-rotator on secure/vault (both in prod)
+    assert cells[("team/api", "eu-west-1")]["workloads"] == 1
+    assert cells[("secure/vault", "eu-west-1")]["workloads"] == 1
+    assert cells[("team/api", "us-east-1")]["workloads"] == 0
+    running = get_json(served.base, "workloads?repository=team/api")["workloads"]
+    assert [(w["type"], w["name"], w["tag"], w["pinned"]) for w in running] == [
+        ("ecs-service", "prod/api", "latest", True)
+    ]
 
     with urllib.request.urlopen(served.base + "/", timeout=10) as page:
         assert page.headers["Content-Type"].startswith("text/html")

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.infra.templates import FORWARDER_TEMPLATE, Packaged, chalice_package
+from tests.infra.terraform import TerraformPackage, terraform_package
 
 STAGES = ("dev", "prod")
 
@@ -30,6 +31,24 @@ def package_stage(tmp_path_factory: pytest.TempPathFactory) -> Any:
 @pytest.fixture(scope="session", params=STAGES)
 def packaged(request: pytest.FixtureRequest, package_stage: Any) -> Packaged:
     return package_stage(request.param)
+
+
+@pytest.fixture(scope="session")
+def terraform_stage(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """`make package-terraform` of a stage, built at most once per session."""
+    built: dict[str, TerraformPackage] = {}
+
+    def get(stage: str) -> TerraformPackage:
+        if stage not in built:
+            built[stage] = terraform_package(stage, tmp_path_factory.mktemp(f"terraform-{stage}"))
+        return built[stage]
+
+    return get
+
+
+@pytest.fixture(scope="session", params=STAGES)
+def terraform(request: pytest.FixtureRequest, terraform_stage: Any) -> TerraformPackage:
+    return terraform_stage(request.param)
 
 
 @pytest.fixture(scope="session")

@@ -54,7 +54,7 @@ def test_role_may_only_put_events_on_the_audit_bus(forwarder: dict[str, Any]) ->
 
 def test_no_statement_allows_every_action(forwarder: dict[str, Any]) -> None:
     found = list(statements(forwarder))
-    assert len(found) == 7
+    assert len(found) == 9
     for statement in found:
         assert "*" not in as_list(statement["Action"])
         if statement["Effect"] == "Allow":
@@ -112,9 +112,14 @@ def test_audit_role_may_only_read_what_the_code_asks_ecr() -> None:
     from tests.infra.test_packaged_template import ECR_READ_CALLS, code_calls
 
     template = json.loads(FORWARDER_TEMPLATE.read_text())
-    (policy,) = template["Resources"]["AuditRole"]["Properties"]["Policies"]
+    policies = template["Resources"]["AuditRole"]["Properties"]["Policies"]
+    (policy,) = [p for p in policies if p["PolicyName"] == "ReadEcrRegistries"]
     allowed = [
-        a for s in statements(policy) if s["Effect"] == "Allow" for a in as_list(s["Action"])
+        a
+        for s in statements(policy)
+        if s["Effect"] == "Allow"
+        for a in as_list(s["Action"])
+        if a.startswith("ecr:")  # the workloads' reads: below
     ]
     asked = {call for call in code_calls() if call[0] == "ecr"}
     assert asked == set(ECR_READ_CALLS), "map every ECR call the code makes in ECR_READ_CALLS"
@@ -128,4 +133,59 @@ def test_audit_role_may_only_read_what_the_code_asks_ecr() -> None:
     assert sorted(by_sid["ReadRegistrySettings"]["Action"]) == [
         "ecr:DescribeRegistry",
         "ecr:GetRegistryPolicy",
+    ]
+
+
+# What workload discovery calls (adapters/ecs_services.py, adapters/lambda_functions.py), some
+# through paginators, and the IAM action of each.
+WORKLOAD_READ_CALLS = {
+    ("ecs", "list_clusters"): "ecs:ListClusters",
+    ("ecs", "list_services"): "ecs:ListServices",
+    ("ecs", "describe_services"): "ecs:DescribeServices",
+    ("ecs", "describe_service_revisions"): "ecs:DescribeServiceRevisions",
+    ("ecs", "describe_task_definition"): "ecs:DescribeTaskDefinition",
+    ("ecs", "list_tasks"): "ecs:ListTasks",
+    ("ecs", "describe_tasks"): "ecs:DescribeTasks",
+    ("lambda", "list_functions"): "lambda:ListFunctions",
+    ("lambda", "get_function"): "lambda:GetFunction",
+}
+
+
+def workload_calls() -> set[tuple[str, str]]:
+    """(service, operation) of every call the workload readers make, direct or paginated."""
+    import re
+
+    from tests.infra.templates import ROOT
+
+    found = set()
+    for service, module in (("ecs", "ecs_services"), ("lambda", "lambda_functions")):
+        source = (ROOT / "chalicelib" / "adapters" / f"{module}.py").read_text()
+        found |= {(service, op) for op in re.findall(r"client\.(\w+)\(", source)}
+        found |= {(service, op) for op in re.findall(r"\b_?listed\(\s*client,\s*\"(\w+)\"", source)}
+        found |= {(service, op) for op in re.findall(r"get_paginator\(\"(\w+)\"\)", source)}
+    return {call for call in found if call[1] != "get_paginator"}
+
+
+def test_audit_role_may_read_exactly_what_workload_discovery_asks() -> None:
+    template = json.loads(FORWARDER_TEMPLATE.read_text())
+    policies = template["Resources"]["AuditRole"]["Properties"]["Policies"]
+    (policy,) = [p for p in policies if p["PolicyName"] == "ReadEcrRegistries"]
+    allowed = sorted(
+        a
+        for s in statements(policy)
+        if s["Sid"] in ("DescribeWhatRuns", "ListWhatRuns")
+        for a in as_list(s["Action"])
+    )
+    every = {a for s in statements(policy) for a in as_list(s["Action"])}
+    assert {a for a in every if not a.startswith("ecr:")} == set(allowed)
+    assert workload_calls() == set(WORKLOAD_READ_CALLS), "map every call in WORKLOAD_READ_CALLS"
+    assert allowed == sorted(WORKLOAD_READ_CALLS.values())
+    assert all(a.split(":")[1].startswith(("Describe", "List", "Get")) for a in allowed)
+    by_sid = {s["Sid"]: s for s in statements(policy)}
+    # what has resource-level permissions is scoped to this account's resources
+    assert by_sid["DescribeWhatRuns"]["Resource"] == [
+        {"Fn::Sub": "arn:${AWS::Partition}:ecs:*:${AWS::AccountId}:service/*"},
+        {"Fn::Sub": "arn:${AWS::Partition}:ecs:*:${AWS::AccountId}:service-revision/*"},
+        {"Fn::Sub": "arn:${AWS::Partition}:ecs:*:${AWS::AccountId}:task/*"},
+        {"Fn::Sub": "arn:${AWS::Partition}:lambda:*:${AWS::AccountId}:function:*"},
     ]

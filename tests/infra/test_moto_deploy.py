@@ -59,6 +59,7 @@ def app_stack(audit: Any, package_stage: Any) -> dict[str, Any]:
         "RestAPIapiStage",
         "APIHandlerInvokePermission",
         "DashboardLinkInvokePermission",
+        "GateTokenInvokePermission",
         "DeadLetterQueuePolicy",
         "OrganizationBusPolicy",
         "AccountsBusPolicy",
@@ -264,4 +265,5 @@ def test_the_authorizer_knows_the_dashboard_link_key(audit: Any, app_stack: dict
     )
     assert config["FunctionName"] == f"{STACK}-dashboard-link"
     variables = config["Environment"]["Variables"]
-    assert variables["DASHBOARD_LINK_KEY_ARN"] == app_stack["DashboardLinkKey"]
+    key_id = app_stack["DashboardLinkKey"]  # the stack's output is the key's id (its Ref)
+    assert variables["DASHBOARD_LINK_KEY_ARN"].endswith(f":key/{key_id}")

@@ -21,6 +21,14 @@ def test_cfn_lint_passes(packaged: Packaged) -> None:
     assert cfn_lint(packaged.directory / "sam.json") == []
 
 
+def test_every_function_runs_on_python_3_13(packaged: Packaged) -> None:
+    """Chalice names the runtime after the Python that packaged it (`make venv`: python3.13);
+    python3.11 runs on Amazon Linux 2, which reached its end of life in June 2026."""
+    functions = packaged.resources("AWS::Lambda::Function")
+    assert len(functions) >= 5
+    assert {f["Properties"]["Runtime"] for f in functions.values()} == {"python3.13"}
+
+
 def settings_variables() -> set[str]:
     """Every variable the settings object reads (`env.get("NAME", …)` in chalicelib/settings.py)."""
     tree = ast.parse((ROOT / "chalicelib" / "settings.py").read_text())
@@ -54,8 +62,9 @@ def test_every_function_gets_every_variable_it_reads(packaged: Packaged, functio
     assert variables["SLACK_WEBHOOK_SECRET_ARN"] == {"Ref": "SlackWebhookSecretArn"}
     assert variables["POWERTOOLS_SERVICE_NAME"] == "ecr-replication-auditor"
     assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "EcrReplicationAuditor"
+    assert variables["DASHBOARD_LINK_KEY_ARN"] == {"Fn::GetAtt": ["DashboardLinkKey", "Arn"]}
     for value in variables.values():  # Lambda takes strings only
-        assert isinstance(value, str) or set(value) == {"Ref"}
+        assert isinstance(value, str) or set(value) in ({"Ref"}, {"Fn::GetAtt"})
 
 
 def test_every_route_is_iam_authorised_except_the_dashboard_link_view(packaged: Packaged) -> None:
@@ -80,22 +89,32 @@ def test_every_route_is_iam_authorised_except_the_dashboard_link_view(packaged: 
                 assert (method, security) == ("get", []), (path, method)
             elif path in view_data:  # read-only data for a browser holding a dashboard link
                 assert (method, security) == ("get", [{"dashboard_link": []}]), (path, method)
+            elif path == "/gate":  # the deploy gate for a CI system holding a gate token
+                assert (method, security) == ("get", [{"gate_token": []}]), (path, method)
             else:
                 assert security and all(set(s) <= schemes for s in security), (path, method)
 
 
-def test_dashboard_links_are_checked_by_a_token_authorizer_with_a_short_cache(
-    packaged: Packaged,
+@pytest.mark.parametrize(
+    "scheme_name,function", [("dashboard_link", "DashboardLink"), ("gate_token", "GateToken")]
+)
+def test_tokens_are_checked_by_token_authorizers_with_a_short_cache(
+    packaged: Packaged, scheme_name: str, function: str
 ) -> None:
-    from chalicelib.entrypoints import browser
+    from chalicelib.entrypoints import browser, gate
 
     body = packaged.cfn["Resources"]["RestAPI"]["Properties"]["Body"]
-    scheme = body["securityDefinitions"]["dashboard_link"]
+    scheme = body["securityDefinitions"][scheme_name]
     assert scheme["x-amazon-apigateway-authtype"] == "custom"
     authorizer = scheme["x-amazon-apigateway-authorizer"]
     assert authorizer["type"] == "token" and scheme["name"] == "Authorization"
-    assert authorizer["authorizerResultTtlInSeconds"] == browser.AUTHORIZER_CACHE_SECONDS <= 300
-    assert "${DashboardLink.Arn}" in authorizer["authorizerUri"]["Fn::Sub"]
+    cache = (
+        browser.AUTHORIZER_CACHE_SECONDS
+        if function == "DashboardLink"
+        else gate.AUTHORIZER_CACHE_SECONDS
+    )
+    assert authorizer["authorizerResultTtlInSeconds"] == cache <= 300
+    assert f"${{{function}.Arn}}" in authorizer["authorizerUri"]["Fn::Sub"]
 
 
 def test_dashboard_link_key_is_an_hmac_key_only_iam_principals_of_the_account_use(
@@ -113,17 +132,26 @@ def test_dashboard_link_key_is_an_hmac_key_only_iam_principals_of_the_account_us
     assert "EndpointURL" in outputs, "ecr-audit dashboard-link --stack reads it"
 
 
-def test_the_authorizer_may_only_verify_links_and_write_its_logs(packaged: Packaged) -> None:
-    role = packaged.cfn["Resources"]["DashboardLinkRole"]["Properties"]
-    expected = json.loads((ROOT / ".chalice" / "policy-dashboard-link.json").read_text())
-    assert [p["PolicyDocument"] for p in role["Policies"]] == [expected]
+@pytest.mark.parametrize(
+    "role,policy,sid",
+    [
+        ("DashboardLinkRole", "policy-dashboard-link.json", "VerifyDashboardLinks"),
+        ("GateTokenRole", "policy-gate-token.json", "VerifyGateTokens"),
+    ],
+)
+def test_the_authorizers_may_only_verify_tokens_and_write_their_logs(
+    packaged: Packaged, role: str, policy: str, sid: str
+) -> None:
+    properties = packaged.cfn["Resources"][role]["Properties"]
+    expected = json.loads((ROOT / ".chalice" / policy).read_text())
+    assert [p["PolicyDocument"] for p in properties["Policies"]] == [expected]
     assert allowed_actions(expected) == {
         "kms:VerifyMac",
         "logs:CreateLogStream",
         "logs:PutLogEvents",
     }
     by_sid = {s["Sid"]: s for s in statements(expected)}
-    assert by_sid["VerifyDashboardLinks"]["Resource"] == {"Fn::GetAtt": ["DashboardLinkKey", "Arn"]}
+    assert by_sid[sid]["Resource"] == {"Fn::GetAtt": ["DashboardLinkKey", "Arn"]}
     # what the authorizer's code calls is exactly that
     assert code_calls(authorizer=True) == {("kms", "verify_mac"), ("kms", "generate_mac")}
 
@@ -190,8 +218,9 @@ def role_policies(packaged: Packaged) -> list[dict[str, Any]]:
 def test_function_roles_use_the_stage_policy_file_and_nothing_else(packaged: Packaged) -> None:
     expected = json.loads((ROOT / ".chalice" / f"policy-{packaged.stage}.json").read_text())
     roles = packaged.resources("AWS::IAM::Role")
-    assert len(roles) == len(FUNCTIONS) + 1 and "DashboardLinkRole" in roles
-    roles.pop("DashboardLinkRole")  # its own policy: test_the_authorizer_may_only_verify_links…
+    assert len(roles) == len(FUNCTIONS) + 2
+    roles.pop("DashboardLinkRole")  # their own policies: test_the_authorizers_may_only_verify…
+    roles.pop("GateTokenRole")
     for role in roles.values():
         assert "ManagedPolicyArns" not in role["Properties"]
         assert [p["PolicyDocument"] for p in role["Properties"]["Policies"]] == [expected]
@@ -504,7 +533,7 @@ def test_the_package_ships_bytecode_valid_for_its_own_sources(packaged: Packaged
         assert handlers <= set(sources)
         for source in sources:
             folder, _, module = source.rpartition("/")
-            cached = f"{folder + '/' if folder else ''}__pycache__/{module[:-3]}.cpython-311.pyc"
+            cached = f"{folder + '/' if folder else ''}__pycache__/{module[:-3]}.cpython-313.pyc"
             assert cached in names, f"no bytecode for {source}"
             header = archive.read(cached)[:16]
             flags = int.from_bytes(header[4:8], "little")

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from chalicelib.core import documents, judgement, lifecycle, rules
-from chalicelib.core.alert_formats import clip, render_chatbot, render_slack
+from chalicelib.core.alert_formats import render_chatbot, render_slack
+from chalicelib.core.alert_text import clip
 from chalicelib.core.documents import ALERT_KEYS
 from chalicelib.core.judgement import EntryKind, Origin, OverwriteCause, TagEntry
 from chalicelib.core.lifecycle import Location

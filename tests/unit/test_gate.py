@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from chalicelib.cli import wait_text
 from chalicelib.core.lifecycle import ImagePushed, Location, Replica, ReplicationReported
 from chalicelib.usecases import delivery, gate, recording, sweep
 from tests import events as ev
@@ -82,7 +83,7 @@ def test_an_early_success_does_not_open_the_gate_before_the_push_is_recorded(dep
     waiting = {r.destination: r for r in verdict.replicas}
     assert waiting[PROD].state == "replicated" and waiting[DR].state == "pending"
     assert waiting[DR].pushed_at is None  # not recorded yet: expected from the rules
-    line = gate.progress_line(verdict, 3, {})
+    line = wait_text.progress_line(verdict, 3, {})
     assert "1 of 2 present" in line and "the source's push is not recorded yet" in line
     record(deps, push(DEV, "v1", D1, 0))
     assert by_digest(deps).state == "pending"
@@ -189,9 +190,9 @@ def test_wait_gives_up_at_the_timeout_without_oversleeping():
     )
     assert result.timed_out and result.waited == 12
     assert t.sleeps == [5, 5, 2]
-    line = gate.outcome_line(result, {"222222222222/eu-west-1": "prod"}, 12)
+    line = wait_text.outcome_line(result, {"222222222222/eu-west-1": "prod"}, 12)
     assert line.startswith("TIMEOUT after 12 s") and "prod 222222222222/eu-west-1" in line
-    assert gate.document(result, 12)["state"] == "timeout"
+    assert wait_text.document(result, 12)["state"] == "timeout"
 
 
 def test_wait_keeps_going_through_trouble_it_is_told_to_tolerate():
@@ -214,7 +215,7 @@ def test_wait_keeps_going_through_trouble_it_is_told_to_tolerate():
         sleep=t.sleep,
     )
     assert troubles == ["throttled"] and result.verdict.state == "failed"
-    assert gate.outcome_line(result, {}, 60).startswith("FAILED: team/api:v1 is failed in")
+    assert wait_text.outcome_line(result, {}, 60).startswith("FAILED: team/api:v1 is failed in")
     with pytest.raises(RuntimeError):
         gate.wait_for(
             lambda: (_ for _ in ()).throw(RuntimeError("bug")),

@@ -122,3 +122,82 @@ def test_the_subject_is_kept_printable_and_short() -> None:
 
 def test_the_url_carries_the_token_in_the_fragment() -> None:
     assert links.url("https://x/api/view/", "v1.a.b") == "https://x/api/view#token=v1.a.b"
+
+
+# ----------------------------------------------------------------------------- gate tokens
+
+
+def test_a_gate_token_covers_its_prefix_until_it_expires() -> None:
+    mac = InMemoryMac()
+    token, minted = links.mint_gate(mac, NOW, timedelta(days=90), "ci-role", "team/")
+    assert minted.prefix == "team/" and minted.expires_at == NOW + timedelta(days=90)
+    checked = links.check_gate("Bearer " + token, mac, NOW + timedelta(days=89))
+    assert checked == minted
+    assert checked.covers("team/api") and checked.covers("team/web/worker")
+    assert not checked.covers("ops/agent") and not checked.covers("team")
+    with pytest.raises(links.InvalidToken, match="expired"):
+        links.check_gate(token, mac, NOW + timedelta(days=90))
+
+
+def test_an_empty_prefix_covers_every_repository() -> None:
+    mac = InMemoryMac()
+    token, _ = links.mint_gate(mac, NOW, timedelta(days=1), "platform", "")
+    assert links.check_gate(token, mac, NOW).covers("anything/at/all")
+
+
+def test_a_dashboard_link_is_no_gate_token_and_the_reverse() -> None:
+    """One key signs both; the context bound into each MAC keeps them apart."""
+    mac = InMemoryMac()
+    link, _ = links.mint(mac, NOW, timedelta(hours=1), "ana")
+    gate, _ = links.mint_gate(mac, NOW, timedelta(hours=1), "ci", "team/")
+    with pytest.raises(links.InvalidToken, match="bad signature"):
+        links.check_gate(link, mac, NOW)
+    with pytest.raises(links.InvalidToken, match="bad signature"):
+        links.check(gate, mac, NOW)
+
+
+def test_a_gate_token_cannot_be_widened_or_forged() -> None:
+    mac = InMemoryMac()
+    token, _ = links.mint_gate(mac, NOW, timedelta(days=1), "ci", "team/")
+    version, payload, signature = token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    widened = base64.urlsafe_b64encode(json.dumps({**claims, "pfx": ""}).encode()).rstrip(b"=")
+    with pytest.raises(links.InvalidToken, match="bad signature"):
+        links.check_gate(f"{version}.{widened.decode()}.{signature}", mac, NOW)
+    other, _ = links.mint_gate(InMemoryMac(), NOW, timedelta(days=1), "ci", "team/")
+    with pytest.raises(links.InvalidToken, match="bad signature"):
+        links.check_gate(other, mac, NOW)
+
+
+def test_a_signed_gate_token_still_obeys_the_rules() -> None:
+    mac = InMemoryMac()
+    now = int(NOW.timestamp())
+
+    def signed_gate(claims: dict) -> str:
+        payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+        mac_bytes = mac.generate(links.GATE_TOKEN.context + b"v1." + payload.encode())
+        return f"v1.{payload}.{base64.urlsafe_b64encode(mac_bytes).rstrip(b'=').decode()}"
+
+    forever = {"iat": now, "exp": now + 400 * 86400, "sub": "ci", "pfx": "team/"}
+    with pytest.raises(links.InvalidToken, match="lives longer than the maximum"):
+        links.check_gate(signed_gate(forever), mac, NOW)
+    for prefix in (None, 7, "Team/", "../x"):
+        claims = {"iat": now, "exp": now + 60, "sub": "ci", "pfx": prefix}
+        with pytest.raises(links.InvalidToken, match="no repository prefix"):
+            links.check_gate(signed_gate(claims), mac, NOW)
+
+
+@pytest.mark.parametrize(
+    "lifetime,prefix,problem",
+    [
+        (timedelta(days=367), "team/", "a gate token lives"),
+        (timedelta(seconds=5), "team/", "a gate token lives"),
+        (timedelta(days=1), "Team/", "characters no ECR repository name has"),
+        (timedelta(days=1), "team api", "characters no ECR repository name has"),
+    ],
+)
+def test_minting_a_gate_token_refuses_bad_requests(
+    lifetime: timedelta, prefix: str, problem: str
+) -> None:
+    with pytest.raises(ValueError, match=problem):
+        links.mint_gate(InMemoryMac(), NOW, lifetime, "ci", prefix)

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from chalicelib.core.alert_formats import place, render_chatbot, render_slack
+from chalicelib.core.alert_formats import render_chatbot, render_slack
+from chalicelib.core.alert_text import place
 from chalicelib.core.errors import ConfigError
 from chalicelib.settings import Settings, parse_location_names
 from tests.unit.test_alert_formats import missing

@@ -8,7 +8,8 @@ from datetime import timedelta
 import pytest
 
 from chalicelib.core import decisions, documents, judgement, lifecycle
-from chalicelib.core.alert_formats import next_steps, render_chatbot
+from chalicelib.core.alert_formats import render_chatbot
+from chalicelib.core.alert_text import next_steps
 from chalicelib.core.lifecycle import ImagePushed, Replica, UntagCheck
 from chalicelib.core.rules import parse_replication_config
 from tests import events as ev

@@ -7,6 +7,7 @@ from chalicelib.adapters.ledger.migration import DynamoLayout
 from chalicelib.adapters.ledger.table import Table
 from chalicelib.adapters.ledger.tags import DynamoTagHistory
 from chalicelib.adapters.ledger.work import DynamoWorkQueue
+from chalicelib.adapters.ledger.workloads import DynamoWorkloads
 from chalicelib.adapters.ledger.writer import DynamoWriter
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "DynamoOutbox",
     "DynamoTagHistory",
     "DynamoWorkQueue",
+    "DynamoWorkloads",
     "DynamoWriter",
     "Table",
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any, TypeVar
+from typing import Any
 
 from chalicelib.adapters.ledger import keys
 from chalicelib.core.judgement import TagEntry
@@ -19,10 +19,8 @@ from chalicelib.core.lifecycle import (
 from chalicelib.observability import logger
 from chalicelib.ports import Incident, Notification
 
-T = TypeVar("T")
 
-
-def readable(items: Iterable[Mapping[str, Any]], parse: Callable[[Any], T]) -> Iterator[T]:
+def readable[T](items: Iterable[Mapping[str, Any]], parse: Callable[[Any], T]) -> Iterator[T]:
     """Parse items, skipping (and logging) any that cannot be read, so that one bad item never
     stops a sweep or a listing."""
     for item in items:

@@ -24,6 +24,11 @@ Items (pk / sk):
   RULES / <acct>#<region>                             replication rules read from ECR
                                                       (REPLICATION_SOURCES, registry_rules.py)
   RECONCILE / checkpoint                              where `reconcile --all` stopped
+  WORKLOADS / AT#<acct>#<region>                      a location's workload inventory: when
+                                                      each type was read, why a read failed,
+                                                      its repositories, its open pins
+  WORKLOADS#<repo> / AT#<acct>#<region>               the workloads of a location naming that
+                                                      repository (one read for an alert)
 
 A commit adds its counts to one counter shard s of COUNTER_SHARDS, drawn at random for each
 attempt; /status adds the shards up (5 items each, two BatchGetItem).
@@ -159,6 +164,17 @@ def due_work(replica: Replica) -> str | None:
     if not times:
         return None
     return work_sk(iso(min(times)), "due", *replica_key(replica))
+
+
+WORKLOADS = "WORKLOADS"
+
+
+def workloads_state_key(location: Location) -> tuple[str, str]:
+    return WORKLOADS, f"AT#{loc(location)}"
+
+
+def workloads_key(repository: str, location: Location) -> tuple[str, str]:
+    return f"{WORKLOADS}#{repository}", f"AT#{loc(location)}"
 
 
 def counter_pk(shard: int) -> str:

@@ -8,7 +8,7 @@ import random
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.adapters.cursors import CursorCodec, table_key
 from chalicelib.core import contention
@@ -40,7 +40,6 @@ BUSY_REASONS = frozenset(
     }
 )
 WRITE_PATIENCE = 5.0  # seconds a single write refused as busy keeps trying (jittered waits)
-T = TypeVar("T")
 
 
 class Cancelled(Exception):
@@ -65,7 +64,7 @@ def _code(error: BaseException) -> str | None:
 READ_ATTEMPTS = 3
 
 
-def _read_retried(read: Callable[[], T]) -> T:
+def _read_retried[T](read: Callable[[], T]) -> T:
     from botocore.exceptions import ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
 
     transient = (ConnectionClosedError, EndpointConnectionError, ReadTimeoutError)
@@ -81,7 +80,7 @@ def _read_retried(read: Callable[[], T]) -> T:
     raise AssertionError("unreachable")
 
 
-def busy_retried(write: Callable[[], T], patience: float = WRITE_PATIENCE) -> T:
+def busy_retried[T](write: Callable[[], T], patience: float = WRITE_PATIENCE) -> T:
     """`write()`, tried again after a jittered wait while DynamoDB answers Busy, for up to
     `patience` seconds: for writes that are safe to repeat as they are (a refused write wrote
     nothing)."""
