@@ -25,7 +25,7 @@ from tests.conftest import ROOT, Alerts
 FIXTURE = legacy_ledger.fixture()
 # Fields later releases added to the documents the ledger answers with (the migration moves
 # no document: every value the previous release gave must be there, unchanged).
-NEW_FIELDS = {"runbook_url"}  # 0068a3d
+NEW_FIELDS = {"runbook_url", "workloads"}  # 0068a3d; the workloads branch
 ARTIFACT = ROOT / "test-artifacts" / "migration.json"
 
 

@@ -85,7 +85,7 @@ IMAGE = ("team/api", "sha256:" + "a" * 64)
 
 def test_the_commit_loop_waits_decides_again_and_commits(table):
     images = dynamo.DynamoImages(table)
-    deps = SimpleNamespace(writer=dynamo.DynamoWriter(table, frozenset({"sns"})))
+    deps = SimpleNamespace(writer=dynamo.DynamoWriter(table, frozenset({"sns"})), workloads=None)
     # someone else's transaction holds the catalogue item this commit writes
     holder = hold(table, (keys.repos_pk(IMAGE[0]), IMAGE[0]))
     decided: list[frozenset[str]] = []
@@ -105,7 +105,7 @@ def test_the_commit_loop_waits_decides_again_and_commits(table):
 
 
 def test_when_patience_runs_out_the_error_propagates(table):
-    deps = SimpleNamespace(writer=dynamo.DynamoWriter(table, frozenset({"sns"})))
+    deps = SimpleNamespace(writer=dynamo.DynamoWriter(table, frozenset({"sns"})), workloads=None)
     holder = hold(table, (keys.repos_pk(IMAGE[0]), IMAGE[0]))
     attempts: list[int] = []
 
