@@ -111,7 +111,8 @@ def _ledger_deps(
         incidents=ledger.DynamoIncidents(table),
         outbox=ledger.DynamoOutbox(table),
         counters=ledger.DynamoCounters(table),
-        work=ledger.DynamoWorkQueue(table),
+        # one sweep lane reads the work shards one after another too
+        work=ledger.DynamoWorkQueue(table, threads=extra.get("sweep_workers", 1)),
         writer=ledger.DynamoWriter(table, frozenset(c.name for c in channels)),
         channels=channels,
         clock=wall_clock,

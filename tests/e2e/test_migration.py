@@ -106,6 +106,12 @@ def test_a_ledger_of_the_previous_release_is_refused_then_migrated_and_answers_t
     }
     assert report.moved["repositories"] == len(FIXTURE["answers"]["matrix"]["repositories"])
     assert report.moved["work items"] > 0 and report.moved["hourly buckets"] > 0
+    page = " ".join((ROOT / "docs" / "ledger.md").read_text().split())
+    moved = report.moved
+    assert (
+        f"({moved['work items']} work items, {moved['repositories']} repositories, "
+        f"{moved['hourly buckets']} hourly buckets moved;"
+    ) in page  # docs/ledger.md's account of this run
 
     bootstrap.reset()
     bootstrap.deps().clock = lambda: legacy["clock"]["now"]

@@ -16,9 +16,11 @@ PAGE = 200  # work items read per shard and call, at most
 
 
 class DynamoWorkQueue:
-    def __init__(self, table: Table, page: int = PAGE) -> None:
+    def __init__(self, table: Table, page: int = PAGE, threads: int = keys.WORK_SHARDS) -> None:
+        """`threads`: shards read at once (1: one after another, in the caller's thread)."""
         self._table = table
         self._page = page
+        self._threads = max(1, min(threads, keys.WORK_SHARDS))
 
     def due_work(self, now: datetime, limit: int) -> list[Work]:
         """Work due by `now`, oldest first: one Query per shard when there is none.
@@ -40,8 +42,11 @@ class DynamoWorkQueue:
             )
 
         # the shards at once: a round of the sweep waits one round trip for them, not eight
-        with ThreadPoolExecutor(max_workers=keys.WORK_SHARDS) as pool:
-            pages = list(pool.map(shard, keys.work_pks()))
+        if self._threads == 1:
+            pages = [shard(partition) for partition in keys.work_pks()]
+        else:
+            with ThreadPoolExecutor(max_workers=self._threads) as pool:
+                pages = list(pool.map(shard, keys.work_pks()))
         rows: list[dict[str, Any]] = []
         cutoff: str | None = None
         for page, more in pages:
