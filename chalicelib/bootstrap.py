@@ -101,11 +101,9 @@ def _ledger_deps(
     """The ledger's adapters over one table, with these channels (whose names the outbox keeps)."""
     from chalicelib.adapters import ledger
 
-    # The layout's own table checks nothing: it reads and moves a layout-1 ledger.
-    unchecked = ledger.Table(table.client, table.name)
     return Deps(
         settings=settings,
-        layout=ledger.DynamoLayout(unchecked),
+        layout=ledger.DynamoLayout(table),
         images=ledger.DynamoImages(table),
         tags=ledger.DynamoTagHistory(table),
         incidents=ledger.DynamoIncidents(table),

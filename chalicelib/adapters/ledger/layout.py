@@ -107,3 +107,28 @@ def check(table: Table) -> None:
         f"({keys.LAYOUT_VERSION}): deploy the release that wrote it (a migrated ledger cannot "
         "be read by an earlier release)"
     )
+
+
+class LayoutCheck:
+    """One table's layout, checked once for every adapter and the migration over it: `table`
+    is a Table that checks nothing itself (it reads the marker, and a layout-1 ledger)."""
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+        self._current = False
+
+    def ensure(self) -> None:
+        """Nothing once the table is known to be in this release's layout; else `check`."""
+        if not self._current:
+            check(self.table)
+            self._current = True
+
+    def current(self) -> int:
+        if self._current:
+            return keys.LAYOUT_VERSION
+        found = current(self.table)
+        self._current = found == keys.LAYOUT_VERSION
+        return found
+
+    def migrated(self) -> None:
+        self._current = True

@@ -40,23 +40,21 @@ Progress = Callable[[str], None]
 
 
 class DynamoLayout:
-    """The LedgerLayout port over a table (one that does not check its layout itself)."""
+    """The LedgerLayout port over a table, sharing the table's own layout check (so that the
+    marker is read once for both)."""
 
     def __init__(self, table: Table) -> None:
-        self._table = table
-        self._current = False
+        self._check = table.layout or layout.LayoutCheck(table)
+        self._table = self._check.table  # unchecked: it reads and moves a layout-1 ledger
 
     def needs_migration(self) -> bool:
         """Whether the table is in layout 1; once it is current, asked no more."""
-        if self._current:
-            return False
-        found = layout.current(self._table)
-        self._current = found == keys.LAYOUT_VERSION
-        return found == layout.LEGACY
+        return self._check.current() == layout.LEGACY
 
     def migrate(self, now: datetime, has_time: Callable[[], bool], progress: Progress) -> Migration:
         done = migrate(self._table, now, has_time, progress)
-        self._current = done.done
+        if done.done:
+            self._check.migrated()
         return done
 
 

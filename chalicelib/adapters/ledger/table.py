@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.adapters.cursors import CursorCodec, table_key
+from chalicelib.adapters.ledger.layout import LayoutCheck
 from chalicelib.core import contention
 from chalicelib.ports import Page
 
@@ -130,7 +131,10 @@ class Table:
 
         self.client = client
         self.name = name
-        self._unchecked = check_layout
+        # the check, shared with the migration (DynamoLayout), over an unchecked twin
+        self.layout: LayoutCheck | None = (
+            LayoutCheck(Table(client, name, cursors)) if check_layout else None
+        )
         # Cursors are signed: a forged or another listing's cursor is refused (a 400).
         self._cursors = cursors or CursorCodec(table_key(name))
         self._ser = TypeSerializer()
@@ -151,11 +155,8 @@ class Table:
         return {"pk": {"S": pk}, "sk": {"S": sk}}
 
     def _ready(self) -> None:
-        if self._unchecked:
-            from chalicelib.adapters.ledger import layout
-
-            layout.check(self)  # once: a deployed release meets one layout
-            self._unchecked = False
+        if self.layout is not None:
+            self.layout.ensure()  # a request once: a deployed release meets one layout
 
     # ------------------------------------------------------------------ reads
 

@@ -21,6 +21,7 @@ class DynamoWorkQueue:
         self._table = table
         self._page = page
         self._threads = max(1, min(threads, keys.WORK_SHARDS))
+        self._busy = False  # the last call found work: read the shards at once
 
     def due_work(self, now: datetime, limit: int) -> list[Work]:
         """Work due by `now`, oldest first: one Query per shard when there is none.
@@ -41,8 +42,10 @@ class DynamoWorkQueue:
                 Limit=min(limit, self._page),
             )
 
-        # the shards at once: a round of the sweep waits one round trip for them, not eight
-        if self._threads == 1:
+        # While there is work, the shards at once: a round of the sweep waits one round trip
+        # for them, not eight. An idle queue is read one shard after another, on one
+        # connection: an idle sweep (and its cold start) pays no threads or extra connections.
+        if self._threads == 1 or not self._busy:
             pages = [shard(partition) for partition in keys.work_pks()]
         else:
             with ThreadPoolExecutor(max_workers=self._threads) as pool:
@@ -54,6 +57,7 @@ class DynamoWorkQueue:
             if more and page:
                 last = page[-1]["gsi1sk"]
                 cutoff = last if cutoff is None else min(cutoff, last)
+        self._busy = bool(rows)
         rows.sort(key=lambda row: row["gsi1sk"])
         if cutoff is not None:
             rows = [row for row in rows if row["gsi1sk"] <= cutoff]
