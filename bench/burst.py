@@ -3,8 +3,9 @@
 `docker buildx` pushes of IMAGES images at once (each a tagged index and two untagged platform
 manifests, in repositories replicating to three destinations), then every manifest's
 replication event from every destination, then the sweeps: delivered by WORKERS concurrent
-invocations (1, 8, 32 and 64; the 1-worker run is the serial reference), each event handled as Lambda handles an asynchronous invocation (a handler that
-raises is invoked again later, twice at most, then the event goes to the dead-letter queue).
+invocations (1, 8, 32 and 64; the 1-worker run is the serial reference), each event handled
+as Lambda handles an asynchronous invocation (a handler that raises is invoked again later,
+twice at most, then the event goes to the dead-letter queue).
 The emulator models DynamoDB's conflict rule (chalicelib/local/emulated_conflicts.py: each
 transaction holds its items for 5-15 ms). The final ledger (the API's images, status and
 repositories) and the alerts published are compared with the serial run's.

@@ -7,9 +7,10 @@ and records what the release does next: the answers and the alerts after the res
 and three later sweeps (new events on old images, replicas coming due, incidents resolving).
 A migrated copy of the dump must give the same.
 
-tests/fixtures/ledger-v1.json was written at commit 1573574 (layout 1, before the marker):
+tests/fixtures/ledger-v2.json was written at commit 1573574 (ledger v2, layout 2: before the
+marker):
 
-    python scripts/ledger_fixture.py tests/fixtures/ledger-v1.json
+    python scripts/ledger_fixture.py tests/fixtures/ledger-v2.json
 """
 
 from __future__ import annotations
@@ -177,4 +178,4 @@ def drain(sqs: Any, queue: str) -> list[dict[str, Any]]:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/ledger-v1.json")
+    main(sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/ledger-v2.json")

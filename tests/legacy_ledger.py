@@ -1,5 +1,5 @@
 """A ledger written by the release before layout markers (commit 1573574), loaded into a new
-table of the emulator: tests/fixtures/ledger-v1.json, written by scripts/ledger_fixture.py."""
+table of the emulator: tests/fixtures/ledger-v2.json, written by scripts/ledger_fixture.py."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-FIXTURE = Path(__file__).resolve().parent / "fixtures" / "ledger-v1.json"
+FIXTURE = Path(__file__).resolve().parent / "fixtures" / "ledger-v2.json"
 HANDLERS = {
     "ECR Image Action": "on_image_action",
     "ECR Replication Action": "on_replication_action",

@@ -1,4 +1,4 @@
-"""Upgrading in place: a ledger written by the previous release (tests/fixtures/ledger-v1.json,
+"""Upgrading in place: a ledger written by the previous release (tests/fixtures/ledger-v2.json,
 commit 1573574: no layout marker, one COUNTS/STATUS, one REPOS, one WORK partition) is refused
 by the handlers until `migrate` moves it; then it answers as that release answered, and the rest
 of the day gives the answers and alerts that release gave. The migration resumes where it
@@ -85,9 +85,9 @@ def test_a_ledger_of_the_previous_release_is_refused_then_migrated_and_answers_t
     first = next(e for e in FIXTURE["then"]["events"] if e["source"] == "aws.ecr")
     image = f"IMG#{first['detail']['repository-name']}#{first['detail']['image-digest']}"
     before = partition(dynamodb, table, image)
-    with pytest.raises(LedgerLayoutError, match=r"layout 1 .*python -m chalicelib.cli migrate"):
+    with pytest.raises(LedgerLayoutError, match=r"layout 2 .*python -m chalicelib.cli migrate"):
         legacy_ledger.replay([first], legacy["clock"])
-    with pytest.raises(LedgerLayoutError, match="layout 1"):
+    with pytest.raises(LedgerLayoutError, match="layout 2"):
         bootstrap.deps().counters.status_counts(legacy["clock"]["now"])
     assert partition(dynamodb, table, image) == before  # nothing written
     assert partition(dynamodb, table, "LAYOUT") == []
@@ -97,8 +97,8 @@ def test_a_ledger_of_the_previous_release_is_refused_then_migrated_and_answers_t
     started = time.monotonic()
     report = bootstrap.deps().layout.migrate(legacy["clock"]["now"], lambda: True, lines.append)
     seconds = time.monotonic() - started
-    assert "layout 1 -> 2" in lines[0] and "done in" in lines[-1], lines
-    assert report.done and (report.from_version, report.to_version) == (1, 2)
+    assert "layout 2 -> 3" in lines[0] and "done in" in lines[-1], lines
+    assert report.done and (report.from_version, report.to_version) == (2, 3)
     assert report.counters_after == report.counters_before  # the old ones were exact
     status = FIXTURE["answers"]["status"]["counts"]
     assert report.counters_after == {
@@ -117,12 +117,12 @@ def test_a_ledger_of_the_previous_release_is_refused_then_migrated_and_answers_t
     bootstrap.deps().clock = lambda: legacy["clock"]["now"]
     answered = legacy_ledger.answers(bootstrap.deps())
     assert legacy_ledger.added_fields(FIXTURE["answers"], answered) <= NEW_FIELDS
-    # Layout 1's shared items are gone; the new ones are there.
+    # Layout 2's shared items are gone; the new ones are there.
     assert partition(dynamodb, table, "REPOS") == partition(dynamodb, table, "COUNTS") == []
     assert partition(dynamodb, table, "WORK", index="work") == []
     legacy_buckets = {i["pk"]["S"] for i in FIXTURE["items"] if i["pk"]["S"].startswith("COUNTS#")}
     assert legacy_buckets and all(partition(dynamodb, table, pk) == [] for pk in legacy_buckets)
-    assert [i["version"] for i in partition(dynamodb, table, "LAYOUT")] == [{"N": "2"}]
+    assert [i["version"] for i in partition(dynamodb, table, "LAYOUT")] == [{"N": "3"}]
 
     legacy_ledger.replay(FIXTURE["then"]["events"], legacy["clock"])
     answered = legacy_ledger.answers(bootstrap.deps())
@@ -165,10 +165,10 @@ def test_migrate_on_the_command_line(legacy):
     migrated = migrate_cli(env, "--json")
     assert migrated.returncode == 0, migrated.stderr
     report = json.loads(migrated.stdout)
-    assert report["done"] and report["from_version"] == 1 and report["to_version"] == 2
-    assert "layout 1 -> 2" in migrated.stderr and "counters rebuilt" in migrated.stderr
+    assert report["done"] and report["from_version"] == 2 and report["to_version"] == 3
+    assert "layout 2 -> 3" in migrated.stderr and "counters rebuilt" in migrated.stderr
     again = migrate_cli(env)
-    assert again.returncode == 0 and "already in layout 2" in again.stdout, again.stderr
+    assert again.returncode == 0 and "already in layout 3" in again.stdout, again.stderr
     bootstrap.reset()
     assert bootstrap.deps().images.repositories()  # the handlers' table takes it now
 

@@ -31,7 +31,7 @@ def marked(table: Any, version: int) -> Any:
 
 def test_a_provisioned_table_is_in_this_releases_layout(auditor_env, session):
     table = ledger.Table(session.client("dynamodb"), auditor_env["AUDIT_TABLE"])
-    assert layout.version(table) == keys.LAYOUT_VERSION == 2
+    assert layout.version(table) == keys.LAYOUT_VERSION == 3
 
 
 def test_an_empty_table_without_a_marker_is_given_one_on_first_use(session):
@@ -42,12 +42,12 @@ def test_an_empty_table_without_a_marker_is_given_one_on_first_use(session):
     assert layout.version(table) == keys.LAYOUT_VERSION
 
 
-def test_a_table_of_layout_1_is_refused_with_the_command_that_migrates_it(session):
+def test_a_ledger_v2_table_is_refused_with_the_command_that_migrates_it(session):
     table = bare_table(session)
     table.client.put_item(TableName=table.name, Item=table.item({"pk": "COUNTS", "sk": "STATUS",
                                                                   "pending": 3}))  # fmt: skip
     checked = ledger.Table(table.client, table.name, check_layout=True)
-    with pytest.raises(LedgerLayoutError, match=r"layout 1 .*`python -m chalicelib.cli migrate`"):
+    with pytest.raises(LedgerLayoutError, match=r"layout 2 .*`python -m chalicelib.cli migrate`"):
         ledger.DynamoImages(checked).load("team/api", ev.digest(1))
     assert layout.version(table) is None  # nothing written, not even a marker
     assert ledger.DynamoLayout(table).needs_migration() is True
@@ -60,15 +60,15 @@ def test_a_newer_layout_is_refused_everywhere_before_anything_is_written(
     from chalicelib import bootstrap
 
     table = ledger.Table(session.client("dynamodb"), auditor_env["AUDIT_TABLE"])
-    marked(table, 3)
+    marked(table, 4)
     bootstrap.reset()
     push = ev.push(ev.DEV, "team/api", "v1", ev.digest(1), ev.at(0))
-    with pytest.raises(LedgerLayoutError, match="layout 3, newer than this release's"):
+    with pytest.raises(LedgerLayoutError, match="layout 4, newer than this release's"):
         app_module.on_image_action(push, None)
     with pytest.raises(LedgerLayoutError, match="deploy the release that wrote it"):
         app_module.sweep(ev.schedule(ev.at(40)), None)
     response = client.http.get("/status")
     assert response.status_code == 503
-    assert "layout 3" in response.json_body["error"]
+    assert "layout 4" in response.json_body["error"]
     assert ledger.DynamoImages(table).load("team/api", ev.digest(1)).applied == frozenset()
     assert ledger.DynamoLayout(table).needs_migration() is False  # not ours to migrate

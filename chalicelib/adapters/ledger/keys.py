@@ -1,6 +1,7 @@
 """The ledger's key layout, in one place: one table (`pk`/`sk`, TTL `expires_at`), two indexes.
-Layout 2 (docs/ledger.md: no item or partition key is written by more than a small share of
-events); a layout-1 ledger is moved to it by migration.py.
+Layout 3 (docs/ledger.md: no item or partition key is written by more than a small share of
+events); a ledger of layout 2 ("ledger v2", before layout markers) is moved to it by
+migration.py.
 
 Items (pk / sk):
   IMG#<repo>#<digest> / AT#<acct>#<region>            presence of a digest at a location
@@ -20,7 +21,7 @@ Items (pk / sk):
                                                       per hour of that day (shard s's share)
   COUNTS#<s> / HOUR#<date>T<HH>                       the same per minute `a<MM>`, `o<MM>`
                                                       (the 24 h window's two edge hours)
-  LAYOUT / LAYOUT                                     the layout version (2)
+  LAYOUT / LAYOUT                                     the layout version (3)
   RULES / <acct>#<region>                             replication rules read from ECR
                                                       (REPLICATION_SOURCES, registry_rules.py)
   RECONCILE / checkpoint                              where `reconcile --all` stopped
@@ -47,9 +48,10 @@ Index `catalog` (gsi2):
 Every event's items are written in one transaction together with its EVENT marker, so a retry
 either finds the marker (nothing to do) or writes everything.
 
-Layout 1 (before the marker): `COUNTS / STATUS`, `COUNTS#ARRIVED#<date>T<HH> / COUNTS` and
-`COUNTS#OVERWRITTEN#<date>T<HH> / COUNTS` (minutes `m<MM>`), `REPOS / <repo>`, and one work
-partition `WORK`: every event of the organisation wrote the same one to three items.
+Layout 2 (ledger v2, before the marker): `COUNTS / STATUS`,
+`COUNTS#ARRIVED#<date>T<HH> / COUNTS` and `COUNTS#OVERWRITTEN#<date>T<HH> / COUNTS` (minutes
+`m<MM>`), `REPOS / <repo>`, and one work partition `WORK`: every event of the organisation
+wrote the same one to three items.
 """
 
 from __future__ import annotations
@@ -64,14 +66,14 @@ HIGH = "\uffff"  # sorts after every character used in keys
 HISTORY_TTL = timedelta(days=90)
 NOTIFICATION_TTL = timedelta(days=30)
 COUNTER_TTL = timedelta(days=3)
-LAYOUT_VERSION = 2
+LAYOUT_VERSION = 3
 LAYOUT_KEY = ("LAYOUT", "LAYOUT")
 # Part of the layout: changing one moves items (a new layout version and its migration).
 COUNTER_SHARDS = 32
 WORK_SHARDS = 8
 REPOS_SHARDS = 8
 
-# Layout 1's keys, read only by the migration.
+# Layout 2's keys (ledger v2), read only by the migration.
 LEGACY_WORK = "WORK"
 LEGACY_STATUS_KEY = ("COUNTS", "STATUS")
 LEGACY_REPOS = "REPOS"
@@ -200,5 +202,5 @@ COUNTED = {"ARRIVED": "a", "OVERWRITTEN": "o"}  # window counts: attribute prefi
 
 
 def legacy_bucket_key(name: str, hour: str) -> tuple[str, str]:
-    """Layout 1's per-minute bucket (attributes `m<MM>`) of `name` for the hour `<date>T<HH>`."""
+    """Layout 2's per-minute bucket (attributes `m<MM>`) of `name` for the hour `<date>T<HH>`."""
     return f"COUNTS#{name}#{hour}", "COUNTS"

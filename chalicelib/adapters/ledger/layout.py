@@ -2,7 +2,8 @@
 makes before its first request, and the marker a new table is given.
 
 A table without the marker is either new (nothing in it: it is given the marker of this
-release's layout) or written by a release before markers (layout 1: its singletons are there),
+release's layout) or written by a release before markers (layout 2, "ledger v2": its shared
+items are there),
 which must be migrated first (migration.py: `python -m chalicelib.cli migrate`, or the next
 sweep). Any other layout is refused with a LedgerLayoutError naming it and what to do, before
 anything is written, so that events stay with Lambda's retries.
@@ -19,7 +20,7 @@ from chalicelib.core.errors import LedgerLayoutError
 if TYPE_CHECKING:
     from chalicelib.adapters.ledger.table import Table
 
-LEGACY = 1  # a table written before layout markers
+LEGACY = 2  # ledger v2: a table written before layout markers
 
 
 def version(table: Table) -> int | None:
@@ -31,7 +32,7 @@ def version(table: Table) -> int | None:
 
 
 def legacy_items(table: Table) -> list[str]:
-    """Which of layout 1's shared items the table holds (none: it is a new table)."""
+    """Which of layout 2's shared items the table holds (none: it is a new table)."""
     found = []
     status = table.client.get_item(
         TableName=table.name, Key=table.key(*keys.LEGACY_STATUS_KEY), ConsistentRead=True
@@ -60,7 +61,7 @@ def legacy_items(table: Table) -> list[str]:
 
 
 def current(table: Table) -> int:
-    """The table's layout: its marker's, LEGACY for a table of layout 1; a new table is given
+    """The table's layout: its marker's, LEGACY for a table of layout 2; a new table is given
     this release's marker."""
     found = version(table)
     if found is not None:
@@ -111,7 +112,7 @@ def check(table: Table) -> None:
 
 class LayoutCheck:
     """One table's layout, checked once for every adapter and the migration over it: `table`
-    is a Table that checks nothing itself (it reads the marker, and a layout-1 ledger)."""
+    is a Table that checks nothing itself (it reads the marker, and a layout-2 ledger)."""
 
     def __init__(self, table: Table) -> None:
         self.table = table

@@ -1,5 +1,5 @@
-"""Layout 1 to layout 2 in place, in the same table (keys.py has both): resumable, and safe to
-run twice at once (the command line and a sweep).
+"""Layout 2 ("ledger v2", before layout markers) to layout 3 in place, in the same table
+(keys.py has both): resumable, and safe to run twice at once (the command line and a sweep).
 
 Only what every event shared moves; images, tags and incidents keep their items:
 1. work: each item of the `WORK` index partition gets its shard's `WORK#<w>` (a conditional
@@ -10,8 +10,8 @@ Only what every event shared moves; images, tags and incidents keep their items:
    counter shard 0's hour and day items and deleted, in one transaction, so once only;
 4. the status counters are rebuilt from the facts (pending replicas from the work queue, open
    incidents by kind), written to counter shard 0 in the transaction that deletes
-   `COUNTS / STATUS` and puts the layout marker: the ledger is in layout 2 all at once.
-Handlers refuse a layout-1 ledger until then (layout.py), so nothing else writes meanwhile.
+   `COUNTS / STATUS` and puts the layout marker: the ledger is in layout 3 all at once.
+Handlers refuse a layout-2 ledger until then (layout.py), so nothing else writes meanwhile.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from chalicelib.core.errors import LedgerLayoutError
 from chalicelib.core.lifecycle import iso, parse_time
 from chalicelib.ports import Migration
 
-WINDOW_HOURS = 74  # every hourly bucket layout 1 keeps (3 days to live), and an hour ahead
+WINDOW_HOURS = 74  # every hourly bucket layout 2 keeps (3 days to live), and an hour ahead
 KINDS = {
     "REPLICA_MISSING": "missing",
     "REPLICATION_FAILED": "failed",
@@ -45,10 +45,10 @@ class DynamoLayout:
 
     def __init__(self, table: Table) -> None:
         self._check = table.layout or layout.LayoutCheck(table)
-        self._table = self._check.table  # unchecked: it reads and moves a layout-1 ledger
+        self._table = self._check.table  # unchecked: it reads and moves a layout-2 ledger
 
     def needs_migration(self) -> bool:
-        """Whether the table is in layout 1; once it is current, asked no more."""
+        """Whether the table is in layout 2; once it is current, asked no more."""
         return self._check.current() == layout.LEGACY
 
     def migrate(self, now: datetime, has_time: Callable[[], bool], progress: Progress) -> Migration:
@@ -61,7 +61,7 @@ class DynamoLayout:
 def migrate(
     table: Table, now: datetime, has_time: Callable[[], bool], progress: Progress
 ) -> Migration:
-    """Move `table` to layout 2 as far as `has_time` allows; run again to resume."""
+    """Move `table` to layout 3 as far as `has_time` allows; run again to resume."""
     started = time.monotonic()
     found = layout.version(table)
     if found == keys.LAYOUT_VERSION:
@@ -253,7 +253,7 @@ def _finish(table: Table, report: Migration, progress: Progress) -> None:
         return
     shown = ", ".join(f"{k} {v}" for k, v in rebuilt.items())
     same = "the same" if report.counters_before == rebuilt else str(report.counters_before)
-    progress(f"  counters rebuilt from the ledger: {shown} (layout 1 had {same})")
+    progress(f"  counters rebuilt from the ledger: {shown} (layout {layout.LEGACY} had {same})")
     report.done = True
 
 
