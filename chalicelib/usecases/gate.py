@@ -41,6 +41,9 @@ PASSING: frozenset[str] = frozenset({"replicated", "nothing_expected"})
 BAD_ORDER: tuple[State, ...] = ("failed", "missing", "cancelled")
 
 
+UNKNOWN = "the auditor has no record of it yet"
+
+
 @dataclass(frozen=True)
 class Verdict:
     state: State
@@ -152,9 +155,7 @@ def _digest_state(
     if replicas:
         return verdict(_judge(replicas))
     if not facts.presence:
-        return Verdict(
-            "unknown", repository, None, (digest,), (), "the auditor has no record of it", False
-        )
+        return Verdict("unknown", repository, None, (digest,), (), UNKNOWN, False)
     at_sources = sorted(loc for loc in facts.presence if loc in covering)
     if not covering:
         return verdict("nothing_expected", f"no replication rule sends {repository} anywhere")
@@ -187,7 +188,7 @@ def _tag_state(
     heads = deps.tags.repository_tags(repository)
     named = {loc: tags[tag] for loc, tags in sorted(heads.items()) if tag in tags}
     if not named:
-        return Verdict("unknown", repository, tag, (), (), "the auditor has no record of it", False)
+        return Verdict("unknown", repository, tag, (), (), UNKNOWN, False)
     facts: dict[str, ImageFacts] = {}
     targets: dict[str, set[Location]] = {}
     for location, digest in named.items():
