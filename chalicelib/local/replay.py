@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -135,8 +137,48 @@ def _import_chalice_test_quietly() -> None:
             os.environ["NO_COLOR"] = previous
 
 
+class _StageEnvironment:
+    """The stage's environment variables (.chalice/config.json) in the real environment while
+    any invocation runs, restored after the last one.
+
+    chalice.test replaces `os.environ` by a copy around each invocation and puts the original
+    back afterwards. Two threads interleave that into a lasting swap: `os.environ` stays a
+    plain dict holding one invocation's copy, which the process's later settings, children and
+    tests then read. Invocations from several threads (the concurrency tests, the bench) share
+    this instead; they all run the same app, so they ask for the same variables.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running = 0
+        self._saved: dict[str, str | None] = {}
+
+    @contextmanager
+    def __call__(self, variables: dict[str, str]) -> Iterator[None]:
+        with self._lock:
+            if self._running == 0:
+                self._saved = {name: os.environ.get(name) for name in variables}
+                os.environ.update(variables)
+            self._running += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._running -= 1
+                if self._running == 0:
+                    for name, value in self._saved.items():
+                        if value is None:
+                            os.environ.pop(name, None)
+                        else:
+                            os.environ[name] = value
+
+
+_STAGE_ENVIRONMENT = _StageEnvironment()
+
+
 class Replayer:
-    """Invokes handlers through chalice.test.Client, the way Lambda would receive the event."""
+    """Invokes handlers through chalice.test.Client, the way Lambda would receive the event;
+    from any number of threads at once."""
 
     def __init__(self, app: Any, project_dir: str | Path) -> None:
         _import_chalice_test_quietly()
@@ -144,6 +186,7 @@ class Replayer:
 
         self._app = app
         self._client = Client(app, project_dir=str(project_dir))
+        self._client.lambda_._patched_env_vars = _STAGE_ENVIRONMENT  # type: ignore[method-assign,assignment]
 
     def deliver(self, event: Any) -> Delivery:
         """Check the envelope, then invoke every handler whose pattern matches."""
