@@ -22,7 +22,7 @@ from chalicelib.cli import (
     status,
     wait,
 )
-from chalicelib.cli.common import FAILED, CliError, Commands, Formatter, Parser, fail
+from chalicelib.cli.common import FAILED, USAGE, CliError, Commands, Formatter, Parser, fail
 
 # Each module's `register` adds its subcommand; a new command is a module and a line here.
 COMMANDS = (
@@ -122,6 +122,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `status | head`: the reader left; nothing more to say
         return 0
     except Exception as error:
+        from chalicelib.core.errors import LedgerLayoutError
+
+        if isinstance(error, LedgerLayoutError):  # the table first: migrate it, or upgrade
+            return fail(CliError(str(error), USAGE))
         from chalicelib.local import aws_errors
 
         if args.debug:

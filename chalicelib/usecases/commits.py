@@ -5,9 +5,10 @@ Each use case reads what it needs, asks the pure core what follows, and writes t
 one Commit: everything or nothing, so that a retry never finds a half-written event.
 
 Two answers mean "not now" rather than "no": a condition that failed because another writer
-changed what was read (LedgerConflict: decide again at once), and DynamoDB refusing the
-transaction, writing nothing, because another request was writing one of its items or because
-it throttled (LedgerBusy: wait a jittered while, then decide again). Waiting lasts as long as
+changed what was read (LedgerConflict: decide again, at once and then after short jittered
+pauses), and DynamoDB refusing the transaction, writing nothing, because another request was
+writing one of its items or because it throttled (LedgerBusy: wait a jittered while, then
+decide again). Waiting lasts as long as
 the invocation can afford (`patience`); only then does the error propagate, so that Lambda
 retries the event and its dead-letter queue keeps it if that fails too.
 """
@@ -112,6 +113,10 @@ def commit(decide: Callable[[], Commit | None], deps: Deps) -> Commit | None:
                 raise LedgerConflict(
                     f"gave up after {COMMIT_ATTEMPTS} conflicting attempts"
                 ) from None
+            # Overtaken again: several writers decide the same thing at once (a sweep
+            # delivered twice); a jittered pause lets one of them go first.
+            if conflicts > 1:
+                waiting.wait(conflicts - 2)
             continue
         _lags(decided)
         return decided

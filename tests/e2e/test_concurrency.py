@@ -122,7 +122,11 @@ def test_eight_parallel_invocations_give_the_outcome_of_one(
     for key in alone:
         assert together[key] == alone[key], f"{key} differs under {WORKERS} parallel invocations"
     assert sum(refused.values()) > 0, "the conflict rule never refused anything: no test"
-    assert report.retried == [], "a conflict failed an invocation"  # waited for, decided again
+    # A conflict with another event is waited for and decided again inside the invocation;
+    # only the same sweep delivered 8 times at once may fail one of its copies (retried).
+    sweep_ids = {s["id"] for s in sweeps(events)}
+    failed_events = [r for r in report.retried if r.split(":", 1)[0] not in sweep_ids]
+    assert failed_events == [], failed_events[:3]
 
 
 def test_two_tags_pushed_at_once_name_the_same_replica_tag_in_any_order(session, monkeypatch):

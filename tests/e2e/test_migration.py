@@ -158,6 +158,16 @@ def test_migrate_on_the_command_line(legacy):
     """`migrate` as a user runs it: progress, --json, exit 1 when stopped early, 0 when done
     or when there is nothing to do; then the handlers take the ledger."""
     env = legacy["env"]
+    refused = subprocess.run(
+        [sys.executable, "-m", "chalicelib.cli", "status"],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert refused.returncode == 2 and len(refused.stderr.splitlines()) == 1, refused.stderr
+    assert "is in layout 2" in refused.stderr and "chalicelib.cli migrate" in refused.stderr
     stopped = migrate_cli(env, "--max-seconds", "0")
     assert stopped.returncode == 1, stopped.stderr
     assert "stopped for time" in stopped.stdout
