@@ -292,7 +292,7 @@ def change(
     old = {(r.source, r.destination): r for r in before.replicas}
     for replica in after.replicas:
         was = old.get((replica.source, replica.destination))
-        if _failed_earlier(was, replica) and not any(
+        if _failure_restated(was, replica) and not any(
             i.alert["incident_id"] == documents.incident_id_for("REPLICATION_FAILED", replica)
             for i in opened
         ):
@@ -349,14 +349,15 @@ def _deletion_closing(
     return [(documents.undeleted_incident_id(replica, deleted_at), there)]
 
 
-def _failed_earlier(was: Replica | None, now: Replica) -> bool:
-    return (
-        was is not None
-        and was.state == now.state == "failed"
-        and was.failed_at is not None
-        and now.failed_at is not None
-        and now.failed_at < was.failed_at
-    )
+def _failure_restated(was: Replica | None, now: Replica) -> bool:
+    """An open REPLICATION_FAILED's document follows its replica: to an earlier failure
+    delivered late, or to an earlier push of the image learnt after the failure (whose tag,
+    push and due times the document names), so that it does not depend on the delivery order."""
+    if was is None or not was.state == now.state == "failed":
+        return False
+    if was.failed_at is None or now.failed_at is None:
+        return False
+    return failure_alert(was) != failure_alert(now)
 
 
 def resolved_counts(kind: str) -> Counts:

@@ -113,6 +113,24 @@ def test_an_earlier_failure_delivered_late_moves_the_open_incident_to_it(deps, s
     assert same == incident
 
 
+def test_an_earlier_push_learnt_after_a_failure_moves_its_document_to_that_push(deps, sns):
+    """Found by the delivery property: the image pushed as v1 at 15 and as latest at 51 fails
+    to replicate at 29. Delivered latest, FAILED, then v1, the open incident first named the
+    push it knew (latest, 51); once the earlier push is known it names that one, as in time
+    order, so that /status does not depend on the delivery order."""
+    in_time_order = fake_deps(channels=[RecordingChannel("sns")])
+    for fact in (push(DEV, "v1", D1, 15), replicated(DR, "v1", D1, 29, ok=False)):
+        record(fact, in_time_order)
+    record(push(DEV, "latest", D1, 51), in_time_order)
+    for fact in (push(DEV, "latest", D1, 51), replicated(DR, "v1", D1, 29, ok=False)):
+        record(fact, deps)
+    record(push(DEV, "v1", D1, 15), deps)
+    [expected] = in_time_order.incidents.incidents_page("open", 10, None).items
+    [incident] = deps.incidents.incidents_page("open", 10, None).items
+    assert (incident.alert["tag"], incident.alert["pushed_at"]) == ("v1", "2026-11-27T10:15:00Z")
+    assert incident.alert == expected.alert and incident.detected_at == expected.detected_at
+
+
 def test_a_duplicate_event_reads_once_and_writes_nothing(deps):
     event = push(DEV, "v1", D1, 0)
     record(event, deps)
