@@ -6,39 +6,14 @@ import argparse
 import sys
 from typing import Any
 
+from chalicelib.cli import signing
 from chalicelib.cli.common import USAGE, CliError, Commands
-
-
-def _stack_outputs(session: Any, stack: str, config: Any) -> tuple[str, str]:
-    """The API's URL and the dashboard-link key of a deployed stack."""
-    from botocore.exceptions import ClientError
-
-    try:
-        found = session.client("cloudformation", config=config).describe_stacks(StackName=stack)
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") != "ValidationError":
-            raise
-        raise CliError(
-            f"no stack {stack!r} in {session.region_name or 'this region'}; pass the stack name "
-            "of `make deploy-guide` and the audit account's region (AWS_DEFAULT_REGION)",
-            USAGE,
-        ) from None
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in found["Stacks"][0].get("Outputs", [])}
-    missing = [k for k in ("EndpointURL", "DashboardLinkKeyArn") if k not in outputs]
-    if missing:
-        raise CliError(
-            f"stack {stack!r} has no {' or '.join(missing)} output; deploy this version of the "
-            "template (make package) first",
-            USAGE,
-        )
-    return outputs["EndpointURL"], outputs["DashboardLinkKeyArn"]
 
 
 def run(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime, timedelta
 
     from chalicelib.core import links
-    from chalicelib.local import aws_errors
 
     max_hours = links.MAX_LIFETIME.total_seconds() / 3600
     if not 1 / 60 <= args.hours <= max_hours:
@@ -47,33 +22,22 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(
             "pass --stack NAME (a deployed stage), or --url API_URL with --key KEY_ID", USAGE
         )
-    aws_errors.check_endpoint_reachable()
-    import boto3
+    found: dict[str, str] = {}
 
-    from chalicelib.adapters.kms import KmsMac
-
-    session = boto3.session.Session()
-    config = aws_errors.client_config()
-    try:
+    def key_of(session: Any, config: Any) -> str:
         base, key = (
-            _stack_outputs(session, args.stack, config) if args.stack else (args.url, args.key)
+            signing.stack_outputs(session, args.stack, config)
+            if args.stack
+            else (args.url, args.key)
         )
-        try:
-            subject = session.client("sts", config=config).get_caller_identity()["Arn"]
-        except Exception:  # the link still works; the API's logs will say "unknown"
-            subject = "unknown"
-        mac = KmsMac(session.client("kms", config=config), key)
-        lifetime = timedelta(hours=args.hours)
-        token, link = links.mint(mac, datetime.now(UTC), lifetime, subject)
-    except CliError:
-        raise
-    except Exception as error:
-        hint = "pass the KMS key of the stage's DashboardLinkKeyArn output, or use --stack"
-        described = aws_errors.describe(error, missing_hint=hint)
-        if described is None:
-            raise
-        raise described from error
-    print(links.url(base.rstrip("/") + "/view", token))
+        found["base"] = base
+        return str(key)
+
+    lifetime = timedelta(hours=args.hours)
+    token, link = signing.with_stage_key(
+        key_of, lambda mac, subject: links.mint(mac, datetime.now(UTC), lifetime, subject)
+    )
+    print(links.url(found["base"].rstrip("/") + "/view", token))
     print(
         f"valid until {link.expires_at:%Y-%m-%d %H:%M} UTC; anyone holding this link can read "
         "the dashboard until then (README: Opening the dashboard in a browser)",

@@ -6,8 +6,8 @@ import argparse
 import os
 import sys
 
+from chalicelib.cli import signing
 from chalicelib.cli.common import USAGE, CliError, Commands, load_env_file
-from chalicelib.cli.dashboard_link import _stack_outputs
 
 MAX_DAYS = 366
 
@@ -18,7 +18,7 @@ def _key(args: argparse.Namespace, session: object, config: object) -> str:
     if args.key:
         return str(args.key)
     if args.stack:
-        return _stack_outputs(session, args.stack, config)[1]
+        return signing.stack_outputs(session, args.stack, config)[1]
     key = os.environ.get("DASHBOARD_LINK_KEY_ARN", "").strip()
     if not key:
         raise CliError(
@@ -33,7 +33,6 @@ def run(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime, timedelta
 
     from chalicelib.core import links
-    from chalicelib.local import aws_errors
 
     if not 1 / 1440 <= args.days <= MAX_DAYS:
         raise CliError(f"--days must be from 0.001 (a minute and a half) to {MAX_DAYS}", USAGE)
@@ -44,31 +43,12 @@ def run(args: argparse.Namespace) -> int:
             USAGE,
         )
     load_env_file(args.env_file)
-    aws_errors.check_endpoint_reachable()
-    import boto3
-
-    from chalicelib.adapters.kms import KmsMac
-
-    session = boto3.session.Session()
-    config = aws_errors.client_config()
-    try:
-        key = _key(args, session, config)
-        try:
-            subject = session.client("sts", config=config).get_caller_identity()["Arn"]
-        except Exception:  # the token still works; the authorizer's logs will say "unknown"
-            subject = "unknown"
-        mac = KmsMac(session.client("kms", config=config), key)
-        token, minted = links.mint_gate(
+    token, minted = signing.with_stage_key(
+        lambda session, config: _key(args, session, config),
+        lambda mac, subject: links.mint_gate(
             mac, datetime.now(UTC), timedelta(days=args.days), subject, args.repository_prefix
-        )
-    except CliError:
-        raise
-    except Exception as error:
-        hint = "pass the KMS key of the stage's DashboardLinkKeyArn output, or use --stack"
-        described = aws_errors.describe(error, missing_hint=hint)
-        if described is None:
-            raise
-        raise described from error
+        ),
+    )
     print(token)
     scope = f"repositories starting with {minted.prefix!r}" if minted.prefix else "every repository"
     print(
