@@ -10,18 +10,8 @@ from typing import Any
 
 from botocore.validate import validate_parameters
 
+from chalicelib.local.workload_mirror import LAMBDA_TRUST
 from tests.registry_helpers import put_image
-
-LAMBDA_TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "lambda.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-        }
-    ],
-}
 
 
 def digest(n: int) -> str:
