@@ -13,9 +13,6 @@ from __future__ import annotations
 import collections
 import json
 import os
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -30,8 +27,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.specs.openapi.checks import ignored_auth, positive_data_acceptance
 
-from chalicelib.local.emulator import free_port
 from tests import events as ev
+from tests.chalice_local import serving
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCUMENT = ROOT / "chalicelib" / "entrypoints" / "openapi.json"
@@ -107,52 +104,10 @@ def fuzz_server(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) ->
             for event in day_of_events():
                 replayer.deliver(event)
         bootstrap.reset()
-        port = free_port()
         log = tmp_path_factory.mktemp("chalice-local") / "server.log"
-        with log.open("wb") as output:
-            server = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-c",
-                    "from chalice.cli import main; main()",
-                    "--project-dir",
-                    str(ROOT),
-                    "local",
-                    "--no-autoreload",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                ],
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
-                stdout=output,
-                stderr=subprocess.STDOUT,
-            )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            _wait_until_serving(base, server, log)
+        with serving(os.environ, log) as base:
             yield base
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
         bootstrap.reset()
-
-
-def _wait_until_serving(base: str, server: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"chalice local exited:\n{log.read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(f"{base}/status", timeout=5):
-                return
-        except (urllib.error.URLError, OSError):
-            time.sleep(0.2)
-    raise RuntimeError(f"chalice local did not answer:\n{log.read_text()[-2000:]}")
 
 
 def test_the_document_names_every_route_of_the_app():

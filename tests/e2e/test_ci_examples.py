@@ -31,6 +31,7 @@ import pytest
 import yaml
 
 from tests import events as ev
+from tests.chalice_local import serving
 from tests.expr_lang import evaluate
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -83,55 +84,9 @@ def ledger(moto_endpoint: str) -> Iterator[dict[str, str]]:
 @pytest.fixture(scope="module")
 def served(ledger: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The app under `chalice local`, over that ledger; its /gate URL."""
-    from chalicelib.local.emulator import free_port
-
-    port = free_port()
     log = tmp_path_factory.mktemp("chalice-local") / "server.log"
-    with log.open("wb") as output:
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                "from chalice.cli import main; main()",
-                "--project-dir",
-                str(ROOT),
-                "local",
-                "--no-autoreload",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
-            env={**ledger, "PYTHONUNBUFFERED": "1"},
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_serving(base, server, log)
+    with serving(ledger, log) as base:
         yield f"{base}/gate"
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-
-
-def _wait_until_serving(base: str, server: subprocess.Popen[bytes], log: Path) -> None:
-    import time
-
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"chalice local exited:\n{log.read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(f"{base}/status", timeout=5):
-                return
-        except (urllib.error.URLError, OSError):
-            time.sleep(0.2)
-    raise RuntimeError(f"chalice local did not answer:\n{log.read_text()[-2000:]}")
 
 
 @pytest.fixture(scope="module")
