@@ -281,7 +281,7 @@ def run(endpoint: str, environment: Any, burst: Burst, workers: int, conflict_mo
     """A fresh table and topic; the burst delivered by `workers` invocations in three waves."""
     import boto3
 
-    from bench.run import use_table
+    from bench.workload import use_table
 
     env = environment(endpoint)
     app = use_table(env)

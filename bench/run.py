@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.probe import Probe, Sample  # noqa: E402
+from bench.workload import use_table  # noqa: E402
 
 PROBE = Probe()
 
@@ -189,17 +190,6 @@ def _child(
 
 
 # ----------------------------------------------------------------------------- in process
-
-
-def use_table(env: dict[str, str]) -> Any:
-    """Point the app at `env`'s table and topic; the app module (imported once)."""
-    from chalicelib import bootstrap
-
-    os.environ.update(env)
-    bootstrap.reset()
-    import app
-
-    return app
 
 
 def timed(action: Callable[[], Any]) -> tuple[float, Sample]:

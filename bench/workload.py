@@ -4,6 +4,7 @@ destinations and `one/*` to the first of them, its events, and delivery to the h
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -94,3 +95,14 @@ def deliver(app: Any, event: dict, context: Any = None) -> dict:
     if kind == "Scheduled Event":
         return dict(app.sweep(event, context))
     raise ValueError(f"no handler for {kind}")
+
+
+def use_table(env: dict[str, str]) -> Any:
+    """Point the app at `env`'s table and topic; the app module (imported once)."""
+    from chalicelib import bootstrap
+
+    os.environ.update(env)
+    bootstrap.reset()
+    import app
+
+    return app

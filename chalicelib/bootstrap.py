@@ -60,7 +60,7 @@ def build(settings: Settings | None = None) -> Deps:
             )
         )
     dynamodb = clients.client(session, "dynamodb")
-    table = ledger.Table(dynamodb, settings.audit_table, _cursors(settings), check_layout=True)
+    table = ledger.checked_table(dynamodb, settings.audit_table, _cursors(settings))
     registries, discovery, workloads, inventory = None, None, None, None
     if settings.audit_role_name:
         from chalicelib.adapters.ecr import registry_for
@@ -125,7 +125,7 @@ def build_ledger_only(settings: Settings, dynamodb: Any = None) -> Deps:
     from chalicelib.adapters import clients, ledger
 
     client = dynamodb or clients.client(clients.session(), "dynamodb")
-    table = ledger.Table(client, settings.audit_table, _cursors(settings), check_layout=True)
+    table = ledger.checked_table(client, settings.audit_table, _cursors(settings))
     return _ledger_deps(settings, table, [])
 
 

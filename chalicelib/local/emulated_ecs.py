@@ -29,7 +29,7 @@ from typing import Any
 
 from chalicelib.core.image_references import parse_image_reference
 from chalicelib.core.lifecycle import partition_of
-from chalicelib.local.emulated_workloads import (
+from chalicelib.local.emulated_calls import (
     Answer,
     ApiError,
     Call,

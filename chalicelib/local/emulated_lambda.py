@@ -22,7 +22,7 @@ from urllib.parse import unquote
 
 from chalicelib.core.image_references import parse_image_reference
 from chalicelib.core.lifecycle import partition_of
-from chalicelib.local.emulated_workloads import Answer, ApiError, Call, Registries, page
+from chalicelib.local.emulated_calls import Answer, ApiError, Call, Registries, page
 
 INVALID = "InvalidParameterValueException"
 MOST_PER_PAGE = 50

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 from chalicelib.core.image_references import parse_image_reference
 
 if TYPE_CHECKING:
+    from chalicelib.local.emulated_calls import Call
     from chalicelib.local.emulated_ecs import EmulatedEcs, Revision
-    from chalicelib.local.emulated_workloads import Call
 
 STOPPED_BY_DEPLOYMENT = "Task stopped by a new deployment of the service"
 STOPPED_BY_SCALING = "Scaling activity initiated by the service"

@@ -31,7 +31,7 @@ def table(session: Any, moto_endpoint: str) -> Any:
     env = provision(session, suffix=uuid.uuid4().hex[:10])
     emulator_conflicts(moto_endpoint, {"service_ms": [HOLD_MS, HOLD_MS]})
     try:
-        yield dynamo.Table(session.client("dynamodb"), env["AUDIT_TABLE"], check_layout=True)
+        yield dynamo.checked_table(session.client("dynamodb"), env["AUDIT_TABLE"])
     finally:
         emulator_conflicts(moto_endpoint, {"service_ms": None})
 

@@ -37,7 +37,7 @@ def test_a_provisioned_table_is_in_this_releases_layout(auditor_env, session):
 def test_an_empty_table_without_a_marker_is_given_one_on_first_use(session):
     table = bare_table(session)
     assert layout.version(table) is None
-    checked = ledger.Table(table.client, table.name, check_layout=True)
+    checked = ledger.checked_table(table.client, table.name)
     assert ledger.DynamoImages(checked).repositories() == []
     assert layout.version(table) == keys.LAYOUT_VERSION
 
@@ -46,7 +46,7 @@ def test_a_ledger_v2_table_is_refused_with_the_command_that_migrates_it(session)
     table = bare_table(session)
     table.client.put_item(TableName=table.name, Item=table.item({"pk": "COUNTS", "sk": "STATUS",
                                                                   "pending": 3}))  # fmt: skip
-    checked = ledger.Table(table.client, table.name, check_layout=True)
+    checked = ledger.checked_table(table.client, table.name)
     with pytest.raises(LedgerLayoutError, match=r"layout 2 .*`python -m chalicelib.cli migrate`"):
         ledger.DynamoImages(checked).load("team/api", ev.digest(1))
     assert layout.version(table) is None  # nothing written, not even a marker

@@ -3,6 +3,7 @@
 from chalicelib.adapters.ledger.counters import DynamoCounters
 from chalicelib.adapters.ledger.images import DynamoImages
 from chalicelib.adapters.ledger.incidents import DynamoIncidents, DynamoOutbox
+from chalicelib.adapters.ledger.layout import checked_table
 from chalicelib.adapters.ledger.migration import DynamoLayout
 from chalicelib.adapters.ledger.table import Table
 from chalicelib.adapters.ledger.tags import DynamoTagHistory
@@ -21,4 +22,5 @@ __all__ = [
     "DynamoWorkloads",
     "DynamoWriter",
     "Table",
+    "checked_table",
 ]

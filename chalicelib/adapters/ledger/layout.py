@@ -12,12 +12,13 @@ anything is written, so that events stay with Lambda's retries.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.adapters.ledger import keys
 from chalicelib.core.errors import LedgerLayoutError
 
 if TYPE_CHECKING:
+    from chalicelib.adapters.cursors import CursorCodec
     from chalicelib.adapters.ledger.table import Table
 
 LEGACY = 2  # ledger v2: a table written before layout markers
@@ -133,3 +134,11 @@ class LayoutCheck:
 
     def migrated(self) -> None:
         self._current = True
+
+
+def checked_table(client: Any, name: str, cursors: CursorCodec | None = None) -> Table:
+    """A Table that makes sure, before its first request, that the ledger is in this release's
+    layout; its check (over an unchecked twin) is shared with the migration (DynamoLayout)."""
+    from chalicelib.adapters.ledger.table import Table
+
+    return Table(client, name, cursors, guard=LayoutCheck(Table(client, name, cursors)))

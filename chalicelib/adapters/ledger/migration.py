@@ -44,7 +44,8 @@ class DynamoLayout:
     marker is read once for both)."""
 
     def __init__(self, table: Table) -> None:
-        self._check = table.layout or layout.LayoutCheck(table)
+        guard = table.layout
+        self._check = guard if isinstance(guard, layout.LayoutCheck) else layout.LayoutCheck(table)
         self._table = self._check.table  # unchecked: it reads and moves a layout-2 ledger
 
     def needs_migration(self) -> bool:

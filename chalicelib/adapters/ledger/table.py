@@ -8,10 +8,9 @@ import random
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib.adapters.cursors import CursorCodec, table_key
-from chalicelib.adapters.ledger.layout import LayoutCheck
 from chalicelib.core import contention
 from chalicelib.ports import Page
 
@@ -115,6 +114,13 @@ def _native(value: Any) -> Any:
     return value
 
 
+class Guard(Protocol):
+    """Run before a table's first request (layout.py's LayoutCheck: is the ledger in this
+    release's layout?)."""
+
+    def ensure(self) -> None: ...
+
+
 class Table:
     """One DynamoDB table: the only code here that talks to the client directly."""
 
@@ -123,18 +129,15 @@ class Table:
         client: DynamoDBClient,
         name: str,
         cursors: CursorCodec | None = None,
-        check_layout: bool = False,
+        guard: Guard | None = None,
     ) -> None:
-        """`check_layout`: before the first request, make sure the table is in the layout this
-        release reads and writes (layout.py; LedgerLayoutError otherwise)."""
+        """`guard`: ensured before the first request (layout.checked_table makes the table check
+        that it is in the layout this release reads and writes)."""
         from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
         self.client = client
         self.name = name
-        # the check, shared with the migration (DynamoLayout), over an unchecked twin
-        self.layout: LayoutCheck | None = (
-            LayoutCheck(Table(client, name, cursors)) if check_layout else None
-        )
+        self.layout = guard
         # Cursors are signed: a forged or another listing's cursor is refused (a 400).
         self._cursors = cursors or CursorCodec(table_key(name))
         self._ser = TypeSerializer()
