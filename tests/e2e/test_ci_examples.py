@@ -31,6 +31,7 @@ import pytest
 import yaml
 
 from tests import events as ev
+from tests import markdown
 from tests.chalice_local import serving
 from tests.expr_lang import evaluate
 
@@ -424,18 +425,6 @@ def test_the_kargo_http_step_decides_on_the_gate_state(
 DOCS = ROOT / "docs" / "ci-gates.md"
 
 
-def _rows(section: str, header: str) -> dict[str, list[str]]:
-    lines = section.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith(f"| {header} |"))
-    rows = {}
-    for line in lines[start + 2 :]:
-        if not line.startswith("|"):
-            break
-        cells = [c.strip() for c in line.strip("|").split("|")]
-        rows[cells[0].strip("`")] = cells[1:]
-    return rows
-
-
 def _section(title: str) -> str:
     return DOCS.read_text().split(f"## {title}")[1].split("\n## ")[0]
 
@@ -443,7 +432,7 @@ def _section(title: str) -> str:
 def test_the_page_describes_the_action_as_it_is():
     action = yaml.safe_load((EXAMPLES / "github-action" / "action.yml").read_text())
     section = _section("GitHub Actions")
-    inputs = _rows(section, "input")
+    inputs = markdown.table(section, "input")
     assert set(inputs) == set(action["inputs"])
     for name, spec in action["inputs"].items():
         documented = inputs[name][0]
@@ -453,19 +442,21 @@ def test_the_page_describes_the_action_as_it_is():
             else (f"`{spec['default']}`" if spec["default"] else "empty")
         )
         assert documented == expected, name
-    assert set(_rows(section, "output")) == set(action["outputs"])
+    assert set(markdown.table(section, "output")) == set(action["outputs"])
     assert "examples/ci/github-action@v1" in section
 
 
 def test_the_page_describes_the_buildspec_and_the_gitlab_job_as_they_are():
     spec = yaml.safe_load((EXAMPLES / "codebuild" / "buildspec.yml").read_text())
     section = _section("AWS CodeBuild")
-    assert set(_rows(section, "variable")) == set(spec["env"]["variables"])
+    assert set(markdown.table(section, "variable")) == set(spec["env"]["variables"])
     assert "(default 1800)" in section and spec["env"]["variables"]["GATE_TIMEOUT"] == "1800"
     assert spec["env"]["exported-variables"] == ["GATE_STATE"] and "`GATE_STATE`" in section
     job = yaml.safe_load((EXAMPLES / "gitlab-ci.yml").read_text())["replication-gate"]
     section = _section("GitLab CI")
-    assert set(_rows(section, "variable")) == set(job["variables"]) | {"ECR_AUDIT_GATE_TOKEN"}
+    assert set(markdown.table(section, "variable")) == set(job["variables"]) | {
+        "ECR_AUDIT_GATE_TOKEN"
+    }
     assert job["variables"]["GATE_TIMEOUT"] == "1800" and job["variables"]["GATE_INTERVAL"] == "15"
 
 

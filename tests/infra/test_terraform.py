@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests import markdown
 from tests.infra.templates import ROOT
 from tests.infra.terraform import (
     APP_TERRAFORM,
@@ -205,19 +206,6 @@ def _blocks_as_lists(node: Any) -> Any:
 DOCS = ROOT / "docs" / "deploying-terraform.md"
 
 
-def _table(text: str, header: str) -> dict[str, list[str]]:
-    """The rows of the Markdown table whose header row starts with `header`."""
-    lines = text.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith(f"| {header} |"))
-    rows = {}
-    for line in lines[start + 2 :]:
-        if not line.startswith("|"):
-            break
-        cells = [c.strip() for c in line.strip("|").split("|")]
-        rows[cells[0].strip("`")] = cells[1:]
-    return rows
-
-
 def _default(cell: str) -> object:
     return {"empty": "", "required": None, "`[]`": []}.get(cell, cell.strip("`"))
 
@@ -225,13 +213,13 @@ def _default(cell: str) -> object:
 def test_the_docs_name_every_variable_with_its_default(terraform_stage: Any) -> None:
     text = DOCS.read_text()
     app = terraform_stage("prod").config["variable"]
-    rows = _table(text, "variable")
+    rows = markdown.table(text, "variable")
     assert set(rows) == set(app)
     for name, (_, default) in rows.items():
         if name != "name":
             assert str(_default(default)) == str(app[name]["default"]), name
     module = load_directory(MEMBER_MODULE)["variable"]
-    rows = _table(text.split("## Member accounts")[1], "variable")
+    rows = markdown.table(text.split("## Member accounts")[1], "variable")
     assert set(rows) == set(module)
     for name, (_, default) in rows.items():
         assert _default(default) == module[name].get("default"), name
